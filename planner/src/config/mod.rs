@@ -1,0 +1,322 @@
+//! The configuration as written: every block of every module, with source locations, and
+//! expressions kept as unevaluated HCL (hcl-edit) until the walk needs them. Nothing here
+//! evaluates; [`crate::lang`] does.
+//!
+//! [`load`] reads a root directory and the local modules it calls into a [`Config`], the
+//! flat map of module paths to [`Module`]s, with diagnostics for everything malformed.
+
+mod decode;
+mod load;
+mod sources;
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use fleetform_sdk::{SourceRange, Type, Value};
+use hcl::edit::Span;
+use hcl::edit::expr::Expression;
+use hcl::edit::structure::Body;
+use indexmap::IndexMap;
+
+use crate::addrs::{ModulePath, Resource};
+
+pub use load::{VAR_FILE_SUFFIX, load, load_source};
+pub use sources::{FileId, Sources};
+
+/// A place in a source file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Loc {
+    /// The file.
+    pub file: FileId,
+    /// The byte range.
+    pub span: Range<usize>,
+}
+
+/// An unevaluated expression and the file it is in.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    /// The file.
+    pub file: FileId,
+    /// The expression, with spans into the file.
+    pub expr: Expression,
+}
+
+impl Expr {
+    /// Where the expression is.
+    pub fn loc(&self) -> Loc {
+        Loc {
+            file: self.file,
+            span: self.expr.span().unwrap_or(0..0),
+        }
+    }
+}
+
+/// The whole configuration: every module of the tree, keyed by its path from the root.
+#[derive(Debug, Default)]
+pub struct Config {
+    /// The text of every file read, for diagnostics.
+    pub sources: Sources,
+    /// Every module, the root at the empty path.
+    pub modules: IndexMap<ModulePath, Module>,
+}
+
+impl Config {
+    /// The root module.
+    pub fn root(&self) -> Option<&Module> {
+        self.modules.get(&ModulePath::root())
+    }
+
+    /// Turns a location into a range with lines and columns.
+    pub fn range(&self, loc: &Loc) -> SourceRange {
+        self.sources.range(loc)
+    }
+}
+
+/// One module: the blocks of the `*.hcl` files of one directory.
+#[derive(Debug, Default)]
+pub struct Module {
+    /// The module's path in the tree.
+    pub path: ModulePath,
+    /// The directory, as given (relative to the working directory where it was relative).
+    pub dir: PathBuf,
+    /// The `fleet {}` settings block (root module only).
+    pub fleet: Option<FleetBlock>,
+    /// `variable` blocks by name.
+    pub variables: IndexMap<String, Variable>,
+    /// Local values by name.
+    pub locals: IndexMap<String, Local>,
+    /// `output` blocks by name.
+    pub outputs: IndexMap<String, Output>,
+    /// `module` calls by name.
+    pub module_calls: IndexMap<String, ModuleCall>,
+    /// `resource` and `data` blocks by address.
+    pub resources: IndexMap<Resource, ResourceBlock>,
+    /// `provider` blocks by (name, alias).
+    pub providers: IndexMap<(String, Option<String>), ProviderBlock>,
+    /// `moved` blocks.
+    pub moved: Vec<Moved>,
+    /// `import` blocks.
+    pub imports: Vec<Import>,
+}
+
+/// `fleet { backend "local" { ... } }`.
+#[derive(Debug, Clone)]
+pub struct FleetBlock {
+    /// Where it is.
+    pub loc: Loc,
+    /// The state backend, when one is set.
+    pub backend: Option<Backend>,
+    /// `parallelism = N` for apply.
+    pub parallelism: Option<u64>,
+}
+
+/// A state backend setting.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// `local`, `postgres` or `azurerm`.
+    pub kind: String,
+    /// Its literal settings.
+    pub settings: IndexMap<String, Value>,
+    /// Where it is.
+    pub loc: Loc,
+}
+
+/// A `validation`, `precondition` or `postcondition` block.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Must be true.
+    pub condition: Expr,
+    /// Shown when it is not.
+    pub error_message: Expr,
+    /// The block.
+    pub loc: Loc,
+}
+
+/// A `variable "NAME" {}` block.
+#[derive(Debug, Clone)]
+pub struct Variable {
+    /// Its name.
+    pub name: String,
+    /// The block header.
+    pub loc: Loc,
+    /// The `type` constraint; `any` when absent.
+    pub ty: Type,
+    /// Where the type was given, if it was.
+    pub type_loc: Option<Loc>,
+    /// The default, already converted to the type.
+    pub default: Option<Value>,
+    /// The description.
+    pub description: Option<String>,
+    /// Never shown.
+    pub sensitive: bool,
+    /// May be set to null.
+    pub nullable: bool,
+    /// `validation` blocks.
+    pub validations: Vec<Check>,
+}
+
+/// One entry of a `locals {}` block.
+#[derive(Debug, Clone)]
+pub struct Local {
+    /// Its name.
+    pub name: String,
+    /// Its expression.
+    pub expr: Expr,
+    /// The attribute.
+    pub loc: Loc,
+}
+
+/// An `output "NAME" {}` block.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Its name.
+    pub name: String,
+    /// The value.
+    pub value: Expr,
+    /// Never shown.
+    pub sensitive: bool,
+    /// The description.
+    pub description: Option<String>,
+    /// Extra dependencies.
+    pub depends_on: Vec<Expr>,
+    /// `precondition` blocks.
+    pub preconditions: Vec<Check>,
+    /// The block header.
+    pub loc: Loc,
+}
+
+/// A `module "NAME" {}` call.
+#[derive(Debug, Clone)]
+pub struct ModuleCall {
+    /// Its name.
+    pub name: String,
+    /// The `source` as written.
+    pub source: String,
+    /// Where `source` is.
+    pub source_loc: Loc,
+    /// Input variable values by name.
+    pub inputs: IndexMap<String, Expr>,
+    /// `count`.
+    pub count: Option<Expr>,
+    /// `for_each`.
+    pub for_each: Option<Expr>,
+    /// `depends_on`.
+    pub depends_on: Vec<Expr>,
+    /// `providers = { arc = arc.west }`: child provider name to parent configuration.
+    pub providers: Vec<(String, ProviderRef)>,
+    /// The block header.
+    pub loc: Loc,
+}
+
+/// A reference to a provider configuration: `arc` or `arc.west`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProviderRef {
+    /// The provider's name.
+    pub name: String,
+    /// The alias, for a non-default configuration.
+    pub alias: Option<String>,
+    /// Where it was written.
+    pub loc: Loc,
+}
+
+impl std::fmt::Display for ProviderRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.alias {
+            Some(alias) => write!(f, "provider.{}.{alias}", self.name),
+            None => write!(f, "provider.{}", self.name),
+        }
+    }
+}
+
+/// `ignore_changes`.
+#[derive(Debug, Clone, Default)]
+pub enum IgnoreChanges {
+    /// Nothing is ignored.
+    #[default]
+    None,
+    /// `ignore_changes = all`.
+    All,
+    /// The listed attribute paths.
+    Attributes(Vec<Expr>),
+}
+
+/// A `lifecycle {}` block.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    /// Refuse to plan a destroy.
+    pub prevent_destroy: bool,
+    /// Create the replacement before destroying the old object.
+    pub create_before_destroy: bool,
+    /// Attributes whose changes are not planned.
+    pub ignore_changes: IgnoreChanges,
+    /// References whose change replaces this resource.
+    pub replace_triggered_by: Vec<Expr>,
+    /// Checked before the change.
+    pub preconditions: Vec<Check>,
+    /// Checked after the change.
+    pub postconditions: Vec<Check>,
+}
+
+/// A `resource` or `data` block.
+#[derive(Debug, Clone)]
+pub struct ResourceBlock {
+    /// The address within the module.
+    pub addr: Resource,
+    /// The block header.
+    pub loc: Loc,
+    /// The type label.
+    pub type_loc: Loc,
+    /// `count`.
+    pub count: Option<Expr>,
+    /// `for_each`.
+    pub for_each: Option<Expr>,
+    /// `depends_on`.
+    pub depends_on: Vec<Expr>,
+    /// `provider = NAME.ALIAS`.
+    pub provider: Option<ProviderRef>,
+    /// `lifecycle {}` (managed resources only).
+    pub lifecycle: Lifecycle,
+    /// The arguments and nested blocks for the provider, meta-arguments removed.
+    pub body: Body,
+    /// The file the body is in.
+    pub file: FileId,
+}
+
+/// A `provider "NAME" {}` block.
+#[derive(Debug, Clone)]
+pub struct ProviderBlock {
+    /// The provider's name.
+    pub name: String,
+    /// `alias`.
+    pub alias: Option<String>,
+    /// The configuration arguments, `alias` removed.
+    pub body: Body,
+    /// The file the body is in.
+    pub file: FileId,
+    /// The block header.
+    pub loc: Loc,
+}
+
+/// `moved { from = ..., to = ... }`.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    /// The old address.
+    pub from: Expr,
+    /// The new address.
+    pub to: Expr,
+    /// The block.
+    pub loc: Loc,
+}
+
+/// `import { to = ..., id = ... }`.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// The resource instance to import into.
+    pub to: Expr,
+    /// The remote object's id.
+    pub id: Expr,
+    /// The provider configuration to use.
+    pub provider: Option<ProviderRef>,
+    /// The block.
+    pub loc: Loc,
+}

@@ -1,0 +1,732 @@
+//! The evaluator: walks an hcl-edit expression, resolving references through a [`Scope`],
+//! and hands known literal operands to hcl-rs for operators, templates and functions.
+//!
+//! Unknown values short-circuit: any operation, call or template over an unknown is
+//! unknown, never a guess. Sensitive values taint every result computed from them.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use fleetform_sdk::{Type, Value, schema::did_you_mean};
+use hcl::edit::expr::{Expression, ForExpr, FuncCall, ObjectKey, TraversalOperator};
+use hcl::edit::template::{Element, StringTemplate};
+use hcl::edit::{Decorated, Span};
+use hcl::eval::Evaluate;
+
+use super::functions;
+
+/// A failed evaluation, with the byte span of the sub-expression at fault.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalError {
+    /// Where, within the file of the evaluated expression.
+    pub span: Option<Range<usize>>,
+    /// A short title, e.g. "Unsupported attribute".
+    pub summary: String,
+    /// The explanation.
+    pub detail: String,
+}
+
+impl EvalError {
+    /// An error at `span`.
+    pub fn new(span: Option<Range<usize>>, summary: impl Into<String>, detail: impl Into<String>) -> EvalError {
+        EvalError {
+            span,
+            summary: summary.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Where references are looked up.
+pub trait Scope {
+    /// Resolves a reference that starts with the variable `root` and continues with `ops`.
+    /// Returns the value and how many of `ops` the reference itself consumed (`var.x`
+    /// consumes one, `data.t.n` two); the evaluator applies the rest.
+    fn resolve(
+        &self,
+        root: &str,
+        root_span: Option<Range<usize>>,
+        ops: &[Decorated<TraversalOperator>],
+    ) -> Result<(Value, usize), EvalError>;
+
+    /// The whole value of a root (`var`, `local`, a resource type), for templates with
+    /// directives that hcl-rs evaluates in one piece. `None` when the name is not a root.
+    fn root_value(&self, root: &str) -> Option<Value>;
+}
+
+/// A scope without references: constants, defaults, backend settings.
+struct ConstScope;
+
+impl Scope for ConstScope {
+    fn resolve(
+        &self,
+        _root: &str,
+        root_span: Option<Range<usize>>,
+        _ops: &[Decorated<TraversalOperator>],
+    ) -> Result<(Value, usize), EvalError> {
+        Err(EvalError::new(root_span, "Variables not allowed", "Variables may not be used here."))
+    }
+
+    fn root_value(&self, _root: &str) -> Option<Value> {
+        None
+    }
+}
+
+/// Evaluates an expression that may not refer to anything.
+pub fn eval_const(expr: &Expression) -> Result<Value, EvalError> {
+    eval(expr, &ConstScope)
+}
+
+/// Evaluates `expr` in `scope`.
+pub fn eval(expr: &Expression, scope: &dyn Scope) -> Result<Value, EvalError> {
+    Evaluator {
+        scope,
+        bindings: Vec::new(),
+    }
+    .eval(expr)
+}
+
+struct Evaluator<'s> {
+    scope: &'s dyn Scope,
+    /// Names bound by enclosing `for` expressions, innermost last.
+    bindings: Vec<(String, Value)>,
+}
+
+fn span(e: &impl Span) -> Option<Range<usize>> {
+    e.span()
+}
+
+/// Marks `value` sensitive when any of `inputs` carried the mark.
+fn taint(value: Value, inputs: &[&Value]) -> Value {
+    value.mark_if(inputs.iter().any(|v| v.contains_sensitive()))
+}
+
+impl Evaluator<'_> {
+    fn eval(&mut self, expr: &Expression) -> Result<Value, EvalError> {
+        match expr {
+            Expression::Null(_) => Ok(Value::Null),
+            Expression::Bool(b) => Ok(Value::Bool(*b.value())),
+            Expression::Number(n) => Ok(Value::Number(*n.value())),
+            Expression::String(s) => Ok(Value::String(s.value().clone())),
+            Expression::Array(items) => {
+                let values = items.iter().map(|e| self.eval(e)).collect::<Result<_, _>>()?;
+                Ok(Value::List(values))
+            }
+            Expression::Object(object) => {
+                let mut map = BTreeMap::new();
+                let mut unknown_key = false;
+                let mut sensitive_key = false;
+                for (key, value) in object.iter() {
+                    let key = match key {
+                        ObjectKey::Ident(id) => id.as_str().to_owned(),
+                        ObjectKey::Expression(e) => {
+                            let k = self.eval(e)?;
+                            sensitive_key |= k.contains_sensitive();
+                            if k.is_unknown() {
+                                unknown_key = true;
+                                continue;
+                            }
+                            match Type::String.convert(&k.unmark_deep()) {
+                                Ok(Value::String(s)) => s,
+                                _ => {
+                                    return Err(EvalError::new(
+                                        span(e),
+                                        "Incorrect key type",
+                                        "Can't use this value as a key: string required.",
+                                    ));
+                                }
+                            }
+                        }
+                    };
+                    let v = self.eval(value.expr())?;
+                    map.insert(key, v);
+                }
+                if unknown_key {
+                    return Ok(Value::Unknown.mark_if(sensitive_key));
+                }
+                Ok(Value::Object(map).mark_if(sensitive_key))
+            }
+            Expression::Parenthesis(p) => self.eval(p.inner()),
+            Expression::Variable(v) => self.reference(v.as_str(), span(v), &[], span(expr)),
+            Expression::Traversal(t) => match &t.expr {
+                Expression::Variable(v) => self.reference(v.as_str(), span(v), &t.operators, span(expr)),
+                other => {
+                    let base = self.eval(other)?;
+                    self.apply_ops(base, &t.operators)
+                }
+            },
+            Expression::FuncCall(call) => self.call(call),
+            Expression::Conditional(c) => {
+                let cond = self.eval(&c.cond_expr)?;
+                if cond.is_unknown() {
+                    return Ok(Value::Unknown.mark_if(cond.contains_sensitive()));
+                }
+                let chosen = match Type::Bool.convert(&cond.unmark_deep()) {
+                    Ok(Value::Bool(b)) => b,
+                    _ => {
+                        return Err(EvalError::new(
+                            span(&c.cond_expr),
+                            "Incorrect condition type",
+                            format!("The condition expression must be of type bool, but this is {}.", cond.kind_name()),
+                        ));
+                    }
+                };
+                let result = if chosen { self.eval(&c.true_expr)? } else { self.eval(&c.false_expr)? };
+                Ok(result.mark_if(cond.contains_sensitive()))
+            }
+            Expression::UnaryOp(op) => {
+                let operand = self.eval(&op.expr)?;
+                if !operand.is_wholly_known() {
+                    return Ok(taint(Value::Unknown, &[&operand]));
+                }
+                let lit = literal(&operand);
+                let hcl_expr = hcl::Expression::from(hcl::expr::UnaryOp::new(*op.operator.value(), lit));
+                self.delegate(&hcl_expr, &hcl::eval::Context::new(), span(expr), &[&operand])
+            }
+            Expression::BinaryOp(op) => {
+                let lhs = self.eval(&op.lhs_expr)?;
+                let rhs = self.eval(&op.rhs_expr)?;
+                if !lhs.is_wholly_known() || !rhs.is_wholly_known() {
+                    return Ok(taint(Value::Unknown, &[&lhs, &rhs]));
+                }
+                let hcl_expr = hcl::Expression::from(hcl::expr::BinaryOp::new(
+                    literal(&lhs),
+                    *op.operator.value(),
+                    literal(&rhs),
+                ));
+                self.delegate(&hcl_expr, &hcl::eval::Context::new(), span(expr), &[&lhs, &rhs])
+            }
+            Expression::ForExpr(f) => self.for_expr(f),
+            Expression::StringTemplate(t) => match self.simple_template(t)? {
+                Some(v) => Ok(v),
+                None => self.template_via_hcl(expr),
+            },
+            Expression::HeredocTemplate(_) => self.template_via_hcl(expr),
+        }
+    }
+
+    fn binding(&self, name: &str) -> Option<&Value> {
+        self.bindings.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    fn reference(
+        &mut self,
+        root: &str,
+        root_span: Option<Range<usize>>,
+        ops: &[Decorated<TraversalOperator>],
+        whole: Option<Range<usize>>,
+    ) -> Result<Value, EvalError> {
+        if let Some(bound) = self.binding(root) {
+            let bound = bound.clone();
+            return self.apply_ops(bound, ops);
+        }
+        let (value, consumed) = self.scope.resolve(root, root_span.or(whole), ops)?;
+        self.apply_ops(value, &ops[consumed.min(ops.len())..])
+    }
+
+    fn apply_ops(&mut self, mut value: Value, ops: &[Decorated<TraversalOperator>]) -> Result<Value, EvalError> {
+        for (i, op) in ops.iter().enumerate() {
+            match op.value() {
+                TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
+                    let rest = &ops[i + 1..];
+                    let (inner, sensitive) = value.unmark();
+                    let items = match inner {
+                        Value::Unknown => return Ok(Value::Unknown.mark_if(sensitive)),
+                        Value::Null => Vec::new(),
+                        Value::List(items) => items.clone(),
+                        other => vec![other.clone()],
+                    };
+                    let mut out = Vec::with_capacity(items.len());
+                    for item in items {
+                        out.push(self.apply_ops(item, rest)?);
+                    }
+                    return Ok(Value::List(out).mark_if(sensitive));
+                }
+                TraversalOperator::GetAttr(name) => {
+                    value = get_attr(value, name.as_str(), span(op))?;
+                }
+                TraversalOperator::Index(key_expr) => {
+                    let key = self.eval(key_expr)?;
+                    value = index(value, &key, span(op))?;
+                }
+                TraversalOperator::LegacyIndex(n) => {
+                    let key = Value::Number(hcl::Number::from(*n.value()));
+                    value = index(value, &key, span(op))?;
+                }
+            }
+        }
+        Ok(value)
+    }
+
+    fn call(&mut self, call: &FuncCall) -> Result<Value, EvalError> {
+        let name = call.name.name.as_str();
+        let call_span = span(call);
+        if !call.name.namespace.is_empty() {
+            return Err(EvalError::new(
+                call_span,
+                "Call to unknown function",
+                format!("There is no function named {:?}: fleetform functions have no namespace.", call.name.name.as_str()),
+            ));
+        }
+        match name {
+            "try" => return self.try_call(call),
+            "can" => {
+                let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
+                    return Err(arity(call_span, name, 1, call.args.len()));
+                };
+                return Ok(match self.eval(arg) {
+                    Ok(v) if !v.is_wholly_known() => Value::Unknown,
+                    Ok(_) => Value::Bool(true),
+                    Err(_) => Value::Bool(false),
+                });
+            }
+            // The time of apply is not known while planning.
+            "timestamp" => {
+                if !call.args.is_empty() {
+                    return Err(arity(call_span, name, 0, call.args.len()));
+                }
+                return Ok(Value::Unknown);
+            }
+            "sensitive" | "nonsensitive" => {
+                let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
+                    return Err(arity(call_span, name, 1, call.args.len()));
+                };
+                let v = self.eval(arg)?;
+                return Ok(if name == "sensitive" { v.into_sensitive() } else { v.unmark_deep() });
+            }
+            _ => {}
+        }
+        let Some(def) = functions::lookup(name) else {
+            let mut detail = format!("There is no function named {name:?}.");
+            if let Some(s) = did_you_mean(name, functions::names().iter().copied().chain(["try", "can", "sensitive", "nonsensitive"])) {
+                detail.push_str(&format!(" Did you mean {s:?}?"));
+            }
+            return Err(EvalError::new(span(&call.name.name), "Call to unknown function", detail));
+        };
+        let mut args = Vec::with_capacity(call.args.len());
+        for (i, arg) in call.args.iter().enumerate() {
+            let v = self.eval(arg)?;
+            if call.args.expand_final() && i + 1 == call.args.len() {
+                match v.unmark() {
+                    (Value::List(items), s) => args.extend(items.iter().map(|it| it.clone().mark_if(s))),
+                    (Value::Unknown, s) => return Ok(Value::Unknown.mark_if(s)),
+                    _ => {
+                        return Err(EvalError::new(
+                            span(arg),
+                            "Invalid expanding argument value",
+                            "The expanding argument (indicated by ...) must be of a tuple, list, or set type.",
+                        ));
+                    }
+                }
+            } else {
+                args.push(v);
+            }
+        }
+        let refs: Vec<&Value> = args.iter().collect();
+        if args.iter().any(|a| !a.is_wholly_known()) {
+            return Ok(taint(Value::Unknown, &refs));
+        }
+        let literals: Vec<hcl::Expression> = args.iter().map(literal).collect();
+        let hcl_call = literals
+            .into_iter()
+            .fold(hcl::expr::FuncCall::builder(name), |b, arg| b.arg(arg))
+            .build();
+        let mut ctx = hcl::eval::Context::new();
+        ctx.declare_func(name, def);
+        self.delegate(&hcl::Expression::from(hcl_call), &ctx, call_span, &refs)
+    }
+
+    fn try_call(&mut self, call: &FuncCall) -> Result<Value, EvalError> {
+        if call.args.is_empty() {
+            return Err(EvalError::new(
+                span(call),
+                "Invalid function arguments",
+                "Function \"try\" requires at least one argument.",
+            ));
+        }
+        let mut last_error = None;
+        for arg in call.args.iter() {
+            match self.eval(arg) {
+                Ok(v) if !v.is_wholly_known() => return Ok(Value::Unknown),
+                Ok(v) => return Ok(v),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let e = last_error.map(|e| e.detail).unwrap_or_default();
+        Err(EvalError::new(
+            span(call),
+            "Error in function call",
+            format!("Call to function \"try\" failed: no expression succeeded: {e}"),
+        ))
+    }
+
+    fn for_expr(&mut self, f: &ForExpr) -> Result<Value, EvalError> {
+        let collection = self.eval(&f.intro.collection_expr)?;
+        let (inner, sensitive) = collection.unmark();
+        let items: Vec<(Value, Value)> = match inner {
+            Value::Unknown => return Ok(Value::Unknown.mark_if(sensitive)),
+            Value::Null => {
+                return Err(EvalError::new(
+                    span(&f.intro.collection_expr),
+                    "Iteration over null value",
+                    "A null value cannot be used as the collection in a 'for' expression.",
+                ));
+            }
+            Value::List(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Value::from(i as i64), v.clone()))
+                .collect(),
+            Value::Object(map) => map.iter().map(|(k, v)| (Value::from(k.as_str()), v.clone())).collect(),
+            other => {
+                return Err(EvalError::new(
+                    span(&f.intro.collection_expr),
+                    "Iteration over non-iterable value",
+                    format!("A value of type {} cannot be used as the collection in a 'for' expression.", other.kind_name()),
+                ));
+            }
+        };
+        let key_var = f.intro.key_var.as_ref().map(|k| k.as_str().to_owned());
+        let value_var = f.intro.value_var.as_str().to_owned();
+        let mut list = Vec::new();
+        let mut object: BTreeMap<String, Value> = BTreeMap::new();
+        let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut any_unknown = false;
+        for (k, v) in items {
+            let depth = self.bindings.len();
+            if let Some(kv) = &key_var {
+                self.bindings.push((kv.clone(), k));
+            }
+            self.bindings.push((value_var.clone(), v));
+            let step = self.for_step(f);
+            self.bindings.truncate(depth);
+            match step? {
+                ForStep::Skip => {}
+                ForStep::Unknown => any_unknown = true,
+                ForStep::Item(key, value) => match key {
+                    None => list.push(value),
+                    Some(key) if f.grouping => groups.entry(key).or_default().push(value),
+                    Some(key) => {
+                        if object.contains_key(&key) {
+                            return Err(EvalError::new(
+                                f.key_expr.as_ref().and_then(span),
+                                "Duplicate object key",
+                                format!("Two different items produced the key {key:?} in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."),
+                            ));
+                        }
+                        object.insert(key, value);
+                    }
+                },
+            }
+        }
+        if any_unknown {
+            return Ok(Value::Unknown.mark_if(sensitive));
+        }
+        let result = match (&f.key_expr, f.grouping) {
+            (None, _) => Value::List(list),
+            (Some(_), false) => Value::Object(object),
+            (Some(_), true) => Value::Object(groups.into_iter().map(|(k, v)| (k, Value::List(v))).collect()),
+        };
+        Ok(result.mark_if(sensitive))
+    }
+
+    fn for_step(&mut self, f: &ForExpr) -> Result<ForStep, EvalError> {
+        if let Some(cond) = &f.cond {
+            let c = self.eval(&cond.expr)?;
+            if c.is_unknown() {
+                return Ok(ForStep::Unknown);
+            }
+            match Type::Bool.convert(&c.unmark_deep()) {
+                Ok(Value::Bool(false)) => return Ok(ForStep::Skip),
+                Ok(Value::Bool(true)) => {}
+                _ => {
+                    return Err(EvalError::new(
+                        span(&cond.expr),
+                        "Invalid 'for' condition",
+                        "The 'if' clause value is invalid: bool required.",
+                    ));
+                }
+            }
+        }
+        let key = match &f.key_expr {
+            None => None,
+            Some(ke) => {
+                let k = self.eval(ke)?;
+                if k.is_unknown() {
+                    return Ok(ForStep::Unknown);
+                }
+                match Type::String.convert(&k.unmark_deep()) {
+                    Ok(Value::String(s)) => Some(s),
+                    _ => {
+                        return Err(EvalError::new(
+                            span(ke),
+                            "Invalid object key",
+                            "The key expression produced an invalid result: string required.",
+                        ));
+                    }
+                }
+            }
+        };
+        let value = self.eval(&f.value_expr)?;
+        Ok(ForStep::Item(key, value))
+    }
+
+    /// A template of literals and plain interpolations, evaluated here so that an unknown
+    /// or sensitive part marks the result and errors point at the interpolation. Templates
+    /// with directives or strip markers return `None` and go to hcl-rs whole.
+    fn simple_template(&mut self, t: &StringTemplate) -> Result<Option<Value>, EvalError> {
+        let elements: Vec<&Element> = t.iter().collect();
+        let simple = elements.iter().all(|e| match e {
+            Element::Literal(_) => true,
+            Element::Interpolation(i) => !i.strip.strip_start() && !i.strip.strip_end(),
+            Element::Directive(_) => false,
+        });
+        if !simple {
+            return Ok(None);
+        }
+        // "${x}" alone yields x itself, not its string form.
+        if let [Element::Interpolation(i)] = elements[..] {
+            return self.eval(&i.expr).map(Some);
+        }
+        let mut out = String::new();
+        let mut sensitive = false;
+        let mut unknown = false;
+        for element in elements {
+            match element {
+                Element::Literal(s) => out.push_str(s.value()),
+                Element::Interpolation(i) => {
+                    let v = self.eval(&i.expr)?;
+                    sensitive |= v.contains_sensitive();
+                    let (inner, _) = v.unmark();
+                    match inner {
+                        Value::Unknown => unknown = true,
+                        Value::String(s) => out.push_str(s),
+                        Value::Number(n) => out.push_str(&n.to_string()),
+                        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                        Value::Null => {
+                            return Err(EvalError::new(
+                                span(&i.expr),
+                                "Invalid template interpolation value",
+                                "The expression result is null. Cannot include a null value in a string template.",
+                            ));
+                        }
+                        other => {
+                            return Err(EvalError::new(
+                                span(&i.expr),
+                                "Invalid template interpolation value",
+                                format!("Cannot include the given value in a string template: string required, but this is {}.", other.kind_name()),
+                            ));
+                        }
+                    }
+                }
+                Element::Directive(_) => unreachable!("checked above"),
+            }
+        }
+        let result = if unknown { Value::Unknown } else { Value::String(out) };
+        Ok(Some(result.mark_if(sensitive)))
+    }
+
+    /// Hands a template with directives (or a heredoc) to hcl-rs, with every root it
+    /// refers to declared. Any unknown root makes the whole result unknown.
+    fn template_via_hcl(&mut self, expr: &Expression) -> Result<Value, EvalError> {
+        let refs = super::references(expr);
+        let mut ctx = hcl::eval::Context::new();
+        let mut inputs = Vec::new();
+        let mut declared = std::collections::BTreeSet::new();
+        for r in &refs {
+            if !declared.insert(r.root.clone()) {
+                continue;
+            }
+            let value = match self.binding(&r.root) {
+                Some(v) => v.clone(),
+                None => match self.scope.root_value(&r.root) {
+                    Some(v) => v,
+                    None => {
+                        // Let the scope explain what is wrong with the reference.
+                        self.scope.resolve(&r.root, Some(r.span.clone()), &[])?;
+                        continue;
+                    }
+                },
+            };
+            match value.to_hcl() {
+                Some(h) => ctx.declare_var(r.root.as_str(), h),
+                None => return Ok(taint(Value::Unknown, &[&value])),
+            }
+            inputs.push(value);
+        }
+        for name in functions::names() {
+            if let Some(def) = functions::lookup(name) {
+                ctx.declare_func(*name, def);
+            }
+        }
+        let refs: Vec<&Value> = inputs.iter().collect();
+        let hcl_expr = hcl::Expression::from(expr.clone());
+        self.delegate(&hcl_expr, &ctx, span(expr), &refs)
+    }
+
+    fn delegate(
+        &self,
+        expr: &hcl::Expression,
+        ctx: &hcl::eval::Context,
+        at: Option<Range<usize>>,
+        inputs: &[&Value],
+    ) -> Result<Value, EvalError> {
+        match expr.evaluate(ctx) {
+            Ok(v) => Ok(taint(Value::from(v), inputs)),
+            Err(e) => {
+                let sensitive = inputs.iter().any(|v| v.contains_sensitive());
+                Err(hcl_error(&e, at, sensitive))
+            }
+        }
+    }
+}
+
+enum ForStep {
+    Skip,
+    Unknown,
+    Item(Option<String>, Value),
+}
+
+fn arity(at: Option<Range<usize>>, name: &str, want: usize, got: usize) -> EvalError {
+    EvalError::new(
+        at,
+        "Invalid function arguments",
+        format!("Function {name:?} expects {want} argument(s), but {got} were given."),
+    )
+}
+
+/// An hcl-rs expression for a known value.
+fn literal(value: &Value) -> hcl::Expression {
+    hcl::Expression::from(value.to_hcl().unwrap_or(hcl::Value::Null))
+}
+
+/// Translates an hcl-rs evaluation error into Terraform's words. Operand values are left
+/// out of messages about sensitive inputs.
+fn hcl_error(e: &hcl::eval::Error, at: Option<Range<usize>>, sensitive: bool) -> EvalError {
+    use hcl::eval::ErrorKind;
+    match e.kind() {
+        ErrorKind::FuncCall(name, msg) => EvalError::new(
+            at,
+            "Error in function call",
+            if sensitive {
+                format!("Call to function \"{name}\" failed: the arguments include sensitive values, so the details are hidden.")
+            } else {
+                format!("Call to function \"{name}\" failed: {msg}.")
+            },
+        ),
+        ErrorKind::BinaryOp(..) | ErrorKind::Unexpected(..) if sensitive => EvalError::new(
+            at,
+            "Invalid operand",
+            format!("Unsuitable value for an operand of {}: the operand is sensitive, so it is not shown.", op_name(e)),
+        ),
+        ErrorKind::BinaryOp(l, op, r) => EvalError::new(
+            at,
+            "Invalid operand",
+            format!("Unsuitable values for the {op:?} operator: {l} and {r}."),
+        ),
+        ErrorKind::UnaryOp(op, v) => EvalError::new(
+            at,
+            "Invalid operand",
+            if sensitive { format!("Unsuitable value for the {op:?} operator.") } else { format!("Unsuitable value for the {op:?} operator: {v}.") },
+        ),
+        ErrorKind::Unexpected(_, expected) => {
+            EvalError::new(at, "Invalid operand", format!("Unsuitable value: {expected} required."))
+        }
+        _ if sensitive => EvalError::new(at, "Invalid expression", "The expression could not be evaluated; it involves sensitive values, so the details are hidden."),
+        _ => EvalError::new(at, "Invalid expression", format!("{e}.")),
+    }
+}
+
+fn op_name(e: &hcl::eval::Error) -> String {
+    match e.kind() {
+        hcl::eval::ErrorKind::BinaryOp(_, op, _) => format!("{op:?}"),
+        _ => "the operator".into(),
+    }
+}
+
+fn get_attr(value: Value, name: &str, at: Option<Range<usize>>) -> Result<Value, EvalError> {
+    match value {
+        Value::Sensitive(inner) => Ok(get_attr(*inner, name, at)?.into_sensitive()),
+        Value::Unknown => Ok(Value::Unknown),
+        Value::Object(mut map) => match map.remove(name) {
+            Some(v) => Ok(v),
+            None => {
+                let mut detail = format!("This object does not have an attribute named {name:?}.");
+                if let Some(s) = did_you_mean(name, map.keys().map(String::as_str)) {
+                    detail = format!("This object does not have an attribute named {name:?}. Did you mean {s:?}?");
+                }
+                Err(EvalError::new(at, "Unsupported attribute", detail))
+            }
+        },
+        Value::Null => Err(EvalError::new(
+            at,
+            "Attempt to get attribute from null value",
+            "This value is null, so it does not have any attributes.",
+        )),
+        Value::List(_) => Err(EvalError::new(
+            at,
+            "Unsupported attribute",
+            format!("Can't access attributes on a list of objects. Did you mean to access attribute {name:?} for a specific element of the list, or across all elements of the list with [*]?"),
+        )),
+        other => Err(EvalError::new(
+            at,
+            "Unsupported attribute",
+            format!("Can't access attributes on a primitive-typed value ({}).", other.kind_name()),
+        )),
+    }
+}
+
+fn index(value: Value, key: &Value, at: Option<Range<usize>>) -> Result<Value, EvalError> {
+    let key_sensitive = key.contains_sensitive();
+    let key = key.unmark().0;
+    if key.is_unknown() {
+        return Ok(Value::Unknown.mark_if(key_sensitive));
+    }
+    let result = match value {
+        Value::Sensitive(inner) => return Ok(index(*inner, key, at)?.into_sensitive()),
+        Value::Unknown => Value::Unknown,
+        Value::List(items) => {
+            let Some(i) = key.as_number().and_then(|n| n.as_i64()).or_else(|| key.as_str().and_then(|s| s.parse().ok())) else {
+                return Err(EvalError::new(at, "Invalid index", "The given key does not identify an element in this collection value: a number is required."));
+            };
+            let len = items.len();
+            match usize::try_from(i).ok().and_then(|i| items.into_iter().nth(i)) {
+                Some(v) => v,
+                None => {
+                    return Err(EvalError::new(
+                        at,
+                        "Invalid index",
+                        format!("The given key does not identify an element in this collection value: the collection has {len} elements."),
+                    ));
+                }
+            }
+        }
+        Value::Object(mut map) => {
+            let Ok(Value::String(k)) = Type::String.convert(key) else {
+                return Err(EvalError::new(at, "Invalid index", "The given key does not identify an element in this collection value: a string is required."));
+            };
+            match map.remove(&k) {
+                Some(v) => v,
+                None => {
+                    let detail = if key_sensitive {
+                        "The given key does not identify an element in this collection value.".to_owned()
+                    } else {
+                        format!("The given key does not identify an element in this collection value: no element has the key {k:?}.")
+                    };
+                    return Err(EvalError::new(at, "Invalid index", detail));
+                }
+            }
+        }
+        Value::Null => {
+            return Err(EvalError::new(at, "Invalid index", "This value is null, so it does not have any indices."));
+        }
+        other => {
+            return Err(EvalError::new(
+                at,
+                "Invalid index",
+                format!("This value does not have any indices: it is a {}.", other.kind_name()),
+            ));
+        }
+    };
+    Ok(result.mark_if(key_sensitive))
+}

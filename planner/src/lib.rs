@@ -1,0 +1,4 @@
+//! The fleetform engine.
+pub mod addrs;
+pub mod config;
+pub mod lang;

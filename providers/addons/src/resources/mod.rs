@@ -1,0 +1,3 @@
+//! Managed resource types of the `addons` provider, one per file.
+
+pub mod addon;

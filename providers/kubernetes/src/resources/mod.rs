@@ -1,0 +1,4 @@
+//! Managed resource types of the `kubernetes` provider, one per file.
+
+pub mod cluster;
+pub mod node_pool;

@@ -1,0 +1,114 @@
+//! What users rely on in the kubernetes provider's schemas.
+
+use fleetform_sdk::{Attribute, Block, Nesting, Presence, Provider, ProviderSchema};
+
+use crate::KubernetesProvider;
+
+fn schema() -> ProviderSchema {
+    KubernetesProvider.schema()
+}
+
+fn attr<'a>(block: &'a Block, name: &str) -> &'a Attribute {
+    block
+        .attributes
+        .get(name)
+        .unwrap_or_else(|| panic!("attribute {name} is missing"))
+}
+
+/// Every attribute of `block` and its nested blocks, with a dotted path.
+fn all_attributes<'a>(prefix: &str, block: &'a Block, out: &mut Vec<(String, &'a Attribute)>) {
+    for (name, attribute) in &block.attributes {
+        out.push((format!("{prefix}.{name}"), attribute));
+    }
+    for (name, nested) in &block.blocks {
+        all_attributes(&format!("{prefix}.{name}"), &nested.block, out);
+    }
+}
+
+#[test]
+fn declares_the_catalogue() {
+    let s = schema();
+    let resources: Vec<_> = s.resources.keys().map(String::as_str).collect();
+    assert_eq!(resources, ["cluster", "node_pool"]);
+    let data: Vec<_> = s.data_sources.keys().map(String::as_str).collect();
+    assert_eq!(data, ["cluster_kubeconfig"]);
+    assert_eq!(crate::NAME, "kubernetes");
+}
+
+#[test]
+fn every_attribute_is_described() {
+    let s = schema();
+    let mut attrs = Vec::new();
+    all_attributes("provider", &s.provider, &mut attrs);
+    for (name, r) in s.resources.iter().chain(&s.data_sources) {
+        all_attributes(name, &r.block, &mut attrs);
+    }
+    for (path, attribute) in attrs {
+        assert!(
+            !attribute.description.is_empty(),
+            "{path} has no description"
+        );
+    }
+}
+
+#[test]
+fn cluster_upgrades_in_place_but_network_layout_replaces() {
+    let cluster = &schema().resources["cluster"].block;
+    let version = attr(cluster, "kubernetes_version");
+    assert_eq!(version.presence, Presence::Required);
+    assert!(!version.force_new, "upgrades must be in place");
+    assert!(!attr(cluster, "control_plane_hosts").force_new);
+    for name in ["name", "pod_cidr", "service_cidr", "dns_domain"] {
+        assert!(attr(cluster, name).force_new, "{name}");
+    }
+    assert_eq!(
+        attr(cluster, "endpoint_port").presence,
+        Presence::OptionalComputed
+    );
+}
+
+#[test]
+fn cluster_secrets_are_computed_and_hidden() {
+    let cluster = &schema().resources["cluster"].block;
+    let kubeconfig = attr(cluster, "admin_kubeconfig");
+    assert_eq!(kubeconfig.presence, Presence::Computed);
+    assert!(kubeconfig.sensitive);
+    // The CA certificate is public; hiding it would make plans unreadable.
+    assert!(!attr(cluster, "ca_certificate").sensitive);
+    let expiry = attr(cluster, "certificate_expiry");
+    assert_eq!(expiry.presence, Presence::Computed);
+    assert_eq!(expiry.ty.to_string(), "map(string)");
+    let data = &schema().data_sources["cluster_kubeconfig"].block;
+    assert!(attr(data, "kubeconfig").sensitive);
+}
+
+#[test]
+fn cluster_blocks_are_single_and_optional() {
+    let cluster = &schema().resources["cluster"].block;
+    for name in ["certificates", "oidc"] {
+        let nested = &cluster.blocks[name];
+        assert_eq!(nested.nesting, Nesting::Single, "{name}");
+        assert_eq!(nested.min_items, 0, "{name}");
+    }
+    let oidc = &cluster.blocks["oidc"].block;
+    assert_eq!(attr(oidc, "issuer_url").presence, Presence::Required);
+}
+
+#[test]
+fn node_pool_follows_the_cluster_version_unless_set() {
+    let pool = &schema().resources["node_pool"].block;
+    assert_eq!(
+        attr(pool, "kubernetes_version").presence,
+        Presence::OptionalComputed
+    );
+    for name in ["cluster", "name", "os"] {
+        assert!(attr(pool, name).force_new, "{name}");
+    }
+    assert!(
+        !attr(pool, "hosts").force_new,
+        "hosts join and leave in place"
+    );
+    let taint = &pool.blocks["taint"];
+    assert_eq!(taint.nesting, Nesting::List);
+    assert_eq!(attr(&taint.block, "effect").presence, Presence::Required);
+}
