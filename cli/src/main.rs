@@ -1,1 +1,53 @@
-fn main() {}
+//! The `fleetform` binary: parses the command line, runs one command, and maps the outcome
+//! to an exit code in one place. Commands live in `commands/`, output in `render/`.
+
+mod args;
+mod commands;
+mod providers;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// How a command ended, for the exit code.
+pub enum Outcome {
+    /// Everything worked (exit 0).
+    Success,
+    /// Problems were reported (exit 1).
+    Failure,
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = match commands::Cli::try_parse_from(args::terraform_style(std::env::args_os())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match commands::run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failure) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `FLEETFORM_LOG=debug` (or any tracing filter) turns on logs, on stderr.
+fn init_logging() {
+    let Ok(filter) = std::env::var("FLEETFORM_LOG") else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}

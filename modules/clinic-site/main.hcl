@@ -2,8 +2,9 @@
 # Azure Arc connection that may lag behind when the clinic's WAN link is down.
 
 locals {
-  control_plane = [for name, h in var.hosts : name if h.role == "control-plane"]
-  linux_workers = [for name, h in var.hosts : name if h.role == "worker" && h.os == "linux"]
+  control_plane   = [for name, h in var.hosts : name if h.role == "control-plane"]
+  linux_workers   = [for name, h in var.hosts : name if h.role == "worker" && h.os == "linux"]
+  windows_workers = [for name, h in var.hosts : name if h.role == "worker" && h.os == "windows"]
 
   # Labels every piece of telemetry from this clinic carries.
   labels = merge(var.tags, { site = var.site })
@@ -18,10 +19,11 @@ resource "host" "this" {
   labels    = { site = var.site, role = each.value.role }
 
   preflight {
-    min_memory_mb  = var.preflight.min_memory_mb
-    min_cpus       = var.preflight.min_cpus
-    swap_off       = true
-    kernel_modules = var.preflight.kernel_modules
+    min_memory_mb = var.preflight.min_memory_mb
+    min_cpus      = var.preflight.min_cpus
+    # Swap and kernel modules are Linux concerns; Windows hosts have neither.
+    swap_off       = each.value.os == "linux"
+    kernel_modules = each.value.os == "linux" ? var.preflight.kernel_modules : []
     # Control-plane ports must be free, or a stray earlier install is still running.
     ports_free = each.value.role == "control-plane" ? [6443, 2379, 2380, 10250, 10257, 10259] : [10250]
   }
@@ -36,7 +38,7 @@ resource "cluster" "this" {
   service_cidr = var.service_cidr
 
   # A one-host clinic has no workers, so workloads must be allowed on the control plane.
-  control_plane_schedulable = length(local.linux_workers) == 0
+  control_plane_schedulable = length(local.linux_workers) + length(local.windows_workers) == 0
 
   lifecycle {
     # Replacing a clinic's cluster wipes its local data; make that a deliberate act.
@@ -54,6 +56,23 @@ resource "node_pool" "linux" {
   labels  = { "fleetform.io/site" = var.site }
 }
 
+resource "node_pool" "windows" {
+  count = length(local.windows_workers) > 0 ? 1 : 0
+
+  cluster = cluster.this.id
+  name    = "windows"
+  os      = "windows"
+  hosts   = [for name in local.windows_workers : host.this[name].id]
+  labels  = { "fleetform.io/site" = var.site }
+
+  # Only pods that tolerate this land on Windows nodes; Linux images cannot run there.
+  taint {
+    key    = "os"
+    value  = "windows"
+    effect = "NoSchedule"
+  }
+}
+
 resource "addon" "monitoring" {
   kubeconfig = cluster.this.admin_kubeconfig
   name       = "monitoring"
@@ -63,7 +82,6 @@ resource "addon" "monitoring" {
     labels          = local.labels
     scrape_interval = "60s"
   })]
-  prune = true
 }
 
 # Everything below needs Azure. With `defer_when_offline` on the arc provider, a clinic

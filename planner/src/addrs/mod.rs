@@ -6,7 +6,9 @@ mod parse;
 
 use std::fmt;
 
-pub use parse::{AddrError, parse_abs_resource, parse_abs_resource_instance, parse_module_instance};
+pub use parse::{
+    AddrError, parse_abs_resource, parse_abs_resource_instance, parse_module_instance,
+};
 
 /// The key of one instance of a resource or module with `count` or `for_each`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

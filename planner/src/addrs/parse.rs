@@ -3,8 +3,8 @@
 
 use std::ops::Range;
 
-use hcl::edit::expr::{Expression, TraversalOperator};
 use hcl::edit::Span;
+use hcl::edit::expr::{Expression, TraversalOperator};
 
 use super::{
     AbsResource, AbsResourceInstance, InstanceKey, ModuleInstance, ModuleInstanceStep, Resource,
@@ -40,13 +40,20 @@ fn steps(expr: &Expression) -> Result<Vec<Step>, AddrError> {
             Expression::Variable(v) => (v, &t.operators[..]),
             other => return Err(error("an address must start with a name", other.span())),
         },
-        other => return Err(error("an address is a traversal such as host.web[0]", other.span())),
+        other => {
+            return Err(error(
+                "an address is a traversal such as host.web[0]",
+                other.span(),
+            ));
+        }
     };
     let mut out = vec![Step::Name(root.as_str().to_owned(), root.span())];
     for op in operators {
         let span = op.span();
         match op.value() {
-            TraversalOperator::GetAttr(name) => out.push(Step::Name(name.as_str().to_owned(), span)),
+            TraversalOperator::GetAttr(name) => {
+                out.push(Step::Name(name.as_str().to_owned(), span))
+            }
             TraversalOperator::Index(Expression::String(s)) => {
                 out.push(Step::Key(InstanceKey::Str(s.value().clone()), span))
             }
@@ -86,7 +93,10 @@ fn module_prefix(steps: &[Step]) -> Result<(ModuleInstance, &[Step]), AddrError>
             break;
         }
         let [Step::Name(name, _), after @ ..] = tail else {
-            return Err(error("\"module\" must be followed by a module name", span.clone()));
+            return Err(error(
+                "\"module\" must be followed by a module name",
+                span.clone(),
+            ));
         };
         let (key, after) = match after {
             [Step::Key(key, _), after @ ..] => (key.clone(), after),
@@ -103,9 +113,12 @@ fn module_prefix(steps: &[Step]) -> Result<(ModuleInstance, &[Step]), AddrError>
 
 fn resource(steps: &[Step]) -> Result<(Resource, &[Step]), AddrError> {
     match steps {
-        [Step::Name(d, _), Step::Name(ty, _), Step::Name(name, _), rest @ ..] if d == "data" => {
-            Ok((Resource::data(ty, name), rest))
-        }
+        [
+            Step::Name(d, _),
+            Step::Name(ty, _),
+            Step::Name(name, _),
+            rest @ ..,
+        ] if d == "data" => Ok((Resource::data(ty, name), rest)),
         [Step::Name(ty, _), Step::Name(name, _), rest @ ..] => {
             Ok((Resource::managed(ty, name), rest))
         }
@@ -113,7 +126,10 @@ fn resource(steps: &[Step]) -> Result<(Resource, &[Step]), AddrError> {
             "a resource address needs a type and a name, such as host.web",
             span.clone(),
         )),
-        [] => Err(error("a resource address needs a type and a name, such as host.web", None)),
+        [] => Err(error(
+            "a resource address needs a type and a name, such as host.web",
+            None,
+        )),
     }
 }
 
@@ -128,7 +144,9 @@ fn trailing(rest: &[Step]) -> Result<(), AddrError> {
 }
 
 /// Reads a resource instance address from a configuration traversal.
-pub fn abs_resource_instance_from_expr(expr: &Expression) -> Result<AbsResourceInstance, AddrError> {
+pub fn abs_resource_instance_from_expr(
+    expr: &Expression,
+) -> Result<AbsResourceInstance, AddrError> {
     let steps = steps(expr)?;
     let (module, rest) = module_prefix(&steps)?;
     let (resource, rest) = resource(rest)?;
@@ -157,7 +175,10 @@ pub fn module_instance_from_expr(expr: &Expression) -> Result<ModuleInstance, Ad
     let steps = steps(expr)?;
     let (module, rest) = module_prefix(&steps)?;
     if module.is_root() {
-        return Err(error("a module address starts with module.NAME", expr.span()));
+        return Err(error(
+            "a module address starts with module.NAME",
+            expr.span(),
+        ));
     }
     trailing(rest)?;
     Ok(module)
@@ -196,7 +217,9 @@ mod tests {
             assert_eq!(addr.to_string(), text);
         }
         assert_eq!(
-            parse_module_instance(r#"module.clinic["north"]"#).unwrap().to_string(),
+            parse_module_instance(r#"module.clinic["north"]"#)
+                .unwrap()
+                .to_string(),
             r#"module.clinic["north"]"#
         );
     }
@@ -204,12 +227,21 @@ mod tests {
     #[test]
     fn rejects_what_is_not_an_address() {
         for (text, message) in [
-            ("host", "a resource address needs a type and a name, such as host.web"),
+            (
+                "host",
+                "a resource address needs a type and a name, such as host.web",
+            ),
             ("host.web[*]", "a splat cannot appear in an address"),
-            ("host.web[var.x]", "an instance key must be a literal number or string"),
+            (
+                "host.web[var.x]",
+                "an instance key must be a literal number or string",
+            ),
             ("host.web.extra", "unexpected extra step after the address"),
             ("module", "\"module\" must be followed by a module name"),
-            ("module.a.module", "\"module\" must be followed by a module name"),
+            (
+                "module.a.module",
+                "\"module\" must be followed by a module name",
+            ),
         ] {
             let err = parse_abs_resource_instance(text).unwrap_err();
             assert_eq!(err.message, message, "{text}");

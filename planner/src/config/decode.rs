@@ -58,7 +58,8 @@ impl<'a> Decoder<'a> {
 
     pub fn error(&mut self, span: std::ops::Range<usize>, summary: &str, detail: String) {
         let range = self.range(span);
-        self.diags.push(Diagnostic::error(summary, detail).at(range));
+        self.diags
+            .push(Diagnostic::error(summary, detail).at(range));
     }
 
     pub fn expr(&self, attr: &Attribute) -> Expr {
@@ -85,7 +86,8 @@ impl<'a> Decoder<'a> {
                 Structure::Attribute(attr) => {
                     let name = attr.key.as_str();
                     if !attrs.contains(&name) {
-                        let mut detail = format!("An argument named {name:?} is not expected here.");
+                        let mut detail =
+                            format!("An argument named {name:?} is not expected here.");
                         if let Some(s) = did_you_mean(name, attrs.iter().copied()) {
                             detail.push_str(&format!(" Did you mean {s:?}?"));
                         } else if blocks.contains(&name) {
@@ -110,7 +112,8 @@ impl<'a> Decoder<'a> {
                 Structure::Block(block) => {
                     let name = block.ident.as_str();
                     if !blocks.contains(&name) {
-                        let mut detail = format!("Blocks of type {name:?} are not expected {where_}.");
+                        let mut detail =
+                            format!("Blocks of type {name:?} are not expected {where_}.");
                         if let Some(s) = did_you_mean(name, blocks.iter().copied()) {
                             detail.push_str(&format!(" Did you mean {s:?}?"));
                         } else if attrs.contains(&name) {
@@ -191,7 +194,10 @@ impl<'a> Decoder<'a> {
                 self.error(
                     span_of(&attr.value),
                     "Invalid value",
-                    format!("The argument {:?} must be true or false.", attr.key.as_str()),
+                    format!(
+                        "The argument {:?} must be true or false.",
+                        attr.key.as_str()
+                    ),
                 );
                 None
             }
@@ -227,7 +233,10 @@ impl<'a> Decoder<'a> {
                 self.error(
                     span_of(other),
                     "Invalid expression",
-                    format!("The argument {:?} must be a list of references, written [a.b, c.d].", attr.key.as_str()),
+                    format!(
+                        "The argument {:?} must be a list of references, written [a.b, c.d].",
+                        attr.key.as_str()
+                    ),
                 );
                 Vec::new()
             }
@@ -279,7 +288,11 @@ impl<'a> Decoder<'a> {
                 loc: self.loc(span_of(block)),
             }),
             (condition, _) => {
-                let missing = if condition.is_none() { "condition" } else { "error_message" };
+                let missing = if condition.is_none() {
+                    "condition"
+                } else {
+                    "error_message"
+                };
                 self.error(
                     span_of(&block.ident),
                     "Missing required argument",
@@ -294,7 +307,14 @@ impl<'a> Decoder<'a> {
         let labels = self.labels(block, &["name"])?;
         let (name, name_loc) = labels[0].clone();
         const RESERVED: &[&str] = &[
-            "source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals",
+            "source",
+            "version",
+            "providers",
+            "count",
+            "for_each",
+            "lifecycle",
+            "depends_on",
+            "locals",
         ];
         if RESERVED.contains(&name) {
             self.error(
@@ -307,22 +327,39 @@ impl<'a> Decoder<'a> {
         let mut c = self.content(
             &block.body,
             "in a variable block",
-            &["type", "default", "description", "sensitive", "nullable", "ephemeral"],
+            &[
+                "type",
+                "default",
+                "description",
+                "sensitive",
+                "nullable",
+                "ephemeral",
+            ],
             &["validation"],
         );
         let (ty, type_loc) = match c.take("type") {
             Some(attr) => match type_constraint(&attr.value) {
                 Ok(ty) => (ty, Some(self.loc(span_of(&attr.value)))),
                 Err(e) => {
-                    self.error(e.span.unwrap_or_else(|| span_of(&attr.value)), &e.summary, e.detail);
+                    self.error(
+                        e.span.unwrap_or_else(|| span_of(&attr.value)),
+                        &e.summary,
+                        e.detail,
+                    );
                     (Type::Any, None)
                 }
             },
             None => (Type::Any, None),
         };
         let description = c.take("description").and_then(|a| self.constant_string(a));
-        let sensitive = c.take("sensitive").and_then(|a| self.constant_bool(a)).unwrap_or(false);
-        let nullable = c.take("nullable").and_then(|a| self.constant_bool(a)).unwrap_or(true);
+        let sensitive = c
+            .take("sensitive")
+            .and_then(|a| self.constant_bool(a))
+            .unwrap_or(false);
+        let nullable = c
+            .take("nullable")
+            .and_then(|a| self.constant_bool(a))
+            .unwrap_or(true);
         let _ephemeral = c.take("ephemeral").and_then(|a| self.constant_bool(a));
         let mut default = None;
         if let Some(attr) = c.take("default") {
@@ -397,7 +434,13 @@ impl<'a> Decoder<'a> {
         let mut c = self.content(
             &block.body,
             "in an output block",
-            &["value", "sensitive", "description", "depends_on", "ephemeral"],
+            &[
+                "value",
+                "sensitive",
+                "description",
+                "depends_on",
+                "ephemeral",
+            ],
             &["precondition"],
         );
         let Some(value) = c.take("value").map(|a| self.expr(a)) else {
@@ -408,9 +451,15 @@ impl<'a> Decoder<'a> {
             );
             return None;
         };
-        let sensitive = c.take("sensitive").and_then(|a| self.constant_bool(a)).unwrap_or(false);
+        let sensitive = c
+            .take("sensitive")
+            .and_then(|a| self.constant_bool(a))
+            .unwrap_or(false);
         let description = c.take("description").and_then(|a| self.constant_string(a));
-        let depends_on = c.take("depends_on").map(|a| self.expr_list(a)).unwrap_or_default();
+        let depends_on = c
+            .take("depends_on")
+            .map(|a| self.expr_list(a))
+            .unwrap_or_default();
         let _ = c.take("ephemeral");
         let preconditions = c.blocks.iter().filter_map(|b| self.check(b)).collect();
         Some(Output {
@@ -526,7 +575,11 @@ impl<'a> Decoder<'a> {
         let labels = self.labels(block, &["type", "name"])?;
         let (ty, type_loc) = labels[0].clone();
         let (name, name_loc) = labels[1].clone();
-        let addr = if data { Resource::data(ty, name) } else { Resource::managed(ty, name) };
+        let addr = if data {
+            Resource::data(ty, name)
+        } else {
+            Resource::managed(ty, name)
+        };
         let mut body = Body::new();
         let (mut count, mut for_each, mut provider) = (None, None, None);
         let mut depends_on = Vec::new();
@@ -591,13 +644,21 @@ impl<'a> Decoder<'a> {
             (&[], &["precondition", "postcondition"])
         } else {
             (
-                &["prevent_destroy", "create_before_destroy", "ignore_changes", "replace_triggered_by"],
+                &[
+                    "prevent_destroy",
+                    "create_before_destroy",
+                    "ignore_changes",
+                    "replace_triggered_by",
+                ],
                 &["precondition", "postcondition"],
             )
         };
         let mut c = self.content(&block.body, "in a lifecycle block", attrs, blocks);
         let mut l = Lifecycle {
-            prevent_destroy: c.take("prevent_destroy").and_then(|a| self.constant_bool(a)).unwrap_or(false),
+            prevent_destroy: c
+                .take("prevent_destroy")
+                .and_then(|a| self.constant_bool(a))
+                .unwrap_or(false),
             create_before_destroy: c
                 .take("create_before_destroy")
                 .and_then(|a| self.constant_bool(a))
@@ -666,7 +727,11 @@ impl<'a> Decoder<'a> {
         let from = c.take("from").map(|a| self.expr(a));
         let to = c.take("to").map(|a| self.expr(a));
         match (from, to) {
-            (Some(from), Some(to)) => Some(Moved { from, to, loc: self.loc(span_of(block)) }),
+            (Some(from), Some(to)) => Some(Moved {
+                from,
+                to,
+                loc: self.loc(span_of(block)),
+            }),
             (from, _) => {
                 let missing = if from.is_none() { "from" } else { "to" };
                 self.error(
@@ -681,13 +746,23 @@ impl<'a> Decoder<'a> {
 
     pub fn import(&mut self, block: &Block) -> Option<Import> {
         self.labels(block, &[])?;
-        let mut c = self.content(&block.body, "in an import block", &["to", "id", "provider"], &[]);
+        let mut c = self.content(
+            &block.body,
+            "in an import block",
+            &["to", "id", "provider"],
+            &[],
+        );
         let to = c.take("to").map(|a| self.expr(a));
         let id = c.take("id").map(|a| self.expr(a));
         let provider = c.take("provider").map(|a| a.value.clone());
         let provider = provider.and_then(|e| self.provider_ref(&e));
         match (to, id) {
-            (Some(to), Some(id)) => Some(Import { to, id, provider, loc: self.loc(span_of(block)) }),
+            (Some(to), Some(id)) => Some(Import {
+                to,
+                id,
+                provider,
+                loc: self.loc(span_of(block)),
+            }),
             (to, _) => {
                 let missing = if to.is_none() { "to" } else { "id" };
                 self.error(
@@ -702,13 +777,22 @@ impl<'a> Decoder<'a> {
 
     pub fn fleet(&mut self, block: &Block) -> Option<FleetBlock> {
         self.labels(block, &[])?;
-        let mut c = self.content(&block.body, "in a fleet block", &["parallelism", "required_version"], &["backend"]);
+        let mut c = self.content(
+            &block.body,
+            "in a fleet block",
+            &["parallelism", "required_version"],
+            &["backend"],
+        );
         let parallelism = c.take("parallelism").and_then(|a| {
             let v = self.constant(a)?;
             match v.as_number().and_then(|n| n.as_u64()) {
                 Some(n) if n > 0 => Some(n),
                 _ => {
-                    self.error(span_of(&a.value), "Invalid value", "parallelism must be a whole number of at least 1.".into());
+                    self.error(
+                        span_of(&a.value),
+                        "Invalid value",
+                        "parallelism must be a whole number of at least 1.".into(),
+                    );
                     None
                 }
             }
@@ -716,11 +800,15 @@ impl<'a> Decoder<'a> {
         let _ = c.take("required_version");
         let mut backend = None;
         for b in &c.blocks {
-            let Some(labels) = self.labels(b, &["type"]) else { continue };
+            let Some(labels) = self.labels(b, &["type"]) else {
+                continue;
+            };
             let (kind, kind_loc) = labels[0].clone();
             const KINDS: &[&str] = &["local", "postgres", "azurerm"];
             if !KINDS.contains(&kind) {
-                let mut detail = format!("There is no backend type named {kind:?}; fleetform keeps state in \"local\", \"postgres\" or \"azurerm\".");
+                let mut detail = format!(
+                    "There is no backend type named {kind:?}; fleetform keeps state in \"local\", \"postgres\" or \"azurerm\"."
+                );
                 if let Some(s) = did_you_mean(kind, KINDS.iter().copied()) {
                     detail.push_str(&format!(" Did you mean {s:?}?"));
                 }
@@ -728,7 +816,11 @@ impl<'a> Decoder<'a> {
                 continue;
             }
             if backend.is_some() {
-                self.error(span_of(&b.ident), "Duplicate backend configuration", "A fleet block may declare only one backend.".into());
+                self.error(
+                    span_of(&b.ident),
+                    "Duplicate backend configuration",
+                    "A fleet block may declare only one backend.".into(),
+                );
                 continue;
             }
             let mut settings = IndexMap::new();
@@ -746,8 +838,16 @@ impl<'a> Decoder<'a> {
                     ),
                 }
             }
-            backend = Some(Backend { kind: kind.to_owned(), settings, loc: self.loc(span_of(&b.ident).start..kind_loc.span.end) });
+            backend = Some(Backend {
+                kind: kind.to_owned(),
+                settings,
+                loc: self.loc(span_of(&b.ident).start..kind_loc.span.end),
+            });
         }
-        Some(FleetBlock { loc: self.loc(span_of(&block.ident)), backend, parallelism })
+        Some(FleetBlock {
+            loc: self.loc(span_of(&block.ident)),
+            backend,
+            parallelism,
+        })
     }
 }

@@ -26,7 +26,14 @@ pub fn load(dir: &Path) -> (Config, Diagnostics) {
     let mut config = Config::default();
     let mut diags = Diagnostics::new();
     let mut stack = Vec::new();
-    load_module(&mut config, &mut diags, dir, ModulePath::root(), None, &mut stack);
+    load_module(
+        &mut config,
+        &mut diags,
+        dir,
+        ModulePath::root(),
+        None,
+        &mut stack,
+    );
     (config, diags)
 }
 
@@ -46,7 +53,7 @@ pub fn load_source(name: &str, text: &str) -> (Config, Diagnostics) {
 
 fn config_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter_map(|entry| entry.ok().map(|e| display_path(&e.path())))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             name.ends_with(".hcl")
@@ -57,6 +64,13 @@ fn config_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// `./main.hcl` is shown as `main.hcl`, the way users name files.
+pub(crate) fn display_path(path: &Path) -> PathBuf {
+    path.strip_prefix(".")
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn load_module(
@@ -72,9 +86,15 @@ fn load_module(
         Ok(files) => files,
         Err(e) => {
             let (summary, detail) = if called_from.is_some() {
-                ("Unreadable module directory", format!("The directory {} could not be read: {e}.", dir.display()))
+                (
+                    "Unreadable module directory",
+                    format!("The directory {} could not be read: {e}.", dir.display()),
+                )
             } else {
-                ("Unreadable configuration directory", format!("The directory {} could not be read: {e}.", dir.display()))
+                (
+                    "Unreadable configuration directory",
+                    format!("The directory {} could not be read: {e}.", dir.display()),
+                )
             };
             diags.push(Diagnostic::error(summary, detail).at(at(config)));
             return;
@@ -107,7 +127,13 @@ fn load_module(
             }
         };
         let file = config.sources.add(file_path, text);
-        parse_file(&mut config.sources, diags, &mut module, file, path.0.is_empty());
+        parse_file(
+            &mut config.sources,
+            diags,
+            &mut module,
+            file,
+            path.0.is_empty(),
+        );
     }
     let calls: Vec<_> = module
         .module_calls
@@ -128,7 +154,9 @@ fn load_module(
             continue;
         }
         let child_dir = dir.join(&source);
-        let canonical = child_dir.canonicalize().unwrap_or_else(|_| child_dir.clone());
+        let canonical = child_dir
+            .canonicalize()
+            .unwrap_or_else(|_| child_dir.clone());
         if stack.contains(&canonical) {
             diags.push(
                 Diagnostic::error(
@@ -143,19 +171,35 @@ fn load_module(
             diags.push(
                 Diagnostic::error(
                     "Unreadable module directory",
-                    format!("The module directory {} does not exist.", child_dir.display()),
+                    format!(
+                        "The module directory {} does not exist.",
+                        child_dir.display()
+                    ),
                 )
                 .at(Some(config.range(&source_loc)))
                 .label("no such directory"),
             );
             continue;
         }
-        load_module(config, diags, &child_dir, path.child(&name), Some(source_loc), stack);
+        load_module(
+            config,
+            diags,
+            &child_dir,
+            path.child(&name),
+            Some(source_loc),
+            stack,
+        );
     }
     stack.pop();
 }
 
-fn parse_file(sources: &mut Sources, diags: &mut Diagnostics, module: &mut Module, file: FileId, is_root: bool) {
+fn parse_file(
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+    module: &mut Module,
+    file: FileId,
+    is_root: bool,
+) {
     let text = sources.get(file).text().clone();
     let body = match hcl::edit::parser::parse_body(&text) {
         Ok(body) => body,
@@ -181,8 +225,19 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-fn decode_body(sources: &Sources, diags: &mut Diagnostics, module: &mut Module, file: FileId, body: &Body, is_root: bool) {
-    let mut d = Decoder { file, sources, diags };
+fn decode_body(
+    sources: &Sources,
+    diags: &mut Diagnostics,
+    module: &mut Module,
+    file: FileId,
+    body: &Body,
+    is_root: bool,
+) {
+    let mut d = Decoder {
+        file,
+        sources,
+        diags,
+    };
     for structure in body.iter() {
         let block = match structure {
             Structure::Attribute(attr) => {
@@ -205,7 +260,13 @@ fn decode_body(sources: &Sources, diags: &mut Diagnostics, module: &mut Module, 
                 }
                 if let Some(previous) = &module.fleet {
                     let prev = sources.range(&previous.loc);
-                    d.error(block.ident.span().unwrap_or(0..0), "Duplicate fleet block", format!("A fleet block was already declared at {prev}. Only one is allowed."));
+                    d.error(
+                        block.ident.span().unwrap_or(0..0),
+                        "Duplicate fleet block",
+                        format!(
+                            "A fleet block was already declared at {prev}. Only one is allowed."
+                        ),
+                    );
                     continue;
                 }
                 module.fleet = d.fleet(block);
@@ -214,7 +275,10 @@ fn decode_body(sources: &Sources, diags: &mut Diagnostics, module: &mut Module, 
                 let Some(v) = d.variable(block) else { continue };
                 if let Some(previous) = module.variables.get(&v.name) {
                     let prev = sources.range(&previous.loc);
-                    let detail = format!("A variable named {:?} was already declared at {prev}. Variable names must be unique within a module.", v.name);
+                    let detail = format!(
+                        "A variable named {:?} was already declared at {prev}. Variable names must be unique within a module.",
+                        v.name
+                    );
                     d.error(v.loc.span.clone(), "Duplicate variable declaration", detail);
                     continue;
                 }
@@ -224,8 +288,15 @@ fn decode_body(sources: &Sources, diags: &mut Diagnostics, module: &mut Module, 
                 for local in d.locals(block) {
                     if let Some(previous) = module.locals.get(&local.name) {
                         let prev = sources.range(&previous.loc);
-                        let detail = format!("A local value named {:?} was already defined at {prev}. Local value names must be unique within a module.", local.name);
-                        d.error(local.loc.span.clone(), "Duplicate local value definition", detail);
+                        let detail = format!(
+                            "A local value named {:?} was already defined at {prev}. Local value names must be unique within a module.",
+                            local.name
+                        );
+                        d.error(
+                            local.loc.span.clone(),
+                            "Duplicate local value definition",
+                            detail,
+                        );
                         continue;
                     }
                     module.locals.insert(local.name.clone(), local);
@@ -235,31 +306,50 @@ fn decode_body(sources: &Sources, diags: &mut Diagnostics, module: &mut Module, 
                 let Some(o) = d.output(block) else { continue };
                 if let Some(previous) = module.outputs.get(&o.name) {
                     let prev = sources.range(&previous.loc);
-                    let detail = format!("An output named {:?} was already defined at {prev}. Output names must be unique within a module.", o.name);
+                    let detail = format!(
+                        "An output named {:?} was already defined at {prev}. Output names must be unique within a module.",
+                        o.name
+                    );
                     d.error(o.loc.span.clone(), "Duplicate output definition", detail);
                     continue;
                 }
                 module.outputs.insert(o.name.clone(), o);
             }
             "module" => {
-                let Some(m) = d.module_call(block) else { continue };
+                let Some(m) = d.module_call(block) else {
+                    continue;
+                };
                 if let Some(previous) = module.module_calls.get(&m.name) {
                     let prev = sources.range(&previous.loc);
-                    let detail = format!("A module call named {:?} was already defined at {prev}. Module calls must have unique names within a module.", m.name);
+                    let detail = format!(
+                        "A module call named {:?} was already defined at {prev}. Module calls must have unique names within a module.",
+                        m.name
+                    );
                     d.error(m.loc.span.clone(), "Duplicate module call", detail);
                     continue;
                 }
                 module.module_calls.insert(m.name.clone(), m);
             }
             "resource" | "data" => {
-                let Some(r) = d.resource(block, kind == "data") else { continue };
+                let Some(r) = d.resource(block, kind == "data") else {
+                    continue;
+                };
                 if let Some(previous) = module.resources.get(&r.addr) {
                     let prev = sources.range(&previous.loc);
                     let (summary, what) = match r.addr.mode {
-                        ResourceMode::Managed => (format!("Duplicate resource {:?} configuration", r.addr.ty), "resource"),
-                        ResourceMode::Data => (format!("Duplicate data {:?} configuration", r.addr.ty), "data source"),
+                        ResourceMode::Managed => (
+                            format!("Duplicate resource {:?} configuration", r.addr.ty),
+                            "resource",
+                        ),
+                        ResourceMode::Data => (
+                            format!("Duplicate data {:?} configuration", r.addr.ty),
+                            "data source",
+                        ),
                     };
-                    let detail = format!("A {} {what} named {:?} was already declared at {prev}. Resource names must be unique per type in each module.", r.addr.ty, r.addr.name);
+                    let detail = format!(
+                        "A {} {what} named {:?} was already declared at {prev}. Resource names must be unique per type in each module.",
+                        r.addr.ty, r.addr.name
+                    );
                     d.error(r.loc.span.clone(), &summary, detail);
                     continue;
                 }
@@ -282,7 +372,11 @@ fn decode_body(sources: &Sources, diags: &mut Diagnostics, module: &mut Module, 
             "moved" => module.moved.extend(d.moved(block)),
             "import" => {
                 if !is_root {
-                    d.error(block.ident.span().unwrap_or(0..0), "Invalid import configuration", "An import block is allowed only in the root module.".into());
+                    d.error(
+                        block.ident.span().unwrap_or(0..0),
+                        "Invalid import configuration",
+                        "An import block is allowed only in the root module.".into(),
+                    );
                     continue;
                 }
                 module.imports.extend(d.import(block));
@@ -292,7 +386,11 @@ fn decode_body(sources: &Sources, diags: &mut Diagnostics, module: &mut Module, 
                 if let Some(s) = did_you_mean(other, TOP_LEVEL_BLOCKS.iter().copied()) {
                     detail.push_str(&format!(" Did you mean {s:?}?"));
                 }
-                d.error(block.ident.span().unwrap_or(0..0), "Unsupported block type", detail);
+                d.error(
+                    block.ident.span().unwrap_or(0..0),
+                    "Unsupported block type",
+                    detail,
+                );
             }
         }
     }

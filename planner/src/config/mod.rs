@@ -20,6 +20,7 @@ use indexmap::IndexMap;
 
 use crate::addrs::{ModulePath, Resource};
 
+pub(crate) use load::display_path;
 pub use load::{VAR_FILE_SUFFIX, load, load_source};
 pub use sources::{FileId, Sources};
 

@@ -19,7 +19,11 @@ pub struct Sources {
 
 impl Sources {
     /// Adds a file and returns its id.
-    pub fn add(&mut self, path: impl Into<PathBuf>, text: impl Into<std::sync::Arc<str>>) -> FileId {
+    pub fn add(
+        &mut self,
+        path: impl Into<PathBuf>,
+        text: impl Into<std::sync::Arc<str>>,
+    ) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         self.files.push(SourceFile::new(path, text));
         id

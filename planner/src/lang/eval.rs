@@ -28,7 +28,11 @@ pub struct EvalError {
 
 impl EvalError {
     /// An error at `span`.
-    pub fn new(span: Option<Range<usize>>, summary: impl Into<String>, detail: impl Into<String>) -> EvalError {
+    pub fn new(
+        span: Option<Range<usize>>,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> EvalError {
         EvalError {
             span,
             summary: summary.into(),
@@ -64,7 +68,11 @@ impl Scope for ConstScope {
         root_span: Option<Range<usize>>,
         _ops: &[Decorated<TraversalOperator>],
     ) -> Result<(Value, usize), EvalError> {
-        Err(EvalError::new(root_span, "Variables not allowed", "Variables may not be used here."))
+        Err(EvalError::new(
+            root_span,
+            "Variables not allowed",
+            "Variables may not be used here.",
+        ))
     }
 
     fn root_value(&self, _root: &str) -> Option<Value> {
@@ -109,7 +117,10 @@ impl Evaluator<'_> {
             Expression::Number(n) => Ok(Value::Number(*n.value())),
             Expression::String(s) => Ok(Value::String(s.value().clone())),
             Expression::Array(items) => {
-                let values = items.iter().map(|e| self.eval(e)).collect::<Result<_, _>>()?;
+                let values = items
+                    .iter()
+                    .map(|e| self.eval(e))
+                    .collect::<Result<_, _>>()?;
                 Ok(Value::List(values))
             }
             Expression::Object(object) => {
@@ -149,7 +160,9 @@ impl Evaluator<'_> {
             Expression::Parenthesis(p) => self.eval(p.inner()),
             Expression::Variable(v) => self.reference(v.as_str(), span(v), &[], span(expr)),
             Expression::Traversal(t) => match &t.expr {
-                Expression::Variable(v) => self.reference(v.as_str(), span(v), &t.operators, span(expr)),
+                Expression::Variable(v) => {
+                    self.reference(v.as_str(), span(v), &t.operators, span(expr))
+                }
                 other => {
                     let base = self.eval(other)?;
                     self.apply_ops(base, &t.operators)
@@ -167,11 +180,18 @@ impl Evaluator<'_> {
                         return Err(EvalError::new(
                             span(&c.cond_expr),
                             "Incorrect condition type",
-                            format!("The condition expression must be of type bool, but this is {}.", cond.kind_name()),
+                            format!(
+                                "The condition expression must be of type bool, but this is {}.",
+                                cond.kind_name()
+                            ),
                         ));
                     }
                 };
-                let result = if chosen { self.eval(&c.true_expr)? } else { self.eval(&c.false_expr)? };
+                let result = if chosen {
+                    self.eval(&c.true_expr)?
+                } else {
+                    self.eval(&c.false_expr)?
+                };
                 Ok(result.mark_if(cond.contains_sensitive()))
             }
             Expression::UnaryOp(op) => {
@@ -180,8 +200,14 @@ impl Evaluator<'_> {
                     return Ok(taint(Value::Unknown, &[&operand]));
                 }
                 let lit = literal(&operand);
-                let hcl_expr = hcl::Expression::from(hcl::expr::UnaryOp::new(*op.operator.value(), lit));
-                self.delegate(&hcl_expr, &hcl::eval::Context::new(), span(expr), &[&operand])
+                let hcl_expr =
+                    hcl::Expression::from(hcl::expr::UnaryOp::new(*op.operator.value(), lit));
+                self.delegate(
+                    &hcl_expr,
+                    &hcl::eval::Context::new(),
+                    span(expr),
+                    &[&operand],
+                )
             }
             Expression::BinaryOp(op) => {
                 let lhs = self.eval(&op.lhs_expr)?;
@@ -194,7 +220,12 @@ impl Evaluator<'_> {
                     *op.operator.value(),
                     literal(&rhs),
                 ));
-                self.delegate(&hcl_expr, &hcl::eval::Context::new(), span(expr), &[&lhs, &rhs])
+                self.delegate(
+                    &hcl_expr,
+                    &hcl::eval::Context::new(),
+                    span(expr),
+                    &[&lhs, &rhs],
+                )
             }
             Expression::ForExpr(f) => self.for_expr(f),
             Expression::StringTemplate(t) => match self.simple_template(t)? {
@@ -206,7 +237,11 @@ impl Evaluator<'_> {
     }
 
     fn binding(&self, name: &str) -> Option<&Value> {
-        self.bindings.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     fn reference(
@@ -224,7 +259,11 @@ impl Evaluator<'_> {
         self.apply_ops(value, &ops[consumed.min(ops.len())..])
     }
 
-    fn apply_ops(&mut self, mut value: Value, ops: &[Decorated<TraversalOperator>]) -> Result<Value, EvalError> {
+    fn apply_ops(
+        &mut self,
+        mut value: Value,
+        ops: &[Decorated<TraversalOperator>],
+    ) -> Result<Value, EvalError> {
         for (i, op) in ops.iter().enumerate() {
             match op.value() {
                 TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
@@ -265,7 +304,10 @@ impl Evaluator<'_> {
             return Err(EvalError::new(
                 call_span,
                 "Call to unknown function",
-                format!("There is no function named {:?}: fleetform functions have no namespace.", call.name.name.as_str()),
+                format!(
+                    "There is no function named {:?}: fleetform functions have no namespace.",
+                    call.name.name.as_str()
+                ),
             ));
         }
         match name {
@@ -292,23 +334,41 @@ impl Evaluator<'_> {
                     return Err(arity(call_span, name, 1, call.args.len()));
                 };
                 let v = self.eval(arg)?;
-                return Ok(if name == "sensitive" { v.into_sensitive() } else { v.unmark_deep() });
+                return Ok(if name == "sensitive" {
+                    v.into_sensitive()
+                } else {
+                    v.unmark_deep()
+                });
             }
             _ => {}
         }
         let Some(def) = functions::lookup(name) else {
             let mut detail = format!("There is no function named {name:?}.");
-            if let Some(s) = did_you_mean(name, functions::names().iter().copied().chain(["try", "can", "sensitive", "nonsensitive"])) {
+            if let Some(s) = did_you_mean(
+                name,
+                functions::names().iter().copied().chain([
+                    "try",
+                    "can",
+                    "sensitive",
+                    "nonsensitive",
+                ]),
+            ) {
                 detail.push_str(&format!(" Did you mean {s:?}?"));
             }
-            return Err(EvalError::new(span(&call.name.name), "Call to unknown function", detail));
+            return Err(EvalError::new(
+                span(&call.name.name),
+                "Call to unknown function",
+                detail,
+            ));
         };
         let mut args = Vec::with_capacity(call.args.len());
         for (i, arg) in call.args.iter().enumerate() {
             let v = self.eval(arg)?;
             if call.args.expand_final() && i + 1 == call.args.len() {
                 match v.unmark() {
-                    (Value::List(items), s) => args.extend(items.iter().map(|it| it.clone().mark_if(s))),
+                    (Value::List(items), s) => {
+                        args.extend(items.iter().map(|it| it.clone().mark_if(s)))
+                    }
                     (Value::Unknown, s) => return Ok(Value::Unknown.mark_if(s)),
                     _ => {
                         return Err(EvalError::new(
@@ -377,12 +437,18 @@ impl Evaluator<'_> {
                 .enumerate()
                 .map(|(i, v)| (Value::from(i as i64), v.clone()))
                 .collect(),
-            Value::Object(map) => map.iter().map(|(k, v)| (Value::from(k.as_str()), v.clone())).collect(),
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+                .collect(),
             other => {
                 return Err(EvalError::new(
                     span(&f.intro.collection_expr),
                     "Iteration over non-iterable value",
-                    format!("A value of type {} cannot be used as the collection in a 'for' expression.", other.kind_name()),
+                    format!(
+                        "A value of type {} cannot be used as the collection in a 'for' expression.",
+                        other.kind_name()
+                    ),
                 ));
             }
         };
@@ -411,7 +477,9 @@ impl Evaluator<'_> {
                             return Err(EvalError::new(
                                 f.key_expr.as_ref().and_then(span),
                                 "Duplicate object key",
-                                format!("Two different items produced the key {key:?} in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."),
+                                format!(
+                                    "Two different items produced the key {key:?} in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."
+                                ),
                             ));
                         }
                         object.insert(key, value);
@@ -425,7 +493,12 @@ impl Evaluator<'_> {
         let result = match (&f.key_expr, f.grouping) {
             (None, _) => Value::List(list),
             (Some(_), false) => Value::Object(object),
-            (Some(_), true) => Value::Object(groups.into_iter().map(|(k, v)| (k, Value::List(v))).collect()),
+            (Some(_), true) => Value::Object(
+                groups
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::List(v)))
+                    .collect(),
+            ),
         };
         Ok(result.mark_if(sensitive))
     }
@@ -514,7 +587,10 @@ impl Evaluator<'_> {
                             return Err(EvalError::new(
                                 span(&i.expr),
                                 "Invalid template interpolation value",
-                                format!("Cannot include the given value in a string template: string required, but this is {}.", other.kind_name()),
+                                format!(
+                                    "Cannot include the given value in a string template: string required, but this is {}.",
+                                    other.kind_name()
+                                ),
                             ));
                         }
                     }
@@ -522,7 +598,11 @@ impl Evaluator<'_> {
                 Element::Directive(_) => unreachable!("checked above"),
             }
         }
-        let result = if unknown { Value::Unknown } else { Value::String(out) };
+        let result = if unknown {
+            Value::Unknown
+        } else {
+            Value::String(out)
+        };
         Ok(Some(result.mark_if(sensitive)))
     }
 
@@ -609,7 +689,9 @@ fn hcl_error(e: &hcl::eval::Error, at: Option<Range<usize>>, sensitive: bool) ->
             at,
             "Error in function call",
             if sensitive {
-                format!("Call to function \"{name}\" failed: the arguments include sensitive values, so the details are hidden.")
+                format!(
+                    "Call to function \"{name}\" failed: the arguments include sensitive values, so the details are hidden."
+                )
             } else {
                 format!("Call to function \"{name}\" failed: {msg}.")
             },
@@ -617,7 +699,10 @@ fn hcl_error(e: &hcl::eval::Error, at: Option<Range<usize>>, sensitive: bool) ->
         ErrorKind::BinaryOp(..) | ErrorKind::Unexpected(..) if sensitive => EvalError::new(
             at,
             "Invalid operand",
-            format!("Unsuitable value for an operand of {}: the operand is sensitive, so it is not shown.", op_name(e)),
+            format!(
+                "Unsuitable value for an operand of {}: the operand is sensitive, so it is not shown.",
+                op_name(e)
+            ),
         ),
         ErrorKind::BinaryOp(l, op, r) => EvalError::new(
             at,
@@ -627,12 +712,22 @@ fn hcl_error(e: &hcl::eval::Error, at: Option<Range<usize>>, sensitive: bool) ->
         ErrorKind::UnaryOp(op, v) => EvalError::new(
             at,
             "Invalid operand",
-            if sensitive { format!("Unsuitable value for the {op:?} operator.") } else { format!("Unsuitable value for the {op:?} operator: {v}.") },
+            if sensitive {
+                format!("Unsuitable value for the {op:?} operator.")
+            } else {
+                format!("Unsuitable value for the {op:?} operator: {v}.")
+            },
         ),
-        ErrorKind::Unexpected(_, expected) => {
-            EvalError::new(at, "Invalid operand", format!("Unsuitable value: {expected} required."))
-        }
-        _ if sensitive => EvalError::new(at, "Invalid expression", "The expression could not be evaluated; it involves sensitive values, so the details are hidden."),
+        ErrorKind::Unexpected(_, expected) => EvalError::new(
+            at,
+            "Invalid operand",
+            format!("Unsuitable value: {expected} required."),
+        ),
+        _ if sensitive => EvalError::new(
+            at,
+            "Invalid expression",
+            "The expression could not be evaluated; it involves sensitive values, so the details are hidden.",
+        ),
         _ => EvalError::new(at, "Invalid expression", format!("{e}.")),
     }
 }
@@ -653,7 +748,9 @@ fn get_attr(value: Value, name: &str, at: Option<Range<usize>>) -> Result<Value,
             None => {
                 let mut detail = format!("This object does not have an attribute named {name:?}.");
                 if let Some(s) = did_you_mean(name, map.keys().map(String::as_str)) {
-                    detail = format!("This object does not have an attribute named {name:?}. Did you mean {s:?}?");
+                    detail = format!(
+                        "This object does not have an attribute named {name:?}. Did you mean {s:?}?"
+                    );
                 }
                 Err(EvalError::new(at, "Unsupported attribute", detail))
             }
@@ -666,12 +763,17 @@ fn get_attr(value: Value, name: &str, at: Option<Range<usize>>) -> Result<Value,
         Value::List(_) => Err(EvalError::new(
             at,
             "Unsupported attribute",
-            format!("Can't access attributes on a list of objects. Did you mean to access attribute {name:?} for a specific element of the list, or across all elements of the list with [*]?"),
+            format!(
+                "Can't access attributes on a list of objects. Did you mean to access attribute {name:?} for a specific element of the list, or across all elements of the list with [*]?"
+            ),
         )),
         other => Err(EvalError::new(
             at,
             "Unsupported attribute",
-            format!("Can't access attributes on a primitive-typed value ({}).", other.kind_name()),
+            format!(
+                "Can't access attributes on a primitive-typed value ({}).",
+                other.kind_name()
+            ),
         )),
     }
 }
@@ -686,45 +788,72 @@ fn index(value: Value, key: &Value, at: Option<Range<usize>>) -> Result<Value, E
         Value::Sensitive(inner) => return Ok(index(*inner, key, at)?.into_sensitive()),
         Value::Unknown => Value::Unknown,
         Value::List(items) => {
-            let Some(i) = key.as_number().and_then(|n| n.as_i64()).or_else(|| key.as_str().and_then(|s| s.parse().ok())) else {
-                return Err(EvalError::new(at, "Invalid index", "The given key does not identify an element in this collection value: a number is required."));
+            let Some(i) = key
+                .as_number()
+                .and_then(|n| n.as_i64())
+                .or_else(|| key.as_str().and_then(|s| s.parse().ok()))
+            else {
+                return Err(EvalError::new(
+                    at,
+                    "Invalid index",
+                    "The given key does not identify an element in this collection value: a number is required.",
+                ));
             };
             let len = items.len();
-            match usize::try_from(i).ok().and_then(|i| items.into_iter().nth(i)) {
+            match usize::try_from(i)
+                .ok()
+                .and_then(|i| items.into_iter().nth(i))
+            {
                 Some(v) => v,
                 None => {
                     return Err(EvalError::new(
                         at,
                         "Invalid index",
-                        format!("The given key does not identify an element in this collection value: the collection has {len} elements."),
+                        format!(
+                            "The given key does not identify an element in this collection value: the collection has {len} elements."
+                        ),
                     ));
                 }
             }
         }
         Value::Object(mut map) => {
             let Ok(Value::String(k)) = Type::String.convert(key) else {
-                return Err(EvalError::new(at, "Invalid index", "The given key does not identify an element in this collection value: a string is required."));
+                return Err(EvalError::new(
+                    at,
+                    "Invalid index",
+                    "The given key does not identify an element in this collection value: a string is required.",
+                ));
             };
             match map.remove(&k) {
                 Some(v) => v,
                 None => {
                     let detail = if key_sensitive {
-                        "The given key does not identify an element in this collection value.".to_owned()
+                        "The given key does not identify an element in this collection value."
+                            .to_owned()
                     } else {
-                        format!("The given key does not identify an element in this collection value: no element has the key {k:?}.")
+                        format!(
+                            "The given key does not identify an element in this collection value: no element has the key {k:?}."
+                        )
                     };
                     return Err(EvalError::new(at, "Invalid index", detail));
                 }
             }
         }
         Value::Null => {
-            return Err(EvalError::new(at, "Invalid index", "This value is null, so it does not have any indices."));
+            return Err(EvalError::new(
+                at,
+                "Invalid index",
+                "This value is null, so it does not have any indices.",
+            ));
         }
         other => {
             return Err(EvalError::new(
                 at,
                 "Invalid index",
-                format!("This value does not have any indices: it is a {}.", other.kind_name()),
+                format!(
+                    "This value does not have any indices: it is a {}.",
+                    other.kind_name()
+                ),
             ));
         }
     };

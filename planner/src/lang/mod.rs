@@ -8,9 +8,9 @@
 
 mod eval;
 pub mod functions;
-mod refs;
+pub(crate) mod refs;
 mod typeexpr;
 
 pub use eval::{EvalError, Scope, eval, eval_const};
-pub use refs::{Reference, references};
+pub use refs::{Reference, references, references_in_body};
 pub use typeexpr::type_constraint;

@@ -43,14 +43,21 @@ struct Finder {
 }
 
 impl Finder {
-    fn push(&mut self, root: &str, ops: &[hcl::edit::Decorated<TraversalOperator>], span: Range<usize>) {
+    fn push(
+        &mut self,
+        root: &str,
+        ops: &[hcl::edit::Decorated<TraversalOperator>],
+        span: Range<usize>,
+    ) {
         if self.bound.iter().any(|b| b == root) {
             return;
         }
         let mut steps = Vec::new();
         for op in ops {
             match op.value() {
-                TraversalOperator::GetAttr(name) => steps.push(Step::Attr(name.as_str().to_owned())),
+                TraversalOperator::GetAttr(name) => {
+                    steps.push(Step::Attr(name.as_str().to_owned()))
+                }
                 TraversalOperator::Index(Expression::String(s)) => {
                     steps.push(Step::Key(crate::addrs::InstanceKey::Str(s.value().clone())))
                 }
@@ -117,6 +124,40 @@ impl Visit for Finder {
         self.bound.truncate(depth);
     }
 
+    fn visit_block(&mut self, block: &hcl::edit::structure::Block) {
+        if block.ident.as_str() != "dynamic" {
+            hcl::edit::visit::visit_block(self, block);
+            return;
+        }
+        // `dynamic "x" { for_each = ..., iterator = it, content { it.value } }`: the
+        // iterator (default: the label) is bound inside, not a reference.
+        let mut iterator = block
+            .labels
+            .first()
+            .map(|l| l.as_str().to_owned())
+            .unwrap_or_default();
+        for s in block.body.iter() {
+            if let hcl::edit::structure::Structure::Attribute(a) = s {
+                match (a.key.as_str(), &a.value) {
+                    ("iterator", Expression::Variable(v)) => iterator = v.as_str().to_owned(),
+                    ("for_each", e) => self.visit_expr(e),
+                    _ => {}
+                }
+            }
+        }
+        self.bound.push(iterator);
+        for s in block.body.iter() {
+            match s {
+                hcl::edit::structure::Structure::Attribute(a) if a.key.as_str() == "labels" => {
+                    self.visit_expr(&a.value)
+                }
+                hcl::edit::structure::Structure::Block(b) => self.visit_body(&b.body),
+                _ => {}
+            }
+        }
+        self.bound.pop();
+    }
+
     fn visit_for_directive(&mut self, d: &ForDirective) {
         let f = &d.for_expr;
         self.visit_expr(&f.collection_expr);
@@ -138,10 +179,19 @@ mod tests {
         let expr = hcl::edit::parser::parse_expr(src).unwrap();
         references(&expr)
             .into_iter()
-            .map(|r| format!("{}{}", r.root, r.steps.iter().map(|s| match s {
-                Step::Attr(a) => format!(".{a}"),
-                Step::Key(k) => k.to_string(),
-            }).collect::<String>()))
+            .map(|r| {
+                format!(
+                    "{}{}",
+                    r.root,
+                    r.steps
+                        .iter()
+                        .map(|s| match s {
+                            Step::Attr(a) => format!(".{a}"),
+                            Step::Key(k) => k.to_string(),
+                        })
+                        .collect::<String>()
+                )
+            })
             .collect()
     }
 
@@ -151,11 +201,21 @@ mod tests {
             roots(r#"{ for k, h in host.web : k => "${h.address}:${var.port}" if local.on }"#),
             ["host.web", "var.port", "local.on"]
         );
-        assert_eq!(roots(r#"module.clinic["north"].endpoint"#), [r#"module.clinic["north"].endpoint"#]);
+        assert_eq!(
+            roots(r#"module.clinic["north"].endpoint"#),
+            [r#"module.clinic["north"].endpoint"#]
+        );
         assert_eq!(roots("host.web[var.i].id"), ["host.web", "var.i"]);
         assert_eq!(
             roots("\"%{ for n in var.names }${n}-${local.suffix}%{ endfor }\""),
             ["var.names", "local.suffix"]
         );
     }
+}
+
+/// Every reference in the arguments and nested blocks of `body`.
+pub fn references_in_body(body: &hcl::edit::structure::Body) -> Vec<Reference> {
+    let mut finder = Finder::default();
+    finder.visit_body(body);
+    finder.found
 }

@@ -27,13 +27,22 @@ fn read(expr: &Expression, in_object: bool) -> Result<(Type, Option<OptionalInfo
             "any" => Ok((Type::Any, None)),
             "list" | "set" | "map" => Err(invalid(
                 expr,
-                format!("The {0} type constructor requires one argument specifying the element type, like {0}(string).", v.as_str()),
+                format!(
+                    "The {0} type constructor requires one argument specifying the element type, like {0}(string).",
+                    v.as_str()
+                ),
             )),
-            other => Err(invalid(expr, format!("The keyword {other:?} is not a valid type specification."))),
+            other => Err(invalid(
+                expr,
+                format!("The keyword {other:?} is not a valid type specification."),
+            )),
         },
         Expression::String(s) => Err(invalid(
             expr,
-            format!("A type specification is a keyword, not a string: write {} without quotes.", s.value()),
+            format!(
+                "A type specification is a keyword, not a string: write {} without quotes.",
+                s.value()
+            ),
         )),
         Expression::FuncCall(call) => {
             let name = call.name.name.as_str();
@@ -41,7 +50,12 @@ fn read(expr: &Expression, in_object: bool) -> Result<(Type, Option<OptionalInfo
             let one = |args: &[&Expression]| -> Result<Type, EvalError> {
                 match args {
                     [arg] => Ok(read(arg, false)?.0),
-                    _ => Err(invalid(expr, format!("The {name} type constructor requires one argument specifying the element type."))),
+                    _ => Err(invalid(
+                        expr,
+                        format!(
+                            "The {name} type constructor requires one argument specifying the element type."
+                        ),
+                    )),
                 }
             };
             match name {
@@ -50,10 +64,16 @@ fn read(expr: &Expression, in_object: bool) -> Result<(Type, Option<OptionalInfo
                 "map" => Ok((Type::map(one(&args)?), None)),
                 "tuple" => match args[..] {
                     [Expression::Array(items)] => {
-                        let types = items.iter().map(|e| Ok(read(e, false)?.0)).collect::<Result<_, EvalError>>()?;
+                        let types = items
+                            .iter()
+                            .map(|e| Ok(read(e, false)?.0))
+                            .collect::<Result<_, EvalError>>()?;
                         Ok((Type::Tuple(types), None))
                     }
-                    _ => Err(invalid(expr, "The tuple type constructor requires one argument specifying the element types as a list.")),
+                    _ => Err(invalid(
+                        expr,
+                        "The tuple type constructor requires one argument specifying the element types as a list.",
+                    )),
                 },
                 "object" => match args[..] {
                     [Expression::Object(obj)] => {
@@ -63,25 +83,40 @@ fn read(expr: &Expression, in_object: bool) -> Result<(Type, Option<OptionalInfo
                                 ObjectKey::Ident(id) => id.as_str().to_owned(),
                                 ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
                                 ObjectKey::Expression(e) => {
-                                    return Err(invalid(e, "Object type attribute names must be identifiers or quoted strings."));
+                                    return Err(invalid(
+                                        e,
+                                        "Object type attribute names must be identifiers or quoted strings.",
+                                    ));
                                 }
                             };
                             let (ty, optional) = read(value.expr(), true)?;
                             let attr = match optional {
-                                Some(info) => ObjectAttribute { ty, optional: true, default: info.default },
+                                Some(info) => ObjectAttribute {
+                                    ty,
+                                    optional: true,
+                                    default: info.default,
+                                },
                                 None => ObjectAttribute::required(ty),
                             };
                             attrs.insert(key, attr);
                         }
                         Ok((Type::Object(attrs), None))
                     }
-                    _ => Err(invalid(expr, "The object type constructor requires one argument specifying the attribute types as a map.")),
+                    _ => Err(invalid(
+                        expr,
+                        "The object type constructor requires one argument specifying the attribute types as a map.",
+                    )),
                 },
                 "optional" if in_object => {
                     let (ty, default_expr) = match args[..] {
                         [t] => (read(t, false)?.0, None),
                         [t, d] => (read(t, false)?.0, Some(d)),
-                        _ => return Err(invalid(expr, "The optional modifier requires the attribute type and, optionally, a default value.")),
+                        _ => {
+                            return Err(invalid(
+                                expr,
+                                "The optional modifier requires the attribute type and, optionally, a default value.",
+                            ));
+                        }
                     };
                     let default = match default_expr {
                         None => None,
@@ -95,11 +130,20 @@ fn read(expr: &Expression, in_object: bool) -> Result<(Type, Option<OptionalInfo
                     };
                     Ok((ty, Some(OptionalInfo { default })))
                 }
-                "optional" => Err(invalid(expr, "Keyword \"optional\" is valid only as a modifier for object type attributes.")),
-                other => Err(invalid(expr, format!("Keyword {other:?} is not a valid type constructor."))),
+                "optional" => Err(invalid(
+                    expr,
+                    "Keyword \"optional\" is valid only as a modifier for object type attributes.",
+                )),
+                other => Err(invalid(
+                    expr,
+                    format!("Keyword {other:?} is not a valid type constructor."),
+                )),
             }
         }
-        _ => Err(invalid(expr, "A type specification is either a primitive type keyword (bool, number, string) or a complex type constructor call, like list(string).")),
+        _ => Err(invalid(
+            expr,
+            "A type specification is either a primitive type keyword (bool, number, string) or a complex type constructor call, like list(string).",
+        )),
     }
 }
 
@@ -118,16 +162,29 @@ mod tests {
     #[test]
     fn reads_nested_constraints_with_optional_defaults() {
         let ty = parse("map(object({ address = string, port = optional(number, 22), tags = optional(list(string)) }))").unwrap();
-        assert_eq!(ty.to_string(), "map(object({address=string, port=optional(number), tags=optional(list(string))}))");
-        let Type::Map(inner) = ty else { panic!("map expected") };
-        let Type::Object(attrs) = *inner else { panic!("object expected") };
+        assert_eq!(
+            ty.to_string(),
+            "map(object({address=string, port=optional(number), tags=optional(list(string))}))"
+        );
+        let Type::Map(inner) = ty else {
+            panic!("map expected")
+        };
+        let Type::Object(attrs) = *inner else {
+            panic!("object expected")
+        };
         assert_eq!(attrs["port"].default, Some(fleetform_sdk::Value::from(22)));
     }
 
     #[test]
     fn rejects_misspelled_and_misplaced_keywords() {
-        assert_eq!(parse("strin").unwrap_err().detail, "The keyword \"strin\" is not a valid type specification.");
-        assert_eq!(parse("optional(string)").unwrap_err().detail, "Keyword \"optional\" is valid only as a modifier for object type attributes.");
+        assert_eq!(
+            parse("strin").unwrap_err().detail,
+            "The keyword \"strin\" is not a valid type specification."
+        );
+        assert_eq!(
+            parse("optional(string)").unwrap_err().detail,
+            "Keyword \"optional\" is valid only as a modifier for object type attributes."
+        );
         assert!(parse("list").is_err());
         assert!(parse("\"string\"").is_err());
     }

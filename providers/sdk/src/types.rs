@@ -114,7 +114,8 @@ impl Type {
             path: path.clone(),
             message,
         };
-        let required = |path: &Vec<String>| fail(path, format!("{} required", self.friendly_name()));
+        let required =
+            |path: &Vec<String>| fail(path, format!("{} required", self.friendly_name()));
         match value {
             Value::Sensitive(inner) => return Ok(self.convert_at(inner, path)?.into_sensitive()),
             Value::Unknown | Value::Null => return Ok(value.clone()),
@@ -296,9 +297,18 @@ mod tests {
 
     #[test]
     fn primitives_convert_like_terraform() {
-        assert_eq!(Type::String.convert(&Value::from(5)).unwrap(), Value::from("5"));
-        assert_eq!(Type::Number.convert(&Value::from("12")).unwrap(), Value::from(12));
-        assert_eq!(Type::Bool.convert(&Value::from("true")).unwrap(), Value::Bool(true));
+        assert_eq!(
+            Type::String.convert(&Value::from(5)).unwrap(),
+            Value::from("5")
+        );
+        assert_eq!(
+            Type::Number.convert(&Value::from("12")).unwrap(),
+            Value::from(12)
+        );
+        assert_eq!(
+            Type::Bool.convert(&Value::from("true")).unwrap(),
+            Value::Bool(true)
+        );
         let err = Type::Number.convert(&Value::from("twelve")).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -345,13 +355,19 @@ mod tests {
             Type::String.convert(&secret).unwrap(),
             Value::from("3").into_sensitive()
         );
-        assert_eq!(Type::String.convert(&Value::Unknown).unwrap(), Value::Unknown);
+        assert_eq!(
+            Type::String.convert(&Value::Unknown).unwrap(),
+            Value::Unknown
+        );
     }
 
     #[test]
     fn display_round_trips_constraint_syntax() {
         let mut attrs = BTreeMap::new();
-        attrs.insert("a".to_string(), ObjectAttribute::required(Type::list(Type::String)));
+        attrs.insert(
+            "a".to_string(),
+            ObjectAttribute::required(Type::list(Type::String)),
+        );
         assert_eq!(Type::Object(attrs).to_string(), "object({a=list(string)})");
     }
 }

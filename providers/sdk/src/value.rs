@@ -46,7 +46,11 @@ impl Value {
 
     /// Marks `self` sensitive when `sensitive` is true.
     pub fn mark_if(self, sensitive: bool) -> Value {
-        if sensitive { self.into_sensitive() } else { self }
+        if sensitive {
+            self.into_sensitive()
+        } else {
+            self
+        }
     }
 
     /// The value without its outermost sensitive mark, and whether there was one.
@@ -185,7 +189,9 @@ impl Value {
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => number_to_json(n),
             Value::String(s) => serde_json::Value::String(s.clone()),
-            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            }
             Value::Object(map) => serde_json::Value::Object(
                 map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
             ),

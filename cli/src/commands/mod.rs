@@ -1,0 +1,81 @@
+//! The subcommands. Each file holds one command's arguments and its `run`, which builds
+//! options, calls `fleetform_planner::ops`, and renders the result; no engine logic.
+
+mod graph;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use fleetform_planner::inputs::VarArg;
+use fleetform_planner::ops::LoadOptions;
+
+use crate::Outcome;
+
+/// Plans and applies fleets of Kubernetes clusters on on-premises and edge hosts.
+#[derive(Parser)]
+#[command(name = "fleetform", version, about, long_about = None)]
+pub struct Cli {
+    /// Switch to DIR before doing anything else, as Terraform's -chdir does.
+    #[arg(long, global = true, value_name = "DIR")]
+    chdir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check that the configuration is valid.
+    Validate(validate::ValidateArgs),
+    /// Print the dependency graph in Graphviz DOT.
+    Graph(graph::GraphArgs),
+}
+
+/// Input variable options, shared by every command that evaluates the configuration.
+#[derive(Args, Clone, Default)]
+pub struct VarOptions {
+    /// Set a root module input variable: -var 'name=value'. May be repeated.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// Read input variable values from a file. May be repeated.
+    #[arg(long = "var-file", value_name = "FILE")]
+    var_files: Vec<PathBuf>,
+}
+
+impl VarOptions {
+    /// The options in command-line order. clap keeps each flag's values in order but not
+    /// their interleaving, so the order between -var and -var-file is recovered from argv.
+    fn load_options(&self) -> LoadOptions {
+        let mut vars = Vec::new();
+        let (mut v, mut f) = (self.vars.iter(), self.var_files.iter());
+        for arg in std::env::args() {
+            let arg = arg.trim_start_matches('-');
+            if arg == "var" || arg.starts_with("var=") {
+                vars.extend(v.next().cloned().map(VarArg::Var));
+            } else if arg == "var-file" || arg.starts_with("var-file=") {
+                vars.extend(f.next().cloned().map(VarArg::File));
+            }
+        }
+        vars.extend(v.cloned().map(VarArg::Var));
+        vars.extend(f.cloned().map(VarArg::File));
+        LoadOptions {
+            dir: PathBuf::from("."),
+            vars,
+            env: std::env::vars().collect(),
+            workspace: std::env::var("FLEETFORM_WORKSPACE").unwrap_or_default(),
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> miette::Result<Outcome> {
+    if let Some(dir) = &cli.chdir {
+        std::env::set_current_dir(dir)
+            .map_err(|e| miette::miette!("cannot switch to directory {}: {e}", dir.display()))?;
+    }
+    let providers = crate::providers::builtin().map_err(|e| miette::miette!("{e}"))?;
+    match cli.command {
+        Command::Validate(args) => validate::run(args, &providers),
+        Command::Graph(args) => graph::run(args, &providers),
+    }
+}

@@ -1,0 +1,27 @@
+//! The built-in providers. This is the one place that knows every provider crate.
+
+use std::sync::Arc;
+
+use fleetform_planner::providers::{DuplicateType, Providers};
+
+/// A registry of every built-in provider.
+pub fn builtin() -> Result<Providers, DuplicateType> {
+    let mut providers = Providers::new();
+    providers.register(
+        fleetform_provider_host::NAME,
+        Arc::new(fleetform_provider_host::HostProvider),
+    )?;
+    providers.register(
+        fleetform_provider_kubernetes::NAME,
+        Arc::new(fleetform_provider_kubernetes::KubernetesProvider),
+    )?;
+    providers.register(
+        fleetform_provider_addons::NAME,
+        Arc::new(fleetform_provider_addons::AddonsProvider),
+    )?;
+    providers.register(
+        fleetform_provider_arc::NAME,
+        Arc::new(fleetform_provider_arc::ArcProvider),
+    )?;
+    Ok(providers)
+}

@@ -1,0 +1,27 @@
+//! Output. The only place that writes to the terminal: diagnostics for people (miette)
+//! and for machines (Terraform's JSON shapes).
+
+pub mod human;
+pub mod json;
+
+use std::io::IsTerminal;
+
+/// Whether to use color.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    /// ANSI colors.
+    On,
+    /// Plain text.
+    Off,
+}
+
+impl Color {
+    /// Color unless `-no-color` was given, `NO_COLOR` is set, or stderr is not a terminal.
+    pub fn choose(no_color: bool) -> Color {
+        if no_color || std::env::var_os("NO_COLOR").is_some() || !std::io::stderr().is_terminal() {
+            Color::Off
+        } else {
+            Color::On
+        }
+    }
+}

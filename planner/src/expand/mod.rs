@@ -1,0 +1,611 @@
+//! Expansion: evaluates the configuration in dependency order, expanding `count` and
+//! `for_each` on modules and resources into instances, converting and validating input
+//! variables, and checking every resource body against its provider's schema.
+//!
+//! The result lists every module and resource instance with its evaluated (possibly
+//! unknown) value, which the graph and, later, the plan are built from.
+
+mod body;
+mod order;
+mod repeat;
+mod resource;
+mod scope;
+mod subject;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+use fleetform_sdk::{Diagnostic, Diagnostics, Value};
+use indexmap::IndexMap;
+
+pub use order::{ConfigNode, Dep, Item, Order};
+use repeat::Keys;
+use scope::{InstanceScope, Repetition};
+
+use crate::addrs::{AbsResourceInstance, InstanceKey, ModuleInstance, ModulePath, Resource};
+use crate::config::{Check, Config, Expr, Loc};
+use crate::inputs::{InputSource, InputValue};
+use crate::lang::{EvalError, eval};
+use crate::providers::Providers;
+
+/// Settings for an expansion.
+pub struct Options {
+    /// The workspace, for `fleet.workspace`.
+    pub workspace: String,
+    /// Whether a value for every required root variable was given. When some is missing
+    /// (a `validate` without inputs), unknown `count`/`for_each` are not errors: their
+    /// blocks are checked once with unknown keys instead.
+    pub inputs_complete: bool,
+}
+
+/// One resource instance found by expansion.
+#[derive(Debug, Clone)]
+pub struct ResourceInstance {
+    /// Its address.
+    pub addr: AbsResourceInstance,
+    /// The provider configuration that manages it: (module instance, name, alias).
+    pub provider: ProviderConfigAddr,
+    /// The evaluated configuration, unknown where only apply can tell.
+    pub value: Value,
+}
+
+/// A provider configuration: `provider.arc.west` in a module instance.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderConfigAddr {
+    /// The module instance whose block (or implied block) it is.
+    pub module: ModuleInstance,
+    /// The provider's name.
+    pub name: String,
+    /// The alias.
+    pub alias: Option<String>,
+}
+
+impl std::fmt::Display for ProviderConfigAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.module.is_root() {
+            write!(f, "{}.", self.module)?;
+        }
+        match &self.alias {
+            Some(a) => write!(f, "provider.{}.{a}", self.name),
+            None => write!(f, "provider.{}", self.name),
+        }
+    }
+}
+
+/// What is known about one module instance during expansion.
+#[derive(Debug, Default)]
+pub struct InstanceData {
+    /// `each`/`count` of this module instance, from its call.
+    pub rep: Repetition,
+    /// Stands for instances whose keys are unknown: evaluated for diagnostics only.
+    pub placeholder: bool,
+    /// Input variable values.
+    pub vars: BTreeMap<String, Value>,
+    /// Local values.
+    pub locals: BTreeMap<String, Value>,
+    /// Resource values: an object, or a list/map of them for count/for_each.
+    pub resources: HashMap<Resource, Value>,
+    /// Output values.
+    pub outputs: BTreeMap<String, Value>,
+    /// Child module instances per call, and how the call repeats.
+    pub children: HashMap<String, (repeat::Mode, Vec<(InstanceKey, ModuleInstance)>)>,
+}
+
+/// The expanded configuration.
+pub struct Expansion<'c> {
+    /// The configuration.
+    pub config: &'c Config,
+    providers: &'c Providers,
+    options: Options,
+    /// The workspace name.
+    pub workspace: String,
+    /// Module instances per module path, in creation order.
+    pub modules: IndexMap<ModulePath, Vec<ModuleInstance>>,
+    /// Per module instance data.
+    pub data: HashMap<ModuleInstance, InstanceData>,
+    /// Every resource and data instance.
+    pub resources: Vec<ResourceInstance>,
+    /// Provider configurations in use.
+    pub provider_configs: Vec<ProviderConfigAddr>,
+    /// Root module output values.
+    pub outputs: BTreeMap<String, Value>,
+    /// The order used, for the graph.
+    pub order: Order,
+    reported: HashSet<(String, Loc)>,
+}
+
+/// Expands `config`. Returns `None` when the configuration cannot be ordered (a cycle).
+pub fn expand<'c>(
+    config: &'c Config,
+    providers: &'c Providers,
+    inputs: &IndexMap<String, InputValue>,
+    options: Options,
+    diags: &mut Diagnostics,
+) -> Option<Expansion<'c>> {
+    let order = order::order(config, diags)?;
+    let mut exp = Expansion {
+        config,
+        providers,
+        workspace: options.workspace.clone(),
+        options,
+        modules: IndexMap::new(),
+        data: HashMap::new(),
+        resources: Vec::new(),
+        provider_configs: Vec::new(),
+        outputs: BTreeMap::new(),
+        order: Order {
+            sequence: Vec::new(),
+            deps: HashMap::new(),
+        },
+        reported: HashSet::new(),
+    };
+    exp.modules
+        .insert(ModulePath::root(), vec![ModuleInstance::root()]);
+    exp.data
+        .insert(ModuleInstance::root(), InstanceData::default());
+    for node in &order.sequence {
+        exp.evaluate(node, inputs, diags);
+    }
+    if let Some(root) = exp.data.get(&ModuleInstance::root()) {
+        exp.outputs = root.outputs.clone();
+    }
+    exp.order = order;
+    Some(exp)
+}
+
+impl<'c> Expansion<'c> {
+    /// The directory of a module instance's source.
+    pub fn module_dir(&self, module: &ModuleInstance) -> PathBuf {
+        self.config
+            .modules
+            .get(&module.path())
+            .map(|m| m.dir.clone())
+            .unwrap_or_default()
+    }
+
+    /// The value of `module.CALL` seen from `module`: an object of outputs, or a list or
+    /// map of them for a repeated call.
+    pub fn module_call_value(&self, module: &ModuleInstance, call: &str) -> Option<Value> {
+        let data = self.data.get(module)?;
+        let Some((mode, children)) = data.children.get(call) else {
+            // Declared but not expanded (its expansion failed): unknown, not undeclared.
+            let declared = self
+                .config
+                .modules
+                .get(&module.path())?
+                .module_calls
+                .contains_key(call);
+            return declared.then_some(Value::Unknown);
+        };
+        let outputs = |m: &ModuleInstance| -> Value {
+            let child_path = m.path();
+            let declared = self
+                .config
+                .modules
+                .get(&child_path)
+                .map(|c| c.outputs.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
+            let values = self.data.get(m).map(|d| &d.outputs);
+            Value::Object(
+                declared
+                    .into_iter()
+                    .map(|o| {
+                        let v = values
+                            .and_then(|vs| vs.get(&o))
+                            .cloned()
+                            .unwrap_or(Value::Unknown);
+                        (o, v)
+                    })
+                    .collect(),
+            )
+        };
+        Some(match mode {
+            repeat::Mode::Single => children
+                .first()
+                .map(|(_, m)| outputs(m))
+                .unwrap_or(Value::Unknown),
+            repeat::Mode::Count => Value::List(children.iter().map(|(_, m)| outputs(m)).collect()),
+            repeat::Mode::ForEach => Value::Object(
+                children
+                    .iter()
+                    .map(|(k, m)| {
+                        let key = match k {
+                            InstanceKey::Str(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        (key, outputs(m))
+                    })
+                    .collect(),
+            ),
+            repeat::Mode::Unknown => Value::Unknown,
+        })
+    }
+
+    fn error(&self, e: EvalError, file: crate::config::FileId) -> Diagnostic {
+        let range = e.span.map(|s| self.config.sources.range_of(file, s));
+        Diagnostic::error(e.summary, e.detail).at(range)
+    }
+
+    /// Reports a problem of a configuration block once, however many instances share it.
+    fn once(&mut self, key: &str, loc: &Loc, diags: &mut Diagnostics, diag: Diagnostic) {
+        if self.reported.insert((key.to_owned(), loc.clone())) {
+            diags.push(diag);
+        }
+    }
+
+    fn eval_in(
+        &self,
+        module: &ModuleInstance,
+        rep: &Repetition,
+        extra: &[(String, Value)],
+        expr: &Expr,
+    ) -> Result<Value, Diagnostic> {
+        let data = self
+            .data
+            .get(module)
+            .expect("module instance data exists before its items are evaluated");
+        let scope = InstanceScope {
+            exp: self,
+            module,
+            data,
+            rep,
+            extra,
+        };
+        eval(&expr.expr, &scope).map_err(|e| self.error(e, expr.file))
+    }
+
+    fn evaluate(
+        &mut self,
+        node: &ConfigNode,
+        inputs: &IndexMap<String, InputValue>,
+        diags: &mut Diagnostics,
+    ) {
+        let instances = self.modules.get(&node.path).cloned().unwrap_or_default();
+        let Some(module) = self.config.modules.get(&node.path) else {
+            return;
+        };
+        for m in &instances {
+            match &node.item {
+                Item::Var(name) => self.variable(m, name, inputs, diags),
+                Item::Local(name) => {
+                    let local = &module.locals[name];
+                    let value = self
+                        .eval_in(m, &Repetition::default(), &[], &local.expr)
+                        .unwrap_or_else(|d| {
+                            diags.push(d);
+                            Value::Unknown
+                        });
+                    self.data
+                        .entry(m.clone())
+                        .or_default()
+                        .locals
+                        .insert(name.clone(), value);
+                }
+                Item::Output(name) => self.output(m, name, diags),
+                Item::ModuleCall(name) => self.module_call(m, name, diags),
+                Item::Provider(name, alias) => self.provider(m, name, alias.clone(), diags),
+                Item::Resource(addr) => self.resource(m, addr, diags),
+            }
+        }
+    }
+
+    fn variable(
+        &mut self,
+        m: &ModuleInstance,
+        name: &str,
+        inputs: &IndexMap<String, InputValue>,
+        diags: &mut Diagnostics,
+    ) {
+        let config = self.config;
+        let var = &config.modules[&m.path()].variables[name];
+        let given: Option<InputValue> = if m.is_root() {
+            inputs.get(name).cloned()
+        } else {
+            let (parent, call_name) = parent_of(m);
+            let call = &config.modules[&parent.path()].module_calls[&call_name];
+            match call.inputs.get(name) {
+                Some(expr) => {
+                    let rep = self.data.get(m).map(|d| d.rep.clone()).unwrap_or_default();
+                    match self.eval_in(&parent, &rep, &[], expr) {
+                        Ok(value) => Some(InputValue {
+                            value,
+                            source: InputSource::ModuleCall(expr.loc()),
+                        }),
+                        Err(d) => {
+                            diags.push(d);
+                            Some(InputValue {
+                                value: Value::Unknown,
+                                source: InputSource::ModuleCall(expr.loc()),
+                            })
+                        }
+                    }
+                }
+                None => None,
+            }
+        };
+        let declared_at = config.range(&var.loc);
+        // A null given to a non-nullable variable means "use the default", as in Terraform.
+        let given =
+            given.filter(|g| !(g.value.is_null() && !var.nullable && var.default.is_some()));
+        let (value, source) = match given {
+            Some(InputValue { value, source }) => (value, source),
+            None => {
+                match &var.default {
+                    Some(default) => (default.clone(), InputSource::Default),
+                    None if m.is_root() && !self.options.inputs_complete => {
+                        (Value::Unknown, InputSource::Default)
+                    }
+                    None => {
+                        let diag = if m.is_root() {
+                            Diagnostic::error("No value for required variable", format!("The root module input variable {name:?} is not set, and has no default value. Use a -var or -var-file option, a *.auto.hcl file or the FLEETFORM_VAR_{name} environment variable to provide a value for this variable."))
+                            .at(Some(declared_at.clone()))
+                        } else {
+                            let (parent, call_name) = parent_of(m);
+                            let call = &config.modules[&parent.path()].module_calls[&call_name];
+                            Diagnostic::error("Missing required argument", format!("The argument {name:?} is required, but no definition was found."))
+                            .at(Some(config.range(&call.loc)))
+                            .related(Some(declared_at.clone()), "declared here without a default")
+                        };
+                        let key = format!("missing-var {name}");
+                        self.once(&key, &var.loc, diags, diag);
+                        (Value::Unknown, InputSource::Default)
+                    }
+                }
+            }
+        };
+        let at = source
+            .loc()
+            .map(|l| config.range(l))
+            .or(Some(declared_at.clone()));
+        let value = if value.is_null() && !var.nullable {
+            diags.push(
+                Diagnostic::error("Invalid value for input variable", format!("The given value is not suitable for {} declared at {declared_at}: required variable may not be set to null ({}).", var_addr(m, name), source.describe(config)))
+                    .at(at),
+            );
+            Value::Unknown
+        } else {
+            match var.ty.convert(&value) {
+                Ok(v) => v.mark_if(var.sensitive),
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::error("Invalid value for input variable", format!("The given value is not suitable for {} declared at {declared_at}: {e}. The value came {}.", var_addr(m, name), source.describe(config)))
+                            .at(at)
+                            .related(Some(declared_at.clone()), format!("{name:?} is declared here with type {}", var.ty)),
+                    );
+                    Value::Unknown
+                }
+            }
+        };
+        self.data
+            .entry(m.clone())
+            .or_default()
+            .vars
+            .insert(name.to_owned(), value.clone());
+        let extra = [("var".to_owned(), Value::object([(name, value)]))];
+        for check in &var.validations {
+            if let Some(message) = self.check(m, &Repetition::default(), &extra, check, diags) {
+                diags.push(
+                    Diagnostic::error("Invalid value for variable", format!("{message}\n\nThis was checked by the validation rule at {}. The value came {}.", config.range(&check.loc), source.describe(config)))
+                        .at(Some(declared_at.clone()))
+                        .label(format!("{} failed its validation", var_addr(m, name)))
+                        .related(source.loc().map(|l| config.range(l)), "the value is given here"),
+                );
+            }
+        }
+    }
+
+    /// Evaluates a condition; returns the error message when it is known and false.
+    fn check(
+        &self,
+        m: &ModuleInstance,
+        rep: &Repetition,
+        extra: &[(String, Value)],
+        check: &Check,
+        diags: &mut Diagnostics,
+    ) -> Option<String> {
+        let cond = match self.eval_in(m, rep, extra, &check.condition) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.push(d);
+                return None;
+            }
+        };
+        if cond.is_unknown() {
+            return None;
+        }
+        match cond.as_bool() {
+            Some(true) => None,
+            Some(false) => Some(match self.eval_in(m, rep, extra, &check.error_message) {
+                Ok(v) if v.contains_sensitive() => "(error message is sensitive)".into(),
+                Ok(v) => v
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+                Err(d) => {
+                    diags.push(d);
+                    "(error message could not be evaluated)".into()
+                }
+            }),
+            None => {
+                diags.push(
+                    Diagnostic::error(
+                        "Invalid condition result",
+                        format!(
+                            "The condition must return true or false, but it returned a {}.",
+                            cond.kind_name()
+                        ),
+                    )
+                    .at(Some(self.config.range(&check.condition.loc()))),
+                );
+                None
+            }
+        }
+    }
+
+    fn output(&mut self, m: &ModuleInstance, name: &str, diags: &mut Diagnostics) {
+        let config = self.config;
+        let output = &config.modules[&m.path()].outputs[name];
+        for check in &output.preconditions {
+            if let Some(message) = self.check(m, &Repetition::default(), &[], check, diags) {
+                diags.push(
+                    Diagnostic::error("Module output value precondition failed", message)
+                        .at(Some(config.range(&check.condition.loc()))),
+                );
+            }
+        }
+        let mut value = self
+            .eval_in(m, &Repetition::default(), &[], &output.value)
+            .unwrap_or_else(|d| {
+                diags.push(d);
+                Value::Unknown
+            });
+        if m.is_root() && value.contains_sensitive() && !output.sensitive {
+            let diag = Diagnostic::error(
+                "Output refers to sensitive values",
+                "To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, fleetform requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent.",
+            )
+            .at(Some(config.range(&output.loc)))
+            .help("if you do intend to export this data, add `sensitive = true` to the output block");
+            diags.push(diag);
+        }
+        if output.sensitive {
+            value = value.into_sensitive();
+        }
+        self.data
+            .entry(m.clone())
+            .or_default()
+            .outputs
+            .insert(name.to_owned(), value);
+    }
+
+    fn module_call(&mut self, m: &ModuleInstance, name: &str, diags: &mut Diagnostics) {
+        let config = self.config;
+        let call = &config.modules[&m.path()].module_calls[name];
+        let child_path = m.path().child(name);
+        let Some(child) = config.modules.get(&child_path) else {
+            return;
+        };
+        for (arg, expr) in &call.inputs {
+            if !child.variables.contains_key(arg) {
+                let mut detail = format!(
+                    "An argument named {arg:?} is not expected here: module {name:?} declares no variable of that name."
+                );
+                if let Some(s) = fleetform_sdk::schema::did_you_mean(
+                    arg,
+                    child.variables.keys().map(String::as_str),
+                ) {
+                    detail.push_str(&format!(" Did you mean {s:?}?"));
+                }
+                let loc = expr.loc();
+                self.once(
+                    "module-arg",
+                    &loc,
+                    diags,
+                    Diagnostic::error("Unsupported argument", detail).at(Some(config.range(&loc))),
+                );
+            }
+        }
+        let keys = self.keys(
+            m,
+            call.count.as_ref(),
+            call.for_each.as_ref(),
+            &format!("module.{name}"),
+            diags,
+        );
+        let placeholder = self.data.get(m).is_some_and(|d| d.placeholder);
+        let (mode, entries) = match keys {
+            Keys::Known(mode, entries) => (mode, entries),
+            Keys::Unknown => (
+                repeat::Mode::Unknown,
+                vec![(
+                    InstanceKey::Str("*".into()),
+                    Repetition {
+                        each: Some((Value::Unknown, Value::Unknown)),
+                        count: Some(Value::Unknown),
+                    },
+                )],
+            ),
+            Keys::Invalid => return,
+        };
+        let mut children = Vec::new();
+        for (key, rep) in entries {
+            let instance = m.child(name, key.clone());
+            let data = InstanceData {
+                rep,
+                placeholder: placeholder || mode == repeat::Mode::Unknown,
+                ..InstanceData::default()
+            };
+            self.data.insert(instance.clone(), data);
+            self.modules
+                .entry(child_path.clone())
+                .or_default()
+                .push(instance.clone());
+            children.push((key, instance));
+        }
+        self.data
+            .entry(m.clone())
+            .or_default()
+            .children
+            .insert(name.to_owned(), (mode, children));
+    }
+
+    fn provider(
+        &mut self,
+        m: &ModuleInstance,
+        name: &str,
+        alias: Option<String>,
+        diags: &mut Diagnostics,
+    ) {
+        let config = self.config;
+        let block = &config.modules[&m.path()].providers[&(name.to_owned(), alias.clone())];
+        let Some(schema) = self.providers.config_schema(name) else {
+            let mut detail = format!(
+                "fleetform has no provider named {name:?}. The built-in providers are: {}.",
+                self.providers.names().collect::<Vec<_>>().join(", ")
+            );
+            if let Some(s) = fleetform_sdk::schema::did_you_mean(name, self.providers.names()) {
+                detail.push_str(&format!(" Did you mean {s:?}?"));
+            }
+            self.once(
+                "provider",
+                &block.loc,
+                diags,
+                Diagnostic::error("Unknown provider", detail).at(Some(config.range(&block.loc))),
+            );
+            return;
+        };
+        let data = self.data.get(m).expect("module instance exists");
+        let scope = InstanceScope {
+            exp: self,
+            module: m,
+            data,
+            rep: &Repetition::default(),
+            extra: &[],
+        };
+        let header = Loc {
+            file: block.file,
+            span: block.loc.span.clone(),
+        };
+        body::evaluate(&scope, schema, &block.body, block.file, &header, diags);
+        self.provider_configs.push(ProviderConfigAddr {
+            module: m.clone(),
+            name: name.to_owned(),
+            alias,
+        });
+    }
+}
+
+/// The parent instance and the call name of a non-root module instance.
+fn parent_of(m: &ModuleInstance) -> (ModuleInstance, String) {
+    let mut steps = m.0.clone();
+    let last = steps.pop().map(|s| s.name).unwrap_or_default();
+    (ModuleInstance(steps), last)
+}
+
+fn var_addr(m: &ModuleInstance, name: &str) -> String {
+    if m.is_root() {
+        format!("var.{name}")
+    } else {
+        format!("{m}.var.{name}")
+    }
+}

@@ -1,0 +1,284 @@
+//! Expanding one `resource` or `data` block in one module instance: its provider
+//! configuration, its instances, and each instance's checked configuration value.
+
+use std::collections::BTreeMap;
+
+use fleetform_sdk::schema::did_you_mean;
+use fleetform_sdk::{Diagnostic, Diagnostics, Value};
+
+use super::repeat::{Keys, Mode};
+use super::scope::{InstanceScope, Repetition};
+use super::{Expansion, ProviderConfigAddr, ResourceInstance};
+use crate::addrs::{AbsResourceInstance, InstanceKey, ModuleInstance, Resource, ResourceMode};
+use crate::config::{IgnoreChanges, ResourceBlock};
+
+impl Expansion<'_> {
+    pub(super) fn resource(
+        &mut self,
+        m: &ModuleInstance,
+        addr: &Resource,
+        diags: &mut Diagnostics,
+    ) {
+        let config = self.config;
+        let rb = &config.modules[&m.path()].resources[addr];
+        let Some((provider_name, schema)) = self.providers.resource_type(addr.mode, &addr.ty)
+        else {
+            let (summary, kind) = match addr.mode {
+                ResourceMode::Managed => ("Invalid resource type", "resource type"),
+                ResourceMode::Data => ("Invalid data source", "data source"),
+            };
+            let mut detail = format!("No provider supplies a {kind} named {:?}.", addr.ty);
+            if let Some(s) = did_you_mean(&addr.ty, self.providers.type_names(addr.mode)) {
+                detail.push_str(&format!(" Did you mean {s:?}?"));
+            }
+            self.once(
+                "type",
+                &rb.type_loc,
+                diags,
+                Diagnostic::error(summary, detail).at(Some(config.range(&rb.type_loc))),
+            );
+            self.data
+                .entry(m.clone())
+                .or_default()
+                .resources
+                .insert(addr.clone(), Value::Unknown);
+            return;
+        };
+        let schema = schema.clone();
+        let provider = self.provider_for(m, rb, provider_name, diags);
+        self.check_ignore_changes(rb, &schema.block, diags);
+        let keys = self.keys(
+            m,
+            rb.count.as_ref(),
+            rb.for_each.as_ref(),
+            &addr.to_string(),
+            diags,
+        );
+        let placeholder = self.data.get(m).is_some_and(|d| d.placeholder);
+        let (mode, entries) = match keys {
+            Keys::Known(mode, entries) => (mode, entries),
+            Keys::Unknown => (
+                Mode::Unknown,
+                vec![(
+                    InstanceKey::None,
+                    Repetition {
+                        each: Some((Value::Unknown, Value::Unknown)),
+                        count: Some(Value::Unknown),
+                    },
+                )],
+            ),
+            Keys::Invalid => {
+                self.data
+                    .entry(m.clone())
+                    .or_default()
+                    .resources
+                    .insert(addr.clone(), Value::Unknown);
+                return;
+            }
+        };
+        let mut values = Vec::with_capacity(entries.len());
+        {
+            let data = self.data.get(m).expect("module instance exists");
+            for (key, rep) in &entries {
+                let scope = InstanceScope {
+                    exp: self,
+                    module: m,
+                    data,
+                    rep,
+                    extra: &[],
+                };
+                let mut value =
+                    super::body::evaluate(&scope, &schema.block, &rb.body, rb.file, &rb.loc, diags);
+                if addr.mode == ResourceMode::Data {
+                    // A data source is read at plan time; nothing of it is known yet.
+                    value = mark_unknown_computed(value, &schema.block);
+                }
+                for check in &rb.lifecycle.preconditions {
+                    if let Some(message) = self.check(m, rep, &[], check, diags) {
+                        diags.push(
+                            Diagnostic::error("Resource precondition failed", message)
+                                .at(Some(config.range(&check.condition.loc())))
+                                .address(
+                                    AbsResourceInstance {
+                                        module: m.clone(),
+                                        resource: addr.instance(key.clone()),
+                                    }
+                                    .to_string(),
+                                ),
+                        );
+                    }
+                }
+                values.push((key.clone(), value));
+            }
+        }
+        let combined = match mode {
+            Mode::Single => values
+                .first()
+                .map(|(_, v)| v.clone())
+                .unwrap_or(Value::Unknown),
+            Mode::Count => Value::List(values.iter().map(|(_, v)| v.clone()).collect()),
+            Mode::ForEach => Value::Object(
+                values
+                    .iter()
+                    .map(|(k, v)| match k {
+                        InstanceKey::Str(s) => (s.clone(), v.clone()),
+                        other => (other.to_string(), v.clone()),
+                    })
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+            Mode::Unknown => Value::Unknown,
+        };
+        self.data
+            .entry(m.clone())
+            .or_default()
+            .resources
+            .insert(addr.clone(), combined);
+        if placeholder || mode == Mode::Unknown {
+            return;
+        }
+        for (key, value) in values {
+            self.resources.push(ResourceInstance {
+                addr: AbsResourceInstance {
+                    module: m.clone(),
+                    resource: addr.instance(key),
+                },
+                provider: provider.clone(),
+                value,
+            });
+        }
+    }
+
+    /// The provider configuration for a resource: its `provider` argument, or the default
+    /// configuration of its provider in this module or the nearest calling module, passing
+    /// through `providers = {}` maps of module calls; the root's implied empty
+    /// configuration when none is declared.
+    fn provider_for(
+        &mut self,
+        m: &ModuleInstance,
+        rb: &ResourceBlock,
+        provider_name: &str,
+        diags: &mut Diagnostics,
+    ) -> ProviderConfigAddr {
+        let config = self.config;
+        let (mut name, mut alias) = (provider_name.to_owned(), None);
+        if let Some(r) = &rb.provider {
+            if r.name != provider_name {
+                let detail = format!(
+                    "The resource type {:?} belongs to the provider {provider_name:?}, so it cannot use the {:?} provider configuration {}.",
+                    rb.addr.ty, r.name, r
+                );
+                self.once(
+                    "provider-ref",
+                    &r.loc,
+                    diags,
+                    Diagnostic::error("Invalid provider configuration reference", detail)
+                        .at(Some(config.range(&r.loc))),
+                );
+            }
+            alias = r.alias.clone();
+            name = provider_name.to_owned();
+        }
+        let mut current = m.clone();
+        loop {
+            let module = &config.modules[&current.path()];
+            if module
+                .providers
+                .contains_key(&(name.clone(), alias.clone()))
+            {
+                return ProviderConfigAddr {
+                    module: current,
+                    name,
+                    alias,
+                };
+            }
+            if current.is_root() {
+                break;
+            }
+            let (parent, call_name) = super::parent_of(&current);
+            let call = &config.modules[&parent.path()].module_calls[&call_name];
+            let wanted = match &alias {
+                Some(a) => format!("{name}.{a}"),
+                None => name.clone(),
+            };
+            if let Some((_, passed)) = call
+                .providers
+                .iter()
+                .find(|(child, _)| *child == wanted || *child == name && alias.is_none())
+            {
+                name = passed.name.clone();
+                alias = passed.alias.clone();
+            } else if alias.is_some() {
+                break;
+            }
+            current = parent;
+        }
+        if let (Some(a), Some(r)) = (&alias, &rb.provider) {
+            let detail = format!(
+                "No provider {name:?} block with alias {a:?} is declared for {}; declare it, or pass one with the module's providers argument.",
+                rb.addr
+            );
+            self.once(
+                "provider-missing",
+                &r.loc,
+                diags,
+                Diagnostic::error("Provider configuration not present", detail)
+                    .at(Some(config.range(&r.loc))),
+            );
+        }
+        let implied = ProviderConfigAddr {
+            module: ModuleInstance::root(),
+            name,
+            alias: None,
+        };
+        if !self.provider_configs.contains(&implied) {
+            self.provider_configs.push(implied.clone());
+        }
+        implied
+    }
+
+    fn check_ignore_changes(
+        &mut self,
+        rb: &ResourceBlock,
+        schema: &fleetform_sdk::Block,
+        diags: &mut Diagnostics,
+    ) {
+        let IgnoreChanges::Attributes(list) = &rb.lifecycle.ignore_changes else {
+            return;
+        };
+        for expr in list {
+            let name = match &expr.expr {
+                hcl::edit::expr::Expression::Variable(v) => Some(v.as_str().to_owned()),
+                hcl::edit::expr::Expression::Traversal(t) => match &t.expr {
+                    hcl::edit::expr::Expression::Variable(v) => Some(v.as_str().to_owned()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let loc = expr.loc();
+            match name {
+                Some(n) if schema.attributes.contains_key(&n) || schema.blocks.contains_key(&n) => {}
+                Some(n) => {
+                    let mut detail = format!("The resource type {:?} has no attribute named {n:?}.", rb.addr.ty);
+                    if let Some(s) = did_you_mean(&n, schema.names()) {
+                        detail.push_str(&format!(" Did you mean {s:?}?"));
+                    }
+                    self.once("ignore", &loc, diags, Diagnostic::error("Unsupported attribute", detail).at(Some(self.config.range(&loc))));
+                }
+                None => self.once("ignore", &loc, diags, Diagnostic::error("Invalid ignore_changes", "Each ignore_changes entry is an attribute name or path, such as labels or labels[\"site\"].").at(Some(self.config.range(&loc)))),
+            }
+        }
+    }
+}
+
+/// Marks the computed attributes of a data source unknown until it is read.
+fn mark_unknown_computed(value: Value, schema: &fleetform_sdk::Block) -> Value {
+    let Value::Object(mut map) = value else {
+        return value;
+    };
+    for (name, attr) in &schema.attributes {
+        if !attr.settable() {
+            map.insert(name.clone(), Value::Unknown);
+        }
+    }
+    Value::Object(map)
+}
