@@ -1,1 +1,132 @@
+//! Support for fleetform's end-to-end tests: running the built binary, and the `check`
+//! helper that runs a fixture directory through `validate -json` and compares the
+//! diagnostics with the fixture's `expect.txt`.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// The `fleetform` binary that cargo built beside this test binary.
+pub fn fleetform_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/fleetform
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("fleetform"))
+        .expect("target dir");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build -p fleetform` (cargo nextest run --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `fleetform` command with a clean environment for inputs.
+pub fn fleetform() -> Command {
+    let mut cmd = Command::new(fleetform_bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("FLEETFORM_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs `fleetform` with `args` in `dir`.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    fleetform()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run fleetform")
+}
+
+/// One diagnostic line: `file:line:col: summary: detail`, newlines in the detail folded.
+fn diagnostic_line(d: &serde_json::Value) -> String {
+    let detail = d["detail"].as_str().unwrap_or_default().replace('\n', " ");
+    let summary = d["summary"].as_str().unwrap_or_default();
+    match d.get("range") {
+        Some(r) => format!(
+            "{}:{}:{}: {summary}: {detail}",
+            r["filename"].as_str().unwrap_or_default(),
+            r["start"]["line"],
+            r["start"]["column"]
+        ),
+        None => format!("{summary}: {detail}"),
+    }
+}
+
+/// Runs a broken-fleet fixture and asserts its diagnostics equal `expect.txt`, line by
+/// line. `FLEETFORM_BLESS=1` writes `expect.txt` from the actual output instead. Extra
+/// command-line arguments may be given in `args.txt`, one per line.
+pub fn check(fixture: &Path) {
+    let mut args = vec!["validate".to_owned(), "-json".to_owned()];
+    if let Ok(extra) = std::fs::read_to_string(fixture.join("args.txt")) {
+        args.extend(
+            extra
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned),
+        );
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_in(fixture, &argv);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "{}: fleetform panicked:\n{stderr}",
+        fixture.display()
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: validate -json printed no JSON ({e}):\n{stderr}",
+            fixture.display()
+        )
+    });
+    assert_eq!(
+        json["valid"],
+        false,
+        "{}: a broken fleet must not validate",
+        fixture.display()
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}: exit code",
+        fixture.display()
+    );
+    let actual: Vec<String> = json["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(diagnostic_line)
+        .collect();
+    let expect_path = fixture.join("expect.txt");
+    if std::env::var_os("FLEETFORM_BLESS").is_some() {
+        std::fs::write(&expect_path, actual.join("\n") + "\n").expect("write expect.txt");
+        return;
+    }
+    let expected = std::fs::read_to_string(&expect_path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing; run with FLEETFORM_BLESS=1 to create it",
+            expect_path.display()
+        )
+    });
+    let expected: Vec<&str> = expected.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        actual,
+        expected,
+        "{}: diagnostics differ from expect.txt",
+        fixture.display()
+    );
+}

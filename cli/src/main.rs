@@ -1,26 +1,14 @@
 //! The `fleetform` binary: parses the command line, runs one command, and maps the outcome
-//! to an exit code in one place. Commands live in `commands/`, output in `render/`.
-
-mod args;
-mod commands;
-mod providers;
-mod render;
+//! to an exit code in one place.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-
-/// How a command ended, for the exit code.
-pub enum Outcome {
-    /// Everything worked (exit 0).
-    Success,
-    /// Problems were reported (exit 1).
-    Failure,
-}
+use fleetform_cli::{Outcome, commands, terraform_style};
 
 fn main() -> ExitCode {
     init_logging();
-    let cli = match commands::Cli::try_parse_from(args::terraform_style(std::env::args_os())) {
+    let cli = match commands::Cli::try_parse_from(terraform_style(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

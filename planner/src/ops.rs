@@ -82,3 +82,33 @@ pub fn validate(options: &LoadOptions, providers: &Providers) -> Validated {
         graph,
     }
 }
+
+/// Validates one in-memory file as a root module: for fuzzing and tests. Root variables
+/// without defaults are unknown, as in [`validate`].
+pub fn validate_source(name: &str, text: &str, providers: &Providers) -> Validated {
+    let (config, mut diagnostics) = config::load_source(name, text);
+    if diagnostics.has_errors() {
+        return Validated {
+            config,
+            diagnostics,
+            graph: None,
+        };
+    }
+    let inputs = Default::default();
+    let inputs_complete = config
+        .root()
+        .is_some_and(|root| root.variables.values().all(|v| v.default.is_some()));
+    let options = Options {
+        workspace: "default".into(),
+        inputs_complete,
+    };
+    let expansion = expand::expand(&config, providers, &inputs, options, &mut diagnostics);
+    let graph = expansion.as_ref().map(Graph::build);
+    drop(expansion);
+    diagnostics.sort_and_dedup();
+    Validated {
+        config,
+        diagnostics,
+        graph,
+    }
+}

@@ -2,6 +2,7 @@
 //! instance of it): how `var.`, `local.`, resource, `data.`, `module.`, `each.`,
 //! `count.` and `path.` references resolve during expansion.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use fleetform_sdk::Value;
@@ -39,8 +40,8 @@ fn name_at(ops: &[Decorated<TraversalOperator>], i: usize) -> Option<&str> {
 }
 
 impl InstanceScope<'_> {
-    fn resource_value(&self, r: &Resource) -> Option<Value> {
-        self.data.resources.get(r).cloned()
+    fn resource_value(&self, r: &Resource) -> Option<&Value> {
+        self.data.resources.get(r)
     }
 
     fn module_value(&self, call: &str) -> Option<Value> {
@@ -54,9 +55,9 @@ impl Scope for InstanceScope<'_> {
         root: &str,
         at: Option<Range<usize>>,
         ops: &[Decorated<TraversalOperator>],
-    ) -> Result<(Value, usize), EvalError> {
+    ) -> Result<(Cow<'_, Value>, usize), EvalError> {
         if let Some((_, v)) = self.extra.iter().find(|(n, _)| n == root) {
-            return Ok((v.clone(), 0));
+            return Ok((Cow::Borrowed(v), 0));
         }
         let missing = |what: &str| {
             EvalError::new(
@@ -69,7 +70,7 @@ impl Scope for InstanceScope<'_> {
             "var" => {
                 let name = name_at(ops, 0).ok_or_else(|| missing("one of its attributes"))?;
                 match self.data.vars.get(name) {
-                    Some(v) => Ok((v.clone(), 1)),
+                    Some(v) => Ok((Cow::Borrowed(v), 1)),
                     None => Err(EvalError::new(
                         at,
                         "Reference to undeclared input variable",
@@ -82,7 +83,7 @@ impl Scope for InstanceScope<'_> {
             "local" => {
                 let name = name_at(ops, 0).ok_or_else(|| missing("one of its attributes"))?;
                 match self.data.locals.get(name) {
-                    Some(v) => Ok((v.clone(), 1)),
+                    Some(v) => Ok((Cow::Borrowed(v), 1)),
                     None => Err(EvalError::new(
                         at,
                         "Reference to undeclared local value",
@@ -99,8 +100,8 @@ impl Scope for InstanceScope<'_> {
                     ));
                 };
                 match name_at(ops, 0) {
-                    Some("key") => Ok((key.clone(), 1)),
-                    Some("value") => Ok((value.clone(), 1)),
+                    Some("key") => Ok((Cow::Borrowed(key), 1)),
+                    Some("value") => Ok((Cow::Borrowed(value), 1)),
                     _ => Err(EvalError::new(
                         at,
                         "Invalid reference",
@@ -109,7 +110,7 @@ impl Scope for InstanceScope<'_> {
                 }
             }
             "count" => match (&self.rep.count, name_at(ops, 0)) {
-                (Some(index), Some("index")) => Ok((index.clone(), 1)),
+                (Some(index), Some("index")) => Ok((Cow::Borrowed(index), 1)),
                 (None, _) => Err(EvalError::new(
                     at,
                     "Reference to \"count\" in non-counted context",
@@ -124,9 +125,15 @@ impl Scope for InstanceScope<'_> {
             "path" => {
                 let dir = |p: &std::path::Path| Value::from(p.to_string_lossy().into_owned());
                 match name_at(ops, 0) {
-                    Some("module") => Ok((dir(&self.exp.module_dir(self.module)), 1)),
-                    Some("root") => Ok((dir(&self.exp.module_dir(&ModuleInstance::root())), 1)),
-                    Some("cwd") => Ok((dir(&std::env::current_dir().unwrap_or_default()), 1)),
+                    Some("module") => Ok((Cow::Owned(dir(&self.exp.module_dir(self.module))), 1)),
+                    Some("root") => Ok((
+                        Cow::Owned(dir(&self.exp.module_dir(&ModuleInstance::root()))),
+                        1,
+                    )),
+                    Some("cwd") => Ok((
+                        Cow::Owned(dir(&std::env::current_dir().unwrap_or_default())),
+                        1,
+                    )),
                     _ => Err(EvalError::new(
                         at,
                         "Invalid reference",
@@ -135,7 +142,7 @@ impl Scope for InstanceScope<'_> {
                 }
             }
             "fleet" => match name_at(ops, 0) {
-                Some("workspace") => Ok((Value::from(self.exp.workspace.as_str()), 1)),
+                Some("workspace") => Ok((Cow::Owned(Value::from(self.exp.workspace.as_str())), 1)),
                 _ => Err(EvalError::new(
                     at,
                     "Invalid reference",
@@ -145,7 +152,7 @@ impl Scope for InstanceScope<'_> {
             "module" => {
                 let call = name_at(ops, 0).ok_or_else(|| missing("one of its attributes"))?;
                 match self.module_value(call) {
-                    Some(v) => Ok((v, 1)),
+                    Some(v) => Ok((Cow::Owned(v), 1)),
                     None => Err(EvalError::new(
                         at,
                         "Reference to undeclared module",
@@ -158,7 +165,7 @@ impl Scope for InstanceScope<'_> {
                     return Err(missing("a data source by its type and name"));
                 };
                 match self.resource_value(&Resource::data(ty, name)) {
-                    Some(v) => Ok((v, 2)),
+                    Some(v) => Ok((Cow::Borrowed(v), 2)),
                     None => Err(EvalError::new(
                         at,
                         "Reference to undeclared resource",
@@ -179,7 +186,7 @@ impl Scope for InstanceScope<'_> {
                     ));
                 };
                 match self.resource_value(&Resource::managed(ty, name)) {
-                    Some(v) => Ok((v, 1)),
+                    Some(v) => Ok((Cow::Borrowed(v), 1)),
                     None => Err(EvalError::new(
                         at,
                         "Reference to undeclared resource",

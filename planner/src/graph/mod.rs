@@ -131,7 +131,7 @@ struct Builder<'a, 'c> {
     exp: &'a Expansion<'c>,
     graph: DiGraph<Node, Edge>,
     /// Nodes of each item in each module instance.
-    index: HashMap<(ModuleInstance, Item), Vec<NodeIndex>>,
+    index: HashMap<ModuleInstance, HashMap<Item, Vec<NodeIndex>>>,
     /// The boundary node of each module instance.
     modules: HashMap<ModuleInstance, NodeIndex>,
 }
@@ -139,7 +139,12 @@ struct Builder<'a, 'c> {
 impl Builder<'_, '_> {
     fn add(&mut self, m: &ModuleInstance, item: Item, node: Node) -> NodeIndex {
         let i = self.graph.add_node(node);
-        self.index.entry((m.clone(), item)).or_default().push(i);
+        self.index
+            .entry(m.clone())
+            .or_default()
+            .entry(item)
+            .or_default()
+            .push(i);
         i
     }
 
@@ -201,7 +206,12 @@ impl Builder<'_, '_> {
                 continue;
             };
             for m in instances.iter().filter(|m| live(exp, m)) {
-                let Some(sources) = self.index.get(&(m.clone(), node.item.clone())).cloned() else {
+                let Some(sources) = self
+                    .index
+                    .get(m)
+                    .and_then(|items| items.get(&node.item))
+                    .cloned()
+                else {
                     continue;
                 };
                 for dep in list {
@@ -235,7 +245,8 @@ impl Builder<'_, '_> {
         let here = from.path();
         let get = |m: &ModuleInstance, item: &Item| {
             self.index
-                .get(&(m.clone(), item.clone()))
+                .get(m)
+                .and_then(|items| items.get(item))
                 .cloned()
                 .unwrap_or_default()
         };

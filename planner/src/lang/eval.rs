@@ -4,6 +4,7 @@
 //! Unknown values short-circuit: any operation, call or template over an unknown is
 //! unknown, never a guess. Sensitive values taint every result computed from them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -51,7 +52,7 @@ pub trait Scope {
         root: &str,
         root_span: Option<Range<usize>>,
         ops: &[Decorated<TraversalOperator>],
-    ) -> Result<(Value, usize), EvalError>;
+    ) -> Result<(Cow<'_, Value>, usize), EvalError>;
 
     /// The whole value of a root (`var`, `local`, a resource type), for templates with
     /// directives that hcl-rs evaluates in one piece. `None` when the name is not a root.
@@ -67,7 +68,7 @@ impl Scope for ConstScope {
         _root: &str,
         root_span: Option<Range<usize>>,
         _ops: &[Decorated<TraversalOperator>],
-    ) -> Result<(Value, usize), EvalError> {
+    ) -> Result<(Cow<'_, Value>, usize), EvalError> {
         Err(EvalError::new(
             root_span,
             "Variables not allowed",
@@ -251,50 +252,39 @@ impl Evaluator<'_> {
         ops: &[Decorated<TraversalOperator>],
         whole: Option<Range<usize>>,
     ) -> Result<Value, EvalError> {
+        // Index keys do not depend on what they index, so they are evaluated first and the
+        // traversal then walks borrowed values, cloning only what it returns.
+        let keys = self.index_keys(ops)?;
         if let Some(bound) = self.binding(root) {
-            let bound = bound.clone();
-            return self.apply_ops(bound, ops);
+            return traverse(bound, ops, &keys);
         }
         let (value, consumed) = self.scope.resolve(root, root_span.or(whole), ops)?;
-        self.apply_ops(value, &ops[consumed.min(ops.len())..])
+        let consumed = consumed.min(ops.len());
+        traverse(&value, &ops[consumed..], &keys[consumed..])
+    }
+
+    fn index_keys(
+        &mut self,
+        ops: &[Decorated<TraversalOperator>],
+    ) -> Result<Vec<Option<Value>>, EvalError> {
+        ops.iter()
+            .map(|op| match op.value() {
+                TraversalOperator::Index(key_expr) => self.eval(key_expr).map(Some),
+                TraversalOperator::LegacyIndex(n) => {
+                    Ok(Some(Value::Number(hcl::Number::from(*n.value()))))
+                }
+                _ => Ok(None),
+            })
+            .collect()
     }
 
     fn apply_ops(
         &mut self,
-        mut value: Value,
+        value: Value,
         ops: &[Decorated<TraversalOperator>],
     ) -> Result<Value, EvalError> {
-        for (i, op) in ops.iter().enumerate() {
-            match op.value() {
-                TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
-                    let rest = &ops[i + 1..];
-                    let (inner, sensitive) = value.unmark();
-                    let items = match inner {
-                        Value::Unknown => return Ok(Value::Unknown.mark_if(sensitive)),
-                        Value::Null => Vec::new(),
-                        Value::List(items) => items.clone(),
-                        other => vec![other.clone()],
-                    };
-                    let mut out = Vec::with_capacity(items.len());
-                    for item in items {
-                        out.push(self.apply_ops(item, rest)?);
-                    }
-                    return Ok(Value::List(out).mark_if(sensitive));
-                }
-                TraversalOperator::GetAttr(name) => {
-                    value = get_attr(value, name.as_str(), span(op))?;
-                }
-                TraversalOperator::Index(key_expr) => {
-                    let key = self.eval(key_expr)?;
-                    value = index(value, &key, span(op))?;
-                }
-                TraversalOperator::LegacyIndex(n) => {
-                    let key = Value::Number(hcl::Number::from(*n.value()));
-                    value = index(value, &key, span(op))?;
-                }
-            }
-        }
-        Ok(value)
+        let keys = self.index_keys(ops)?;
+        traverse(&value, ops, &keys)
     }
 
     fn call(&mut self, call: &FuncCall) -> Result<Value, EvalError> {
@@ -422,7 +412,11 @@ impl Evaluator<'_> {
 
     fn for_expr(&mut self, f: &ForExpr) -> Result<Value, EvalError> {
         let collection = self.eval(&f.intro.collection_expr)?;
-        let (inner, sensitive) = collection.unmark();
+        let sensitive = matches!(collection, Value::Sensitive(_));
+        let inner = match collection {
+            Value::Sensitive(inner) => *inner,
+            other => other,
+        };
         let items: Vec<(Value, Value)> = match inner {
             Value::Unknown => return Ok(Value::Unknown.mark_if(sensitive)),
             Value::Null => {
@@ -433,13 +427,13 @@ impl Evaluator<'_> {
                 ));
             }
             Value::List(items) => items
-                .iter()
+                .into_iter()
                 .enumerate()
-                .map(|(i, v)| (Value::from(i as i64), v.clone()))
+                .map(|(i, v)| (Value::from(i as i64), v))
                 .collect(),
             Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+                .into_iter()
+                .map(|(k, v)| (Value::String(k), v))
                 .collect(),
             other => {
                 return Err(EvalError::new(
@@ -739,11 +733,61 @@ fn op_name(e: &hcl::eval::Error) -> String {
     }
 }
 
-fn get_attr(value: Value, name: &str, at: Option<Range<usize>>) -> Result<Value, EvalError> {
+/// Applies traversal steps to a borrowed value; `keys[i]` is the evaluated key of step i
+/// when it is an index.
+fn traverse(
+    base: &Value,
+    ops: &[Decorated<TraversalOperator>],
+    keys: &[Option<Value>],
+) -> Result<Value, EvalError> {
+    let mut current = base;
+    let mut sensitive = false;
+    for (i, op) in ops.iter().enumerate() {
+        while let Value::Sensitive(inner) = current {
+            sensitive = true;
+            current = inner;
+        }
+        if matches!(current, Value::Unknown) {
+            return Ok(Value::Unknown.mark_if(sensitive));
+        }
+        match op.value() {
+            TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
+                let (rest, rest_keys) = (&ops[i + 1..], &keys[i + 1..]);
+                let items: Vec<&Value> = match current {
+                    Value::Null => Vec::new(),
+                    Value::List(items) => items.iter().collect(),
+                    other => vec![other],
+                };
+                let out = items
+                    .into_iter()
+                    .map(|item| traverse(item, rest, rest_keys))
+                    .collect::<Result<_, _>>()?;
+                return Ok(Value::List(out).mark_if(sensitive));
+            }
+            TraversalOperator::GetAttr(name) => {
+                current = get_attr(current, name.as_str(), op.span())?
+            }
+            TraversalOperator::Index(_) | TraversalOperator::LegacyIndex(_) => {
+                let key = keys.get(i).and_then(Option::as_ref).unwrap_or(&Value::Null);
+                sensitive |= key.contains_sensitive();
+                let key = key.unmark().0;
+                if key.is_unknown() {
+                    return Ok(Value::Unknown.mark_if(sensitive));
+                }
+                current = index(current, key, op.span(), sensitive)?;
+            }
+        }
+    }
+    Ok(current.clone().mark_if(sensitive))
+}
+
+fn get_attr<'v>(
+    value: &'v Value,
+    name: &str,
+    at: Option<Range<usize>>,
+) -> Result<&'v Value, EvalError> {
     match value {
-        Value::Sensitive(inner) => Ok(get_attr(*inner, name, at)?.into_sensitive()),
-        Value::Unknown => Ok(Value::Unknown),
-        Value::Object(mut map) => match map.remove(name) {
+        Value::Object(map) => match map.get(name) {
             Some(v) => Ok(v),
             None => {
                 let mut detail = format!("This object does not have an attribute named {name:?}.");
@@ -778,15 +822,13 @@ fn get_attr(value: Value, name: &str, at: Option<Range<usize>>) -> Result<Value,
     }
 }
 
-fn index(value: Value, key: &Value, at: Option<Range<usize>>) -> Result<Value, EvalError> {
-    let key_sensitive = key.contains_sensitive();
-    let key = key.unmark().0;
-    if key.is_unknown() {
-        return Ok(Value::Unknown.mark_if(key_sensitive));
-    }
-    let result = match value {
-        Value::Sensitive(inner) => return Ok(index(*inner, key, at)?.into_sensitive()),
-        Value::Unknown => Value::Unknown,
+fn index<'v>(
+    value: &'v Value,
+    key: &Value,
+    at: Option<Range<usize>>,
+    key_sensitive: bool,
+) -> Result<&'v Value, EvalError> {
+    match value {
         Value::List(items) => {
             let Some(i) = key
                 .as_number()
@@ -799,24 +841,15 @@ fn index(value: Value, key: &Value, at: Option<Range<usize>>) -> Result<Value, E
                     "The given key does not identify an element in this collection value: a number is required.",
                 ));
             };
-            let len = items.len();
-            match usize::try_from(i)
-                .ok()
-                .and_then(|i| items.into_iter().nth(i))
-            {
-                Some(v) => v,
-                None => {
-                    return Err(EvalError::new(
-                        at,
-                        "Invalid index",
-                        format!(
-                            "The given key does not identify an element in this collection value: the collection has {len} elements."
-                        ),
-                    ));
-                }
-            }
+            usize::try_from(i).ok().and_then(|i| items.get(i)).ok_or_else(|| {
+                EvalError::new(
+                    at,
+                    "Invalid index",
+                    format!("The given key does not identify an element in this collection value: the collection has {} elements.", items.len()),
+                )
+            })
         }
-        Value::Object(mut map) => {
+        Value::Object(map) => {
             let Ok(Value::String(k)) = Type::String.convert(key) else {
                 return Err(EvalError::new(
                     at,
@@ -824,38 +857,27 @@ fn index(value: Value, key: &Value, at: Option<Range<usize>>) -> Result<Value, E
                     "The given key does not identify an element in this collection value: a string is required.",
                 ));
             };
-            match map.remove(&k) {
-                Some(v) => v,
-                None => {
-                    let detail = if key_sensitive {
-                        "The given key does not identify an element in this collection value."
-                            .to_owned()
-                    } else {
-                        format!(
-                            "The given key does not identify an element in this collection value: no element has the key {k:?}."
-                        )
-                    };
-                    return Err(EvalError::new(at, "Invalid index", detail));
-                }
-            }
+            map.get(&k).ok_or_else(|| {
+                let detail = if key_sensitive {
+                    "The given key does not identify an element in this collection value.".to_owned()
+                } else {
+                    format!("The given key does not identify an element in this collection value: no element has the key {k:?}.")
+                };
+                EvalError::new(at, "Invalid index", detail)
+            })
         }
-        Value::Null => {
-            return Err(EvalError::new(
-                at,
-                "Invalid index",
-                "This value is null, so it does not have any indices.",
-            ));
-        }
-        other => {
-            return Err(EvalError::new(
-                at,
-                "Invalid index",
-                format!(
-                    "This value does not have any indices: it is a {}.",
-                    other.kind_name()
-                ),
-            ));
-        }
-    };
-    Ok(result.mark_if(key_sensitive))
+        Value::Null => Err(EvalError::new(
+            at,
+            "Invalid index",
+            "This value is null, so it does not have any indices.",
+        )),
+        other => Err(EvalError::new(
+            at,
+            "Invalid index",
+            format!(
+                "This value does not have any indices: it is a {}.",
+                other.kind_name()
+            ),
+        )),
+    }
 }

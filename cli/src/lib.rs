@@ -1,0 +1,18 @@
+//! The fleetform command line: argument handling, the built-in provider registry, the
+//! subcommands and the renderers. `main.rs` is a thin wrapper; tests and benchmarks use
+//! [`providers::builtin`] to run the engine in-process with every provider registered.
+
+mod args;
+pub mod commands;
+pub mod providers;
+pub mod render;
+
+pub use args::terraform_style;
+
+/// How a command ended, for the exit code.
+pub enum Outcome {
+    /// Everything worked (exit 0).
+    Success,
+    /// Problems were reported (exit 1).
+    Failure,
+}

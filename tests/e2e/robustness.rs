@@ -1,0 +1,97 @@
+//! No input makes fleetform panic: a bounded, deterministic corpus run of load+validate
+//! over mutations of every fixture, example and module file. The same entry point is the
+//! cargo-fuzz target in fuzz/ for open-ended runs.
+
+use std::panic;
+use std::path::{Path, PathBuf};
+
+use fleetform_tests::workspace;
+
+fn hcl_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            hcl_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "hcl" || e == "tftpl") {
+            out.push(path);
+        }
+    }
+}
+
+/// A small linear congruential generator: deterministic, so a failure reproduces.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % bound.max(1)
+    }
+}
+
+const SIGNIFICANT: &[&str] = &[
+    "{", "}", "[", "]", "(", ")", "\"", "=", "${", "%{", "~}", "<<EOF\n", "<<-EOT\n", ".", ",",
+    "*", "...", "?", ":", "=>", "for", "if", "\n", "#", "/*", "\\", "each.", "count.", "var.",
+    "module.", "null", "-1", "1e999", "\u{0}", "é",
+];
+
+fn mutate(text: &str, rng: &mut Lcg) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for _ in 0..=rng.next(4) {
+        let at = rng.next(bytes.len() + 1);
+        match rng.next(4) {
+            0 => bytes.truncate(at),
+            1 => {
+                let end = (at + rng.next(16)).min(bytes.len());
+                bytes.drain(at..end);
+            }
+            2 => {
+                let insert = SIGNIFICANT[rng.next(SIGNIFICANT.len())].as_bytes();
+                bytes.splice(at..at, insert.iter().copied());
+            }
+            _ => {
+                // Copy a slice of the file elsewhere: duplicates blocks, attributes, labels.
+                let start = rng.next(bytes.len() + 1);
+                let end = (start + rng.next(64)).min(bytes.len());
+                let piece = bytes[start..end].to_vec();
+                bytes.splice(at..at, piece);
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn mutated_fleets_never_panic() {
+    let root = workspace();
+    let mut seeds = Vec::new();
+    for dir in ["tests/fixtures", "examples", "modules"] {
+        hcl_files(&root.join(dir), &mut seeds);
+    }
+    seeds.sort();
+    assert!(seeds.len() >= 10, "too few seed files: {}", seeds.len());
+    let providers = fleetform_cli::providers::builtin().expect("providers register");
+    let mut rng = Lcg(0x5eed);
+    let mut runs = 0;
+    for seed in &seeds {
+        let text = std::fs::read_to_string(seed).unwrap_or_default();
+        for _ in 0..60 {
+            let input = mutate(&text, &mut rng);
+            let outcome = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+                fleetform_planner::ops::validate_source("fuzz.hcl", &input, &providers)
+            }));
+            assert!(
+                outcome.is_ok(),
+                "validate panicked on a mutation of {}:\n---\n{input}\n---",
+                seed.display()
+            );
+            runs += 1;
+        }
+    }
+    assert!(runs >= 600, "only {runs} inputs were tried");
+}
