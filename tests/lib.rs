@@ -70,6 +70,14 @@ fn diagnostic_line(d: &serde_json::Value) -> String {
 /// line. `FLEETFORM_BLESS=1` writes `expect.txt` from the actual output instead. Extra
 /// command-line arguments may be given in `args.txt`, one per line.
 pub fn check(fixture: &Path) {
+    if let Err(message) = try_check(fixture) {
+        panic!("{message}");
+    }
+}
+
+/// Like [`check`], returning the mismatch instead of panicking, so that a corpus run can
+/// report every failing case at once.
+pub fn try_check(fixture: &Path) -> Result<(), String> {
     let mut args = vec!["validate".to_owned(), "-json".to_owned()];
     if let Ok(extra) = std::fs::read_to_string(fixture.join("args.txt")) {
         args.extend(
@@ -82,29 +90,18 @@ pub fn check(fixture: &Path) {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_in(fixture, &argv);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "{}: fleetform panicked:\n{stderr}",
-        fixture.display()
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{}: validate -json printed no JSON ({e}):\n{stderr}",
-            fixture.display()
-        )
-    });
-    assert_eq!(
-        json["valid"],
-        false,
-        "{}: a broken fleet must not validate",
-        fixture.display()
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}: exit code",
-        fixture.display()
-    );
+    let name = fixture.display();
+    if stderr.contains("panicked") {
+        return Err(format!("{name}: fleetform panicked:\n{stderr}"));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{name}: validate -json printed no JSON ({e}):\n{stderr}"))?;
+    if json["valid"] != false || out.status.code() != Some(1) {
+        return Err(format!(
+            "{name}: a broken fleet must fail validation with exit code 1, got {:?}",
+            out.status.code()
+        ));
+    }
     let actual: Vec<String> = json["diagnostics"]
         .as_array()
         .into_iter()
@@ -113,20 +110,23 @@ pub fn check(fixture: &Path) {
         .collect();
     let expect_path = fixture.join("expect.txt");
     if std::env::var_os("FLEETFORM_BLESS").is_some() {
-        std::fs::write(&expect_path, actual.join("\n") + "\n").expect("write expect.txt");
-        return;
+        std::fs::write(&expect_path, actual.join("\n") + "\n")
+            .map_err(|e| format!("{name}: {e}"))?;
+        return Ok(());
     }
-    let expected = std::fs::read_to_string(&expect_path).unwrap_or_else(|_| {
-        panic!(
+    let expected = std::fs::read_to_string(&expect_path).map_err(|_| {
+        format!(
             "{} is missing; run with FLEETFORM_BLESS=1 to create it",
             expect_path.display()
         )
-    });
+    })?;
     let expected: Vec<&str> = expected.lines().filter(|l| !l.is_empty()).collect();
-    assert_eq!(
-        actual,
-        expected,
-        "{}: diagnostics differ from expect.txt",
-        fixture.display()
-    );
+    if actual != expected {
+        return Err(format!(
+            "{name}: diagnostics differ from expect.txt\n  expected:\n    {}\n  actual:\n    {}",
+            expected.join("\n    "),
+            actual.join("\n    ")
+        ));
+    }
+    Ok(())
 }

@@ -151,12 +151,18 @@ pub fn gather(
                             },
                         );
                     }
-                    Err(detail) => diags.push(Diagnostic::error(
-                        "Invalid value for input variable",
-                        format!(
-                            "The value given by -var for variable {name:?} is not valid: {detail}"
-                        ),
-                    )),
+                    Err(detail) => {
+                        let at = config
+                            .root()
+                            .and_then(|m| m.variables.get(name))
+                            .map(|v| config.range(&v.loc));
+                        let detail = format!(
+                            "The value given by -var for variable {name:?} is not a valid HCL expression: {detail}"
+                        );
+                        diags.push(
+                            Diagnostic::error("Invalid value for input variable", detail).at(at),
+                        );
+                    }
                 }
             }
         }
@@ -167,16 +173,22 @@ pub fn gather(
 /// Command-line and environment values are strings for string variables and HCL
 /// expressions for every other type, as in Terraform.
 fn parse_raw(raw: &str, ty: &Type) -> Result<Value, String> {
-    if matches!(ty, Type::String) {
+    // Primitive (and untyped) values are taken as the raw string and converted to the
+    // variable's type later, so that `-var count=three` fails as a type error.
+    if matches!(ty, Type::String | Type::Number | Type::Bool | Type::Any) {
         return Ok(Value::from(raw));
     }
-    let expr = hcl::edit::parser::parse_expr(raw).map_err(|e| format!("{}.", e.message()))?;
-    match eval_const(&expr) {
-        Ok(v) => Ok(v),
-        // A bare word for an untyped variable is a string, as users expect from a shell.
-        Err(_) if matches!(ty, Type::Any) => Ok(Value::from(raw)),
-        Err(e) => Err(e.detail),
-    }
+    let expr =
+        hcl::edit::parser::parse_expr(raw).map_err(|e| format!("{}.", capitalized(e.message())))?;
+    eval_const(&expr).map_err(|e| e.detail)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn read_var_file(

@@ -74,13 +74,13 @@ fn mutated_fleets_never_panic() {
         hcl_files(&root.join(dir), &mut seeds);
     }
     seeds.sort();
-    assert!(seeds.len() >= 10, "too few seed files: {}", seeds.len());
+    assert!(seeds.len() >= 60, "too few seed files: {}", seeds.len());
     let providers = fleetform_cli::providers::builtin().expect("providers register");
     let mut rng = Lcg(0x5eed);
     let mut runs = 0;
     for seed in &seeds {
         let text = std::fs::read_to_string(seed).unwrap_or_default();
-        for _ in 0..60 {
+        for _ in 0..80 {
             let input = mutate(&text, &mut rng);
             let outcome = panic::catch_unwind(panic::AssertUnwindSafe(|| {
                 fleetform_planner::ops::validate_source("fuzz.hcl", &input, &providers)
@@ -93,5 +93,5 @@ fn mutated_fleets_never_panic() {
             runs += 1;
         }
     }
-    assert!(runs >= 600, "only {runs} inputs were tried");
+    assert!(runs >= 5000, "only {runs} inputs were tried");
 }

@@ -2,7 +2,7 @@
 //! valid and graphs, and every broken fleet in tests/fixtures/invalid gets exactly the
 //! diagnostics its expect.txt names.
 
-use fleetform_tests::{check, run_in, workspace};
+use fleetform_tests::{run_in, try_check, workspace};
 
 #[test]
 fn clinic_fleet_example_validates() {
@@ -66,7 +66,21 @@ fn every_broken_fleet_gets_its_expected_diagnostics() {
         "the corpus holds {} broken fleets; at least 40 are expected",
         cases.len()
     );
-    for case in cases {
-        check(&case);
-    }
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| try_check(case).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} broken fleets got other diagnostics:
+
+{}",
+        failures.len(),
+        cases.len(),
+        failures.join(
+            "
+
+"
+        )
+    );
 }

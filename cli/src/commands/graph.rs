@@ -27,7 +27,8 @@ pub fn run(args: GraphArgs, providers: &Providers) -> miette::Result<Outcome> {
     );
     match validated.graph {
         Some(graph) if !validated.diagnostics.has_errors() => {
-            print!("{}", graph.to_dot());
+            render::stdout(&graph.to_dot())
+                .map_err(|e| miette::miette!("cannot write output: {e}"))?;
             Ok(Outcome::Success)
         }
         _ => Ok(Outcome::Failure),

@@ -26,14 +26,13 @@ pub fn run(args: ValidateArgs, providers: &Providers) -> miette::Result<Outcome>
     let diags = &validated.diagnostics;
     if args.json {
         let json = render::json::validate(&validated.config, diags);
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        );
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+        render::stdout(&text).map_err(|e| miette::miette!("cannot write output: {e}"))?;
     } else {
         render::human::diagnostics(&validated.config, diags, Color::choose(args.no_color));
         if !diags.has_errors() {
-            println!("Success! The configuration is valid.");
+            render::stdout("Success! The configuration is valid.\n")
+                .map_err(|e| miette::miette!("cannot write output: {e}"))?;
         }
     }
     Ok(if diags.has_errors() {

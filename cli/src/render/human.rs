@@ -30,7 +30,8 @@ pub fn diagnostics(config: &Config, diags: &Diagnostics, color: Color) {
 /// become related reports.
 #[derive(Debug)]
 struct Report {
-    severity: Severity,
+    /// None for a related place, which miette shows as advice.
+    severity: Option<Severity>,
     message: String,
     help: Option<String>,
     source: Option<NamedSource<String>>,
@@ -94,7 +95,7 @@ impl Report {
                 ));
             } else {
                 related.push(Report {
-                    severity: Severity::Warning,
+                    severity: None,
                     message: format!("{}: {}", label.range, label.message),
                     help: None,
                     source: source_of(config, &label.range),
@@ -111,7 +112,7 @@ impl Report {
             None => diag.summary.clone(),
         };
         Report {
-            severity: diag.severity,
+            severity: Some(diag.severity),
             message,
             help: (!help.is_empty()).then_some(help),
             source,
@@ -132,8 +133,9 @@ impl std::error::Error for Report {}
 impl miette::Diagnostic for Report {
     fn severity(&self) -> Option<miette::Severity> {
         Some(match self.severity {
-            Severity::Error => miette::Severity::Error,
-            Severity::Warning => miette::Severity::Warning,
+            Some(Severity::Error) => miette::Severity::Error,
+            Some(Severity::Warning) => miette::Severity::Warning,
+            None => miette::Severity::Advice,
         })
     }
 

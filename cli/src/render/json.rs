@@ -27,10 +27,15 @@ fn range(r: &SourceRange) -> Value {
 /// One diagnostic, as in Terraform's JSON output: severity, summary, detail, range and a
 /// snippet of the first line of the range.
 pub fn diagnostic(config: &Config, d: &Diagnostic) -> Value {
+    // Terraform's JSON has no separate help: suggestions are part of the detail.
+    let detail = match &d.help {
+        Some(help) => format!("{}\n\n{}", d.detail, capitalize(help)),
+        None => d.detail.clone(),
+    };
     let mut out = json!({
         "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
         "summary": d.summary,
-        "detail": d.detail,
+        "detail": detail,
     });
     if let Some(subject) = &d.subject {
         out["range"] = range(subject);
@@ -42,6 +47,14 @@ pub fn diagnostic(config: &Config, d: &Diagnostic) -> Value {
         out["address"] = json!(addr);
     }
     out
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect::<String>() + ".")
+        .unwrap_or_default()
 }
 
 fn snippet(config: &Config, r: &SourceRange) -> Option<Value> {

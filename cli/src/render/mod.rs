@@ -6,6 +6,17 @@ pub mod json;
 
 use std::io::IsTerminal;
 
+/// Writes command output to stdout. A reader that closed the pipe (`| head`) ends the
+/// output normally rather than as an error, as ripgrep does.
+pub fn stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Whether to use color.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Color {

@@ -9,7 +9,8 @@ use indexmap::IndexMap;
 
 use super::{
     Backend, Check, Expr, FileId, FleetBlock, IgnoreChanges, Import, Lifecycle, Loc, Local,
-    ModuleCall, Moved, Output, ProviderBlock, ProviderRef, ResourceBlock, Sources, Variable,
+    ModuleCall, ModuleInput, Moved, Output, ProviderBlock, ProviderRef, ResourceBlock, Sources,
+    Variable,
 };
 use crate::addrs::Resource;
 use crate::lang::{eval_const, type_constraint};
@@ -505,7 +506,8 @@ impl<'a> Decoder<'a> {
                                 format!("The argument {other:?} was already set. Each argument may be set only once."),
                             );
                         } else {
-                            inputs.insert(other.to_owned(), self.expr(attr));
+                            let input = ModuleInput { name_loc: self.loc(span_of(&attr.key)), value: self.expr(attr) };
+                            inputs.insert(other.to_owned(), input);
                         }
                     }
                 },

@@ -66,11 +66,18 @@ fn config_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// `./main.hcl` is shown as `main.hcl`, the way users name files.
+/// `./modules/../x/./main.hcl` is shown as `modules/../x/main.hcl`: without `.` steps, the
+/// way users name files. `..` steps are kept, since links make them meaningful.
 pub(crate) fn display_path(path: &Path) -> PathBuf {
-    path.strip_prefix(".")
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| path.to_path_buf())
+    let cleaned: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if cleaned.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        cleaned
+    }
 }
 
 fn load_module(
@@ -153,7 +160,7 @@ fn load_module(
             );
             continue;
         }
-        let child_dir = dir.join(&source);
+        let child_dir = display_path(&dir.join(&source));
         let canonical = child_dir
             .canonicalize()
             .unwrap_or_else(|_| child_dir.clone());
@@ -204,17 +211,49 @@ fn parse_file(
     let body = match hcl::edit::parser::parse_body(&text) {
         Ok(body) => body,
         Err(e) => {
-            let offset = e.location().offset();
-            let range = sources.range_of(file, offset..offset + 1);
-            diags.push(
-                Diagnostic::error("Invalid syntax", capitalize(e.message()))
-                    .at(Some(range))
-                    .label(e.message().to_owned()),
-            );
+            diags.push(syntax_error(sources, file, &text, &e));
             return;
         }
     };
     decode_body(sources, diags, module, file, &body, is_root);
+}
+
+/// A parse error as a diagnostic, in Terraform's words where the parser's are vague.
+fn syntax_error(
+    sources: &Sources,
+    file: FileId,
+    text: &str,
+    e: &hcl::edit::parser::Error,
+) -> Diagnostic {
+    let mut offset = e.location().offset().min(text.len());
+    let message = e.message();
+    let (summary, detail) = if message.contains("redefined attribute") {
+        let name: String = text[offset..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+            .collect();
+        (
+            "Attribute redefined",
+            format!(
+                "The argument {name:?} was set more than once in this block. Each argument may be set only once."
+            ),
+        )
+    } else if message.contains("heredoc") {
+        ("Unterminated heredoc", "No line holding only the heredoc's closing marker ends it before the end of the file; the marker must match the one after << exactly.".to_owned())
+    } else if text[offset..].trim().is_empty() && !text.trim().is_empty() {
+        ("Unclosed configuration block", "The file ends inside a block, string or expression: there is no closing brace, bracket, quote or heredoc marker before the end of the file. This may be caused by incorrect nesting elsewhere in this file.".to_owned())
+    } else {
+        if message.contains("escape") {
+            // The parser stops after the bad escape; point at its backslash.
+            if let Some(back) = text[..offset].rfind('\\').filter(|b| offset - b <= 3) {
+                offset = back;
+            }
+        }
+        ("Invalid syntax", capitalize(message))
+    };
+    Diagnostic::error(summary, detail)
+        .at(Some(sources.range_of(file, offset..offset + 1)))
+        .label(message.to_owned())
 }
 
 fn capitalize(s: &str) -> String {

@@ -196,7 +196,7 @@ pub struct ModuleCall {
     /// Where `source` is.
     pub source_loc: Loc,
     /// Input variable values by name.
-    pub inputs: IndexMap<String, Expr>,
+    pub inputs: IndexMap<String, ModuleInput>,
     /// `count`.
     pub count: Option<Expr>,
     /// `for_each`.
@@ -207,6 +207,15 @@ pub struct ModuleCall {
     pub providers: Vec<(String, ProviderRef)>,
     /// The block header.
     pub loc: Loc,
+}
+
+/// One argument of a module call: a value for the module's input variable.
+#[derive(Debug, Clone)]
+pub struct ModuleInput {
+    /// Where the argument's name is.
+    pub name_loc: Loc,
+    /// The value.
+    pub value: Expr,
 }
 
 /// A reference to a provider configuration: `arc` or `arc.west`.

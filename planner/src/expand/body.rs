@@ -166,7 +166,9 @@ pub(super) fn evaluate(
                 Value::Unknown
             }
             (None, Presence::Optional) => Value::Null,
-            (None, Presence::Computed | Presence::OptionalComputed) => Value::Unknown,
+            (None, Presence::Computed | Presence::OptionalComputed) => {
+                Value::Unknown.mark_if(spec.sensitive)
+            }
         };
         object.insert(name.clone(), value);
     }

@@ -239,7 +239,8 @@ impl<'c> Expansion<'c> {
         rep: &Repetition,
         extra: &[(String, Value)],
         expr: &Expr,
-    ) -> Result<Value, Diagnostic> {
+        diags: &mut Diagnostics,
+    ) -> Option<Value> {
         let data = self
             .data
             .get(module)
@@ -251,7 +252,13 @@ impl<'c> Expansion<'c> {
             rep,
             extra,
         };
-        eval(&expr.expr, &scope).map_err(|e| self.error(e, expr.file))
+        match eval(&expr.expr, &scope) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                diags.push(self.error(e, expr.file));
+                None
+            }
+        }
     }
 
     fn evaluate(
@@ -270,11 +277,8 @@ impl<'c> Expansion<'c> {
                 Item::Local(name) => {
                     let local = &module.locals[name];
                     let value = self
-                        .eval_in(m, &Repetition::default(), &[], &local.expr)
-                        .unwrap_or_else(|d| {
-                            diags.push(d);
-                            Value::Unknown
-                        });
+                        .eval_in(m, &Repetition::default(), &[], &local.expr, diags)
+                        .unwrap_or(Value::Unknown);
                     self.data
                         .entry(m.clone())
                         .or_default()
@@ -303,22 +307,16 @@ impl<'c> Expansion<'c> {
         } else {
             let (parent, call_name) = parent_of(m);
             let call = &config.modules[&parent.path()].module_calls[&call_name];
-            match call.inputs.get(name) {
+            match call.inputs.get(name).map(|i| &i.value) {
                 Some(expr) => {
                     let rep = self.data.get(m).map(|d| d.rep.clone()).unwrap_or_default();
-                    match self.eval_in(&parent, &rep, &[], expr) {
-                        Ok(value) => Some(InputValue {
-                            value,
-                            source: InputSource::ModuleCall(expr.loc()),
-                        }),
-                        Err(d) => {
-                            diags.push(d);
-                            Some(InputValue {
-                                value: Value::Unknown,
-                                source: InputSource::ModuleCall(expr.loc()),
-                            })
-                        }
-                    }
+                    let value = self
+                        .eval_in(&parent, &rep, &[], expr, diags)
+                        .unwrap_or(Value::Unknown);
+                    Some(InputValue {
+                        value,
+                        source: InputSource::ModuleCall(expr.loc()),
+                    })
                 }
                 None => None,
             }
@@ -360,7 +358,7 @@ impl<'c> Expansion<'c> {
         let value = if value.is_null() && !var.nullable {
             diags.push(
                 Diagnostic::error("Invalid value for input variable", format!("The given value is not suitable for {} declared at {declared_at}: required variable may not be set to null ({}).", var_addr(m, name), source.describe(config)))
-                    .at(at),
+                    .at(at.clone()),
             );
             Value::Unknown
         } else {
@@ -369,8 +367,8 @@ impl<'c> Expansion<'c> {
                 Err(e) => {
                     diags.push(
                         Diagnostic::error("Invalid value for input variable", format!("The given value is not suitable for {} declared at {declared_at}: {e}. The value came {}.", var_addr(m, name), source.describe(config)))
-                            .at(at)
-                            .related(Some(declared_at.clone()), format!("{name:?} is declared here with type {}", var.ty)),
+                            .at(at.clone())
+                            .related(source.loc().map(|_| declared_at.clone()), format!("{name:?} is declared here with type {}", var.ty)),
                     );
                     Value::Unknown
                 }
@@ -385,10 +383,12 @@ impl<'c> Expansion<'c> {
         for check in &var.validations {
             if let Some(message) = self.check(m, &Repetition::default(), &extra, check, diags) {
                 diags.push(
+                    // Like type errors: at the value when it is written in a file, else at
+                    // the declaration; the other place is shown beside it.
                     Diagnostic::error("Invalid value for variable", format!("{message}\n\nThis was checked by the validation rule at {}. The value came {}.", config.range(&check.loc), source.describe(config)))
-                        .at(Some(declared_at.clone()))
+                        .at(at.clone())
                         .label(format!("{} failed its validation", var_addr(m, name)))
-                        .related(source.loc().map(|l| config.range(l)), "the value is given here"),
+                        .related(source.loc().map(|_| declared_at.clone()), format!("{name:?} is declared here")),
                 );
             }
         }
@@ -403,29 +403,22 @@ impl<'c> Expansion<'c> {
         check: &Check,
         diags: &mut Diagnostics,
     ) -> Option<String> {
-        let cond = match self.eval_in(m, rep, extra, &check.condition) {
-            Ok(v) => v,
-            Err(d) => {
-                diags.push(d);
-                return None;
-            }
-        };
+        let cond = self.eval_in(m, rep, extra, &check.condition, diags)?;
         if cond.is_unknown() {
             return None;
         }
         match cond.as_bool() {
             Some(true) => None,
-            Some(false) => Some(match self.eval_in(m, rep, extra, &check.error_message) {
-                Ok(v) if v.contains_sensitive() => "(error message is sensitive)".into(),
-                Ok(v) => v
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string()),
-                Err(d) => {
-                    diags.push(d);
-                    "(error message could not be evaluated)".into()
-                }
-            }),
+            Some(false) => Some(
+                match self.eval_in(m, rep, extra, &check.error_message, diags) {
+                    Some(v) if v.contains_sensitive() => "(error message is sensitive)".into(),
+                    Some(v) => v
+                        .as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string()),
+                    None => "(error message could not be evaluated)".into(),
+                },
+            ),
             None => {
                 diags.push(
                     Diagnostic::error(
@@ -454,11 +447,8 @@ impl<'c> Expansion<'c> {
             }
         }
         let mut value = self
-            .eval_in(m, &Repetition::default(), &[], &output.value)
-            .unwrap_or_else(|d| {
-                diags.push(d);
-                Value::Unknown
-            });
+            .eval_in(m, &Repetition::default(), &[], &output.value, diags)
+            .unwrap_or(Value::Unknown);
         if m.is_root() && value.contains_sensitive() && !output.sensitive {
             let diag = Diagnostic::error(
                 "Output refers to sensitive values",
@@ -485,7 +475,7 @@ impl<'c> Expansion<'c> {
         let Some(child) = config.modules.get(&child_path) else {
             return;
         };
-        for (arg, expr) in &call.inputs {
+        for (arg, input) in &call.inputs {
             if !child.variables.contains_key(arg) {
                 let mut detail = format!(
                     "An argument named {arg:?} is not expected here: module {name:?} declares no variable of that name."
@@ -496,7 +486,7 @@ impl<'c> Expansion<'c> {
                 ) {
                     detail.push_str(&format!(" Did you mean {s:?}?"));
                 }
-                let loc = expr.loc();
+                let loc = input.name_loc.clone();
                 self.once(
                     "module-arg",
                     &loc,

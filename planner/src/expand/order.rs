@@ -212,7 +212,7 @@ fn dependencies(
                     .get(&parent)
                     .and_then(|m| m.module_calls.get(call_name));
                 if let Some(call) = call {
-                    if let Some(e) = call.inputs.get(name) {
+                    if let Some(e) = call.inputs.get(name).map(|i| &i.value) {
                         let allowed = Allowed {
                             each: call.for_each.is_some(),
                             count: call.count.is_some(),

@@ -32,6 +32,13 @@ pub enum Keys {
 }
 
 impl Expansion<'_> {
+    /// An unknown count or for_each is an error only when every input was given and
+    /// nothing failed before: otherwise the unknown may stand for a missing input or a
+    /// value that already failed, and reporting it would only repeat that problem.
+    fn tolerate_unknown(&self, diags: &Diagnostics) -> bool {
+        !self.options.inputs_complete || diags.has_errors()
+    }
+
     /// The instance keys of a block with the given `count` / `for_each`.
     pub(super) fn keys(
         &self,
@@ -43,12 +50,9 @@ impl Expansion<'_> {
     ) -> Keys {
         let module_rep = Repetition::default();
         if let Some(expr) = count {
-            let value = match self.eval_in(m, &module_rep, &[], expr) {
-                Ok(v) => v,
-                Err(d) => {
-                    diags.push(d);
-                    return Keys::Invalid;
-                }
+            let value = match self.eval_in(m, &module_rep, &[], expr, diags) {
+                Some(v) => v,
+                None => return Keys::Invalid,
             };
             let at = Some(self.config.range(&expr.loc()));
             let invalid =
@@ -58,7 +62,7 @@ impl Expansion<'_> {
                 return Keys::Invalid;
             }
             if value.is_unknown() {
-                if !self.options.inputs_complete {
+                if self.tolerate_unknown(diags) {
                     return Keys::Unknown;
                 }
                 diags.push(invalid(format!("The \"count\" value of {what} depends on resource attributes that cannot be determined until apply, so fleetform cannot predict how many instances will be created. To work around this, use -target to first apply only the resources that the count depends on.")));
@@ -106,12 +110,9 @@ impl Expansion<'_> {
                 vec![(InstanceKey::None, Repetition::default())],
             );
         };
-        let value = match self.eval_in(m, &module_rep, &[], expr) {
-            Ok(v) => v,
-            Err(d) => {
-                diags.push(d);
-                return Keys::Invalid;
-            }
+        let value = match self.eval_in(m, &module_rep, &[], expr, diags) {
+            Some(v) => v,
+            None => return Keys::Invalid,
         };
         let at = Some(self.config.range(&expr.loc()));
         let invalid =
@@ -125,7 +126,7 @@ impl Expansion<'_> {
         );
         match &value {
             Value::Unknown => {
-                if !self.options.inputs_complete {
+                if self.tolerate_unknown(diags) {
                     return Keys::Unknown;
                 }
                 diags.push(invalid(unknown_detail));
@@ -155,7 +156,7 @@ impl Expansion<'_> {
                 for item in items {
                     match item {
                         Value::String(s) => keys.push(s.clone()),
-                        Value::Unknown if !self.options.inputs_complete => return Keys::Unknown,
+                        Value::Unknown if self.tolerate_unknown(diags) => return Keys::Unknown,
                         Value::Unknown => {
                             diags.push(invalid(unknown_detail));
                             return Keys::Invalid;

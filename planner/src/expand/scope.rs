@@ -59,6 +59,9 @@ impl Scope for InstanceScope<'_> {
         if let Some((_, v)) = self.extra.iter().find(|(n, _)| n == root) {
             return Ok((Cow::Borrowed(v), 0));
         }
+        if let Some(detail) = super::subject::unavailable_root(root) {
+            return Err(EvalError::new(at, "Invalid reference", detail));
+        }
         let missing = |what: &str| {
             EvalError::new(
                 at.clone(),
@@ -151,6 +154,20 @@ impl Scope for InstanceScope<'_> {
             },
             "module" => {
                 let call = name_at(ops, 0).ok_or_else(|| missing("one of its attributes"))?;
+                if let (Some(output), Some(child)) = (
+                    name_at(ops, 1),
+                    self.exp.config.modules.get(&self.module.path().child(call)),
+                ) {
+                    if !child.outputs.contains_key(output) {
+                        return Err(EvalError::new(
+                            at,
+                            "Unsupported attribute",
+                            format!(
+                                "This object does not have an attribute named {output:?}: module {call:?} declares no output of that name."
+                            ),
+                        ));
+                    }
+                }
                 match self.module_value(call) {
                     Some(v) => Ok((Cow::Owned(v), 1)),
                     None => Err(EvalError::new(
@@ -180,9 +197,7 @@ impl Scope for InstanceScope<'_> {
                     return Err(EvalError::new(
                         at,
                         "Invalid reference",
-                        format!(
-                            "A reference to a resource type must be followed by at least one attribute access, specifying the resource name. There is no variable named {ty:?}."
-                        ),
+                        "A reference to a resource type must be followed by at least one attribute access, specifying the resource name.",
                     ));
                 };
                 match self.resource_value(&Resource::managed(ty, name)) {

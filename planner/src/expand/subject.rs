@@ -37,6 +37,17 @@ fn attr_at(r: &Reference, i: usize) -> Option<&str> {
     }
 }
 
+/// Why a root name that Terraform users may reach for does not exist here.
+pub fn unavailable_root(root: &str) -> Option<&'static str> {
+    match root {
+        "self" => {
+            Some("The \"self\" object is not available here: refer to the resource by its address.")
+        }
+        "terraform" => Some("The \"terraform\" object is called \"fleet\" here: fleet.workspace."),
+        _ => None,
+    }
+}
+
 /// Classifies a reference.
 pub fn subject(r: &Reference) -> Result<Subject, EvalError> {
     match r.root.as_str() {
@@ -62,8 +73,7 @@ pub fn subject(r: &Reference) -> Result<Subject, EvalError> {
             Some("workspace") => Ok(Subject::Fleet),
             _ => Err(invalid(r, "The \"fleet\" object has only the attribute \"workspace\".")),
         },
-        "self" => Err(invalid(r, "The \"self\" object is not available here: refer to the resource by its address.")),
-        "terraform" => Err(invalid(r, "The \"terraform\" object is called \"fleet\" here: fleet.workspace.")),
+        root @ ("self" | "terraform") => Err(invalid(r, unavailable_root(root).unwrap_or_default())),
         "module" => {
             let Some(name) = attr_at(r, 0) else {
                 return Err(invalid(r, "The \"module\" object cannot be accessed directly. Instead, access one of its attributes."));
@@ -86,7 +96,7 @@ pub fn subject(r: &Reference) -> Result<Subject, EvalError> {
         }
         ty => {
             let Some(name) = attr_at(r, 0) else {
-                return Err(invalid(r, format!("A reference to a resource type must be followed by at least one attribute access, specifying the resource name. There is no variable named {ty:?}.")));
+                return Err(invalid(r, "A reference to a resource type must be followed by at least one attribute access, specifying the resource name."));
             };
             let key = match r.steps.get(1) {
                 Some(Step::Key(k)) => Some(k.clone()),

@@ -258,7 +258,7 @@ impl Evaluator<'_> {
         if let Some(bound) = self.binding(root) {
             return traverse(bound, ops, &keys);
         }
-        let (value, consumed) = self.scope.resolve(root, root_span.or(whole), ops)?;
+        let (value, consumed) = self.scope.resolve(root, whole.or(root_span), ops)?;
         let consumed = consumed.min(ops.len());
         traverse(&value, &ops[consumed..], &keys[consumed..])
     }
@@ -583,7 +583,7 @@ impl Evaluator<'_> {
                                 "Invalid template interpolation value",
                                 format!(
                                     "Cannot include the given value in a string template: string required, but this is {}.",
-                                    other.kind_name()
+                                    other.type_name()
                                 ),
                             ));
                         }

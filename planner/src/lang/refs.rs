@@ -36,6 +36,13 @@ pub fn references(expr: &Expression) -> Vec<Reference> {
     finder.found
 }
 
+/// Every reference in the arguments and nested blocks of `body`.
+pub fn references_in_body(body: &hcl::edit::structure::Body) -> Vec<Reference> {
+    let mut finder = Finder::default();
+    finder.visit_body(body);
+    finder.found
+}
+
 #[derive(Default)]
 struct Finder {
     bound: Vec<String>,
@@ -211,11 +218,4 @@ mod tests {
             ["var.names", "local.suffix"]
         );
     }
-}
-
-/// Every reference in the arguments and nested blocks of `body`.
-pub fn references_in_body(body: &hcl::edit::structure::Body) -> Vec<Reference> {
-    let mut finder = Finder::default();
-    finder.visit_body(body);
-    finder.found
 }

@@ -223,19 +223,21 @@ impl Diagnostics {
     }
 
     /// Sorts by file and position so output is stable whatever order checks ran in, and drops
-    /// exact repeats (the same problem found through two instances of one module call).
+    /// repeats (the same problem found through two instances of one module call, or by two
+    /// checks).
     pub fn sort_and_dedup(&mut self) {
         self.0.sort_by(|a, b| {
             let key = |d: &Diagnostic| {
                 d.subject
                     .as_ref()
-                    .map(|s| (s.file.to_path_buf(), s.start.byte))
+                    .map(|s| (s.file.to_path_buf(), s.start.byte, d.summary.clone()))
             };
             key(a).cmp(&key(b))
         });
-        self.0.dedup_by(|a, b| {
-            a.summary == b.summary && a.subject == b.subject && a.detail == b.detail
-        });
+        // The same problem at the same place is one problem, however it was worded: the
+        // first report wins.
+        self.0
+            .dedup_by(|a, b| a.summary == b.summary && a.subject == b.subject);
     }
 
     /// The diagnostics as a vector.

@@ -160,6 +160,22 @@ impl Value {
         }
     }
 
+    /// The value's type as messages name it: `list of string`, `object`, `tuple`.
+    pub fn type_name(&self) -> String {
+        match self {
+            Value::List(items) => {
+                let first = items.first().map(Value::type_name);
+                match first {
+                    None => "empty list".into(),
+                    Some(t) if items.iter().all(|i| i.type_name() == t) => format!("list of {t}"),
+                    Some(_) => "tuple".into(),
+                }
+            }
+            Value::Sensitive(inner) => inner.type_name(),
+            other => other.kind_name().into(),
+        }
+    }
+
     /// Converts to an hcl-rs value when wholly known; sensitive marks are dropped, so the
     /// caller must remember [`Value::contains_sensitive`] beforehand.
     pub fn to_hcl(&self) -> Option<hcl::Value> {
