@@ -2,7 +2,7 @@
 //! HCL traversal syntax (`module.clinic["north"].cluster.this[0]`) everywhere: in plans,
 //! state, diagnostics, logs and the graph. [`parse`] reads them back from text.
 
-mod parse;
+pub mod parse;
 
 use std::fmt;
 

@@ -6,6 +6,7 @@
 //! unknown) value, which the graph and, later, the plan are built from.
 
 mod body;
+mod moves;
 mod order;
 mod repeat;
 mod resource;
@@ -122,6 +123,7 @@ pub fn expand<'c>(
     options: Options,
     diags: &mut Diagnostics,
 ) -> Option<Expansion<'c>> {
+    moves::check(config, diags);
     let order = order::order(config, diags)?;
     let mut exp = Expansion {
         config,
