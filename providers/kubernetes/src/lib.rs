@@ -8,7 +8,10 @@ pub mod config;
 pub mod data;
 pub mod resources;
 
-use fleetform_sdk::{Provider, ProviderSchema};
+use fleetform_sdk::{
+    ApplyRequest, ApplyResponse, PlanRequest, PlanResponse, Provider, ProviderError,
+    ProviderSchema, ReadRequest, Value,
+};
 
 /// The provider's name, as written in `provider "kubernetes" {}`.
 pub const NAME: &str = "kubernetes";
@@ -17,6 +20,7 @@ pub const NAME: &str = "kubernetes";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KubernetesProvider;
 
+#[async_trait::async_trait]
 impl Provider for KubernetesProvider {
     fn schema(&self) -> ProviderSchema {
         ProviderSchema {
@@ -34,7 +38,30 @@ impl Provider for KubernetesProvider {
                 .collect(),
         }
     }
+
+    // Planning and applying arrive with this provider's own work; until then a plan that
+    // reaches one of its resources fails with this message rather than pretending.
+    async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, ProviderError> {
+        Err(not_yet(&request.type_name))
+    }
+
+    async fn apply(&self, request: ApplyRequest) -> ApplyResponse {
+        ApplyResponse {
+            new_state: request.prior,
+            error: Some(not_yet(&request.type_name)),
+        }
+    }
+
+    async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError> {
+        Err(not_yet(&request.type_name))
+    }
 }
 
 #[cfg(test)]
 mod tests;
+
+fn not_yet(type_name: &str) -> ProviderError {
+    ProviderError::permanent(format!(
+        "the {NAME} provider checks {type_name} configurations but cannot plan or apply them yet"
+    ))
+}

@@ -14,7 +14,11 @@ pub mod types;
 pub mod value;
 
 pub use diag::{Diagnostic, Diagnostics, Label, Pos, Severity, SourceFile, SourceRange};
-pub use provider::Provider;
+pub use provider::{
+    ApplyRequest, ApplyResponse, CancellationToken, ConfigureRequest, ErrorKind, ImportRequest,
+    PlanRequest, PlanResponse, Provider, ProviderError, ReadDataRequest, ReadRequest,
+    ValidateRequest,
+};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Presence, ProviderSchema, Schema};
 pub use types::{ConversionError, ObjectAttribute, Type};
-pub use value::Value;
+pub use value::{Path, PathStep, Value};

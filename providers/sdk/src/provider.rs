@@ -1,15 +1,211 @@
-//! The provider trait: the one interface every built-in provider implements and the engine
-//! calls. Providers are registered by name; the engine maps each resource type to the
-//! provider that declares it.
+//! The provider trait: the one interface every provider implements and the engine calls.
 //!
-//! This is the trait's schema part. Planning, applying, reading and importing are added by
-//! the engine's plan/apply work.
+//! Every operation takes a request struct and returns a response (or an error), in the
+//! spirit of OpenTofu's provider interface. The engine owns state and does the diffing:
+//! providers see plain [`Value`]s (objects shaped by their schema) and never touch state,
+//! the graph or the terminal. Operations are async and object-safe (`Arc<dyn Provider>`);
+//! each receives a cancellation token, and the engine bounds each call with a timeout.
 
+use async_trait::async_trait;
+pub use tokio_util::sync::CancellationToken;
+
+use crate::diag::Diagnostics;
 use crate::schema::ProviderSchema;
+use crate::value::{Path, Value};
+
+/// Why a provider operation failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// Whether trying again may help.
+    pub kind: ErrorKind,
+    /// What went wrong, for the user. Never contains a secret.
+    pub message: String,
+}
+
+/// The kinds of provider failure the engine treats differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Trying again will not help (bad input, refused, not allowed).
+    Permanent,
+    /// The remote side said it is transient (429, 5xx, connection reset): the engine may
+    /// retry with backoff.
+    Transient,
+    /// The operation stopped because it was cancelled.
+    Cancelled,
+}
+
+impl ProviderError {
+    /// A failure retrying will not fix.
+    pub fn permanent(message: impl Into<String>) -> ProviderError {
+        ProviderError {
+            kind: ErrorKind::Permanent,
+            message: message.into(),
+        }
+    }
+
+    /// A failure worth retrying.
+    pub fn transient(message: impl Into<String>) -> ProviderError {
+        ProviderError {
+            kind: ErrorKind::Transient,
+            message: message.into(),
+        }
+    }
+
+    /// The operation was cancelled.
+    pub fn cancelled() -> ProviderError {
+        ProviderError {
+            kind: ErrorKind::Cancelled,
+            message: "operation cancelled".into(),
+        }
+    }
+}
+
+/// `configure`: the evaluated `provider "NAME" {}` block.
+#[derive(Debug, Clone)]
+pub struct ConfigureRequest {
+    /// The provider block's value, an object shaped by the provider's config schema.
+    pub config: Value,
+}
+
+/// `validate_resource`: a resource's configuration, checked before planning.
+#[derive(Debug, Clone)]
+pub struct ValidateRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The configuration, possibly with unknown values.
+    pub config: Value,
+}
+
+/// `plan`: what the object should become.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The current object, `None` when it is to be created.
+    pub prior: Option<Value>,
+    /// The configuration as written (evaluated; may hold unknowns).
+    pub config: Value,
+    /// The engine's proposal: the configuration, with computed attributes the user left
+    /// unset taken from `prior` (or unknown when there is no prior object).
+    pub proposed: Value,
+    /// Cancelled when the run is interrupted.
+    pub cancel: CancellationToken,
+}
+
+/// The provider's plan for one object.
+#[derive(Debug, Clone)]
+pub struct PlanResponse {
+    /// The planned new object: the proposal, with computed attributes the provider will
+    /// set marked unknown.
+    pub planned: Value,
+    /// Attributes whose change cannot be made in place, beyond the schema's `force_new`.
+    pub requires_replace: Vec<Path>,
+}
+
+/// `apply`: make one planned change.
+#[derive(Debug, Clone)]
+pub struct ApplyRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The current object, `None` for a create.
+    pub prior: Option<Value>,
+    /// The planned object, `None` for a delete.
+    pub planned: Option<Value>,
+    /// The configuration, wholly known at apply time.
+    pub config: Value,
+    /// Cancelled when the run is interrupted a second time.
+    pub cancel: CancellationToken,
+}
+
+/// The outcome of an apply. On failure it still carries the latest known object, so that
+/// whatever was created is recorded and not forgotten.
+#[derive(Debug, Clone)]
+pub struct ApplyResponse {
+    /// The object as it now is; `None` when it does not exist.
+    pub new_state: Option<Value>,
+    /// Set when the change failed (possibly part way).
+    pub error: Option<ProviderError>,
+}
+
+/// `read`: refresh one object from the real world.
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The object as recorded in state.
+    pub current: Value,
+    /// Cancelled when the run is interrupted.
+    pub cancel: CancellationToken,
+}
+
+/// `import`: adopt an existing remote object by its id.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The object's id, as the user gave it.
+    pub id: String,
+    /// Cancelled when the run is interrupted.
+    pub cancel: CancellationToken,
+}
+
+/// `read_data`: read a data source.
+#[derive(Debug, Clone)]
+pub struct ReadDataRequest {
+    /// The data source type.
+    pub type_name: String,
+    /// The configuration, wholly known.
+    pub config: Value,
+    /// Cancelled when the run is interrupted.
+    pub cancel: CancellationToken,
+}
 
 /// A provider of resource types and data sources.
+#[async_trait]
 pub trait Provider: Send + Sync {
     /// What the provider block, resource types and data sources accept. The engine calls
     /// this once per run and validates every block against it before any other call.
     fn schema(&self) -> ProviderSchema;
+
+    /// Checks a resource's configuration beyond its schema (cross-attribute rules). Values
+    /// may be unknown. Diagnostics have no source range; the engine adds the block's.
+    fn validate_resource(&self, request: &ValidateRequest) -> Diagnostics {
+        let _ = request;
+        Diagnostics::new()
+    }
+
+    /// Receives the provider block once, before any other operation of the run.
+    async fn configure(&self, request: ConfigureRequest) -> Result<(), ProviderError> {
+        let _ = request;
+        Ok(())
+    }
+
+    /// Plans a create or update. The engine handles deletes without asking.
+    async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, ProviderError>;
+
+    /// Makes a planned change.
+    async fn apply(&self, request: ApplyRequest) -> ApplyResponse;
+
+    /// Reads the object's current state; `None` when it no longer exists.
+    async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError>;
+
+    /// Reads an existing object by id into a state value.
+    async fn import(&self, request: ImportRequest) -> Result<Value, ProviderError> {
+        let _ = request;
+        Err(ProviderError::permanent(
+            "this resource type does not support import",
+        ))
+    }
+
+    /// Reads a data source.
+    async fn read_data(&self, request: ReadDataRequest) -> Result<Value, ProviderError> {
+        Err(ProviderError::permanent(format!(
+            "there is no data source named {:?}",
+            request.type_name
+        )))
+    }
+
+    /// Asks in-flight operations to stop soon. Must not block.
+    fn stop(&self) {}
 }

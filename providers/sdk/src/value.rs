@@ -9,6 +9,37 @@ use std::fmt;
 
 pub use hcl::Number;
 
+/// One step of a path into a value: an attribute, a map key or a list index.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PathStep {
+    /// `.name`
+    Attr(String),
+    /// `["key"]`
+    Key(String),
+    /// `[0]`
+    Index(usize),
+}
+
+/// A path into a value, such as `labels["site"]` or `taint[0].key`.
+pub type Path = Vec<PathStep>;
+
+/// Prints a path in HCL syntax: `taint[0].key`.
+pub fn path_to_string(path: &[PathStep]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            PathStep::Attr(a) if out.is_empty() => out.push_str(a),
+            PathStep::Attr(a) => {
+                out.push('.');
+                out.push_str(a);
+            }
+            PathStep::Key(k) => out.push_str(&format!("[{k:?}]")),
+            PathStep::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
 /// A configuration or state value.
 ///
 /// Objects and maps share one variant and keep their keys sorted, which is the order
