@@ -15,4 +15,8 @@ pub enum Outcome {
     Success,
     /// Problems were reported (exit 1).
     Failure,
+    /// `plan -detailed-exitcode` found changes (exit 2).
+    Changes,
+    /// `fmt -check` found files that are not formatted (exit 3, as `terraform fmt`).
+    NeedsFormatting,
 }

@@ -22,6 +22,8 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::from(1),
+        Ok(Outcome::Changes) => ExitCode::from(2),
+        Ok(Outcome::NeedsFormatting) => ExitCode::from(3),
         Err(e) => {
             eprintln!("Error: {e:?}");
             ExitCode::from(1)

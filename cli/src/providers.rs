@@ -8,6 +8,10 @@ use fleetform_planner::providers::{DuplicateType, Providers};
 pub fn builtin() -> Result<Providers, DuplicateType> {
     let mut providers = Providers::new();
     providers.register(
+        fleetform_provider_fleetform::NAME,
+        Arc::new(fleetform_provider_fleetform::FleetformProvider),
+    )?;
+    providers.register(
         fleetform_provider_host::NAME,
         Arc::new(fleetform_provider_host::HostProvider),
     )?;

@@ -38,6 +38,8 @@ pub enum InputSource {
     CommandLine,
     /// A module call argument.
     ModuleCall(Loc),
+    /// The values recorded in a saved plan.
+    SavedPlan,
 }
 
 impl InputSource {
@@ -51,6 +53,7 @@ impl InputSource {
             InputSource::ModuleCall(loc) => {
                 format!("from the module call argument at {}", config.range(loc))
             }
+            InputSource::SavedPlan => "from the saved plan".into(),
         }
     }
 
@@ -81,26 +84,24 @@ pub fn gather(
     env: &[(String, String)],
 ) -> (IndexMap<String, InputValue>, Diagnostics) {
     let mut diags = Diagnostics::new();
-    let mut values: IndexMap<String, InputValue> = IndexMap::new();
-    let declared = |config: &Config, name: &str| -> Option<Type> {
+    // Every source is gathered first and only each variable's winning value is parsed,
+    // so a bad value that a later source overrides is no error, as in Terraform.
+    let mut pending: IndexMap<String, Pending> = IndexMap::new();
+    let declared = |config: &Config, name: &str| {
         config
             .root()
-            .and_then(|m| m.variables.get(name))
-            .map(|v| v.ty.clone())
+            .is_some_and(|m| m.variables.contains_key(name))
     };
     for (key, raw) in env {
         let Some(name) = key.strip_prefix(ENV_PREFIX) else {
             continue;
         };
         // Like Terraform, values for undeclared variables from the environment are ignored.
-        let Some(ty) = declared(config, name) else {
-            continue;
-        };
-        match parse_raw(raw, &ty) {
-            Ok(value) => {
-                values.insert(name.to_owned(), InputValue { value, source: InputSource::Env(key.clone()) });
-            }
-            Err(detail) => diags.push(Diagnostic::error("Invalid value for input variable", format!("The environment variable {key} does not contain a valid value for variable {name:?}: {detail}"))),
+        if declared(config, name) {
+            pending.insert(
+                name.to_owned(),
+                Pending::Text(raw.clone(), InputSource::Env(key.clone())),
+            );
         }
     }
     let mut auto_files: Vec<PathBuf> = std::fs::read_dir(root_dir)
@@ -116,8 +117,18 @@ pub fn gather(
             && p.is_file()
     });
     auto_files.sort();
+    let from_file = |config: &mut Config,
+                     path: &Path,
+                     pending: &mut IndexMap<String, Pending>,
+                     diags: &mut Diagnostics| {
+        let mut values = IndexMap::new();
+        read_var_file(config, path, &mut values, diags);
+        for (name, value) in values {
+            pending.insert(name, Pending::Ready(value));
+        }
+    };
     for file in auto_files {
-        read_var_file(config, &file, &mut values, &mut diags);
+        from_file(config, &file, &mut pending, &mut diags);
     }
     for arg in args {
         match arg {
@@ -129,7 +140,7 @@ pub fn gather(
                     ));
                     continue;
                 }
-                read_var_file(config, path, &mut values, &mut diags);
+                from_file(config, path, &mut pending, &mut diags);
             }
             VarArg::Var(assignment) => {
                 let Some((name, raw)) = assignment.split_once('=') else {
@@ -137,28 +148,43 @@ pub fn gather(
                     continue;
                 };
                 let name = name.trim();
-                let Some(ty) = declared(config, name) else {
+                if !declared(config, name) {
                     diags.push(Diagnostic::error("Value for undeclared variable", format!("A variable named {name:?} was assigned on the command line, but the root module does not declare a variable of that name. To use this value, add a \"variable\" block to the configuration.")));
                     continue;
+                }
+                pending.insert(
+                    name.to_owned(),
+                    Pending::Text(raw.to_owned(), InputSource::CommandLine),
+                );
+            }
+        }
+    }
+    let mut values = IndexMap::new();
+    for (name, p) in pending {
+        match p {
+            Pending::Ready(v) => {
+                values.insert(name, v);
+            }
+            Pending::Text(raw, source) => {
+                let Some(var) = config.root().and_then(|m| m.variables.get(&name)) else {
+                    continue;
                 };
-                match parse_raw(raw, &ty) {
+                match parse_raw(&raw, &var.ty, var.type_loc.is_none()) {
                     Ok(value) => {
-                        values.insert(
-                            name.to_owned(),
-                            InputValue {
-                                value,
-                                source: InputSource::CommandLine,
-                            },
-                        );
+                        values.insert(name, InputValue { value, source });
                     }
                     Err(detail) => {
-                        let at = config
-                            .root()
-                            .and_then(|m| m.variables.get(name))
-                            .map(|v| config.range(&v.loc));
-                        let detail = format!(
-                            "The value given by -var for variable {name:?} is not a valid HCL expression: {detail}"
-                        );
+                        let at = Some(config.range(&var.loc));
+                        let (origin, secret) = (source.describe(config), var.sensitive);
+                        let detail = if secret {
+                            format!(
+                                "The value for variable {name:?} ({origin}) is not a valid HCL expression; it is sensitive, so it is not shown."
+                            )
+                        } else {
+                            format!(
+                                "The value for variable {name:?} ({origin}) is not a valid HCL expression: {detail}"
+                            )
+                        };
                         diags.push(
                             Diagnostic::error("Invalid value for input variable", detail).at(at),
                         );
@@ -170,12 +196,19 @@ pub fn gather(
     (values, diags)
 }
 
+/// A gathered value: text from the command line or environment, parsed once it wins.
+enum Pending {
+    Text(String, InputSource),
+    Ready(InputValue),
+}
+
 /// Command-line and environment values are strings for string variables and HCL
 /// expressions for every other type, as in Terraform.
-fn parse_raw(raw: &str, ty: &Type) -> Result<Value, String> {
-    // Primitive (and untyped) values are taken as the raw string and converted to the
-    // variable's type later, so that `-var count=three` fails as a type error.
-    if matches!(ty, Type::String | Type::Number | Type::Bool | Type::Any) {
+fn parse_raw(raw: &str, ty: &Type, untyped: bool) -> Result<Value, String> {
+    // Primitive and untyped values are taken as the raw string and converted to the
+    // variable's type later, so that `-var count=three` fails as a type error; `any` and
+    // collection types are HCL expressions.
+    if untyped || matches!(ty, Type::String | Type::Number | Type::Bool) {
         return Ok(Value::from(raw));
     }
     let expr =

@@ -10,10 +10,13 @@
 //! never prints, and problems in user files are diagnostics, never panics.
 
 pub mod addrs;
+pub mod apply;
 pub mod config;
 pub mod expand;
 pub mod graph;
 pub mod inputs;
 pub mod lang;
 pub mod ops;
+pub mod plan;
 pub mod providers;
+pub mod state;

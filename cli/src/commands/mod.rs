@@ -1,8 +1,19 @@
 //! The subcommands. Each file holds one command's arguments and its `run`, which builds
 //! options, calls `fleetform_planner::ops`, and renders the result; no engine logic.
 
+mod apply;
+mod fmt;
+mod force_unlock;
 mod graph;
+mod import;
+mod init;
+mod output;
+mod plan;
+mod session;
+mod show;
+mod state;
 mod validate;
+mod workspace;
 
 use std::path::PathBuf;
 
@@ -29,6 +40,30 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Print the dependency graph in Graphviz DOT.
     Graph(graph::GraphArgs),
+    /// Rewrite configuration files in the canonical format.
+    Fmt(fmt::FmtArgs),
+    /// Prepare the working directory (providers are built in; nothing is downloaded).
+    Init(init::InitArgs),
+    /// Show the changes apply would make.
+    Plan(plan::PlanArgs),
+    /// Make the changes of a plan: one made now (after approval) or one saved earlier.
+    Apply(apply::ApplyArgs),
+    /// Destroy every object the state manages.
+    Destroy(apply::ApplyArgs),
+    /// Update the state to match the real objects, changing nothing.
+    Refresh(apply::ApplyArgs),
+    /// Show the state or a saved plan.
+    Show(show::ShowArgs),
+    /// Print root module outputs.
+    Output(output::OutputArgs),
+    /// Inspect and edit the state by hand.
+    State(state::StateArgs),
+    /// Adopt an existing object into the state.
+    Import(import::ImportArgs),
+    /// Release a state lock left by a run that died.
+    ForceUnlock(force_unlock::ForceUnlockArgs),
+    /// Manage workspaces: separate states of one configuration.
+    Workspace(workspace::WorkspaceArgs),
 }
 
 /// Input variable options, shared by every command that evaluates the configuration.
@@ -77,5 +112,21 @@ pub fn run(cli: Cli) -> miette::Result<Outcome> {
     match cli.command {
         Command::Validate(args) => validate::run(args, &providers),
         Command::Graph(args) => graph::run(args, &providers),
+        Command::Fmt(args) => fmt::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Plan(args) => plan::run(args, &providers),
+        Command::Apply(args) => apply::run(args, &providers, fleetform_planner::plan::Mode::Normal),
+        Command::Destroy(args) => {
+            apply::run(args, &providers, fleetform_planner::plan::Mode::Destroy)
+        }
+        Command::Refresh(args) => {
+            apply::run(args, &providers, fleetform_planner::plan::Mode::RefreshOnly)
+        }
+        Command::Show(args) => show::run(args),
+        Command::Output(args) => output::run(args),
+        Command::State(args) => state::run(args),
+        Command::Import(args) => import::run(args, &providers),
+        Command::ForceUnlock(args) => force_unlock::run(args),
+        Command::Workspace(args) => workspace::run(args),
     }
 }

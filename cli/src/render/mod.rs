@@ -1,8 +1,15 @@
 //! Output. The only place that writes to the terminal: diagnostics for people (miette)
 //! and for machines (Terraform's JSON shapes).
 
+mod diff;
 pub mod human;
 pub mod json;
+pub mod outputs;
+pub mod plan;
+pub mod progress;
+pub mod state;
+mod term;
+mod ui;
 
 use std::io::IsTerminal;
 

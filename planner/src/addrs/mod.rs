@@ -236,6 +236,41 @@ impl fmt::Display for AbsResourceInstance {
     }
 }
 
+/// An address that selects resource instances, as `-target`, `-exclude` and the `state`
+/// commands take it: one instance (`host.web["a"]`), every instance of a resource
+/// (`host.web`), or everything in a module instance (`module.clinic["north"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// One instance.
+    Instance(AbsResourceInstance),
+    /// Every instance of a resource.
+    Resource(AbsResource),
+    /// Everything in a module instance and the modules it calls.
+    Module(ModuleInstance),
+}
+
+impl Selector {
+    /// Reads a selector from its address text.
+    pub fn parse(text: &str) -> Result<Selector, AddrError> {
+        if let Ok(m) = parse_module_instance(text) {
+            return Ok(Selector::Module(m));
+        }
+        match parse_abs_resource_instance(text) {
+            Ok(a) if a.resource.key != InstanceKey::None => Ok(Selector::Instance(a)),
+            _ => parse_abs_resource(text).map(Selector::Resource),
+        }
+    }
+
+    /// True when `addr` is selected.
+    pub fn matches(&self, addr: &AbsResourceInstance) -> bool {
+        match self {
+            Selector::Instance(i) => i == addr,
+            Selector::Resource(r) => addr.abs_resource() == *r,
+            Selector::Module(m) => addr.module.0.starts_with(&m.0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

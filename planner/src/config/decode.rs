@@ -363,16 +363,17 @@ impl<'a> Decoder<'a> {
             .unwrap_or(true);
         let _ephemeral = c.take("ephemeral").and_then(|a| self.constant_bool(a));
         let mut default = None;
-        if let Some(attr) = c.take("default") {
-            if let Some(value) = self.constant(attr) {
-                if value.is_null() && !nullable {
-                    self.error(
-                        span_of(&attr.value),
-                        "Invalid default value for variable",
-                        "A null default value is not valid when nullable=false.".into(),
-                    );
-                } else {
-                    match ty.convert(&value) {
+        if let Some(attr) = c.take("default")
+            && let Some(value) = self.constant(attr)
+        {
+            if value.is_null() && !nullable {
+                self.error(
+                    span_of(&attr.value),
+                    "Invalid default value for variable",
+                    "A null default value is not valid when nullable=false.".into(),
+                );
+            } else {
+                match ty.convert(&value) {
                         Ok(v) => default = Some(v.mark_if(sensitive)),
                         Err(e) => self.error(
                             span_of(&attr.value),
@@ -380,7 +381,6 @@ impl<'a> Decoder<'a> {
                             format!("This default value is not compatible with the variable's type constraint: {e}."),
                         ),
                     }
-                }
             }
         }
         let validations = c
@@ -696,15 +696,14 @@ impl<'a> Decoder<'a> {
             match structure {
                 Structure::Attribute(attr) if attr.key.as_str() == "alias" => {
                     alias = self.constant_string(attr);
-                    if let Some(a) = &alias {
-                        if !valid_name(a) {
+                    if let Some(a) = &alias
+                        && !valid_name(a) {
                             self.error(
                                 span_of(&attr.value),
                                 "Invalid provider configuration alias",
                                 "An alias must be a valid name: it must start with a letter or underscore and may contain only letters, digits, underscores, and dashes.".into(),
                             );
                         }
-                    }
                 }
                 Structure::Attribute(attr) if attr.key.as_str() == "version" => self.error(
                     span_of(&attr.key),

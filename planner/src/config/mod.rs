@@ -6,6 +6,7 @@
 //! flat map of module paths to [`Module`]s, with diagnostics for everything malformed.
 
 mod decode;
+mod format;
 mod load;
 mod sources;
 
@@ -20,6 +21,7 @@ use indexmap::IndexMap;
 
 use crate::addrs::{ModulePath, Resource};
 
+pub use format::format_source;
 pub(crate) use load::display_path;
 pub use load::{VAR_FILE_SUFFIX, load, load_source};
 pub use sources::{FileId, Sources};

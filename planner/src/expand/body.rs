@@ -1,7 +1,7 @@
 //! Checking and evaluating a block body against a provider schema: unknown arguments and
 //! blocks (with "did you mean"), missing required arguments, computed arguments set by the
 //! user, type mismatches, block counts, and `dynamic` blocks. The result is the object
-//! value the provider will see, with computed attributes unknown.
+//! value of the configuration: every schema attribute present, null where unset.
 
 use std::collections::BTreeMap;
 
@@ -165,28 +165,28 @@ pub(super) fn evaluate(
                 );
                 Value::Unknown
             }
+            // Unset means null in a configuration, as in Terraform; what an unset computed
+            // attribute becomes is the plan's business (unknown, or the prior value).
             (None, Presence::Optional) => Value::Null,
-            (None, Presence::Computed | Presence::OptionalComputed) => {
-                Value::Unknown.mark_if(spec.sensitive)
-            }
+            (None, Presence::Computed | Presence::OptionalComputed) => Value::Null,
         };
         object.insert(name.clone(), value);
     }
     for (name, spec) in &schema.blocks {
         let found = blocks.remove(name).unwrap_or_default();
-        if let Some(max) = spec.max_items {
-            if found.len() > max {
-                let extra = &found[max];
-                let detail = if max == 1 {
-                    format!("No more than 1 {name:?} block is allowed.")
-                } else {
-                    format!("No more than {max} {name:?} blocks are allowed.")
-                };
-                diags.push(
-                    Diagnostic::error(format!("Too many {name:?} blocks"), detail)
-                        .at(Some(sources.range(&extra.loc))),
-                );
-            }
+        if let Some(max) = spec.max_items
+            && found.len() > max
+        {
+            let extra = &found[max];
+            let detail = if max == 1 {
+                format!("No more than 1 {name:?} block is allowed.")
+            } else {
+                format!("No more than {max} {name:?} blocks are allowed.")
+            };
+            diags.push(
+                Diagnostic::error(format!("Too many {name:?} blocks"), detail)
+                    .at(Some(sources.range(&extra.loc))),
+            );
         }
         if found.len() < spec.min_items {
             let min = spec.min_items;

@@ -6,6 +6,7 @@
 //! unknown) value, which the graph and, later, the plan are built from.
 
 mod body;
+pub mod hook;
 mod moves;
 mod order;
 mod repeat;
@@ -19,9 +20,11 @@ use std::path::PathBuf;
 use fleetform_sdk::{Diagnostic, Diagnostics, Value};
 use indexmap::IndexMap;
 
+pub use hook::{Hook, InstanceRequest, ValidateHook};
 pub use order::{ConfigNode, Dep, Item, Order};
 use repeat::Keys;
 use scope::{InstanceScope, Repetition};
+pub use subject::{Subject, subject};
 
 use crate::addrs::{AbsResourceInstance, InstanceKey, ModuleInstance, ModulePath, Resource};
 use crate::config::{Check, Config, Expr, Loc};
@@ -121,6 +124,7 @@ pub fn expand<'c>(
     providers: &'c Providers,
     inputs: &IndexMap<String, InputValue>,
     options: Options,
+    hook: &mut dyn Hook,
     diags: &mut Diagnostics,
 ) -> Option<Expansion<'c>> {
     moves::check(config, diags);
@@ -146,7 +150,7 @@ pub fn expand<'c>(
     exp.data
         .insert(ModuleInstance::root(), InstanceData::default());
     for node in &order.sequence {
-        exp.evaluate(node, inputs, diags);
+        exp.evaluate(node, inputs, hook, diags);
     }
     if let Some(root) = exp.data.get(&ModuleInstance::root()) {
         exp.outputs = root.outputs.clone();
@@ -267,12 +271,19 @@ impl<'c> Expansion<'c> {
         &mut self,
         node: &ConfigNode,
         inputs: &IndexMap<String, InputValue>,
+        hook: &mut dyn Hook,
         diags: &mut Diagnostics,
     ) {
         let instances = self.modules.get(&node.path).cloned().unwrap_or_default();
         let Some(module) = self.config.modules.get(&node.path) else {
             return;
         };
+        // A resource block is handled in one batch across all module instances, so the
+        // hook can plan or apply its instances concurrently.
+        if let Item::Resource(addr) = &node.item {
+            self.resource(&instances, addr, hook, diags);
+            return;
+        }
         for m in &instances {
             match &node.item {
                 Item::Var(name) => self.variable(m, name, inputs, diags),
@@ -290,7 +301,7 @@ impl<'c> Expansion<'c> {
                 Item::Output(name) => self.output(m, name, diags),
                 Item::ModuleCall(name) => self.module_call(m, name, diags),
                 Item::Provider(name, alias) => self.provider(m, name, alias.clone(), diags),
-                Item::Resource(addr) => self.resource(m, addr, diags),
+                Item::Resource(_) => unreachable!("handled above"),
             }
         }
     }
@@ -367,8 +378,22 @@ impl<'c> Expansion<'c> {
             match var.ty.convert(&value) {
                 Ok(v) => v.mark_if(var.sensitive),
                 Err(e) => {
+                    // A sensitive variable's value must not appear, even in an error.
+                    let why = if var.sensitive || value.contains_sensitive() {
+                        format!(
+                            "{} required; the value is sensitive, so it is not shown",
+                            e.path
+                                .iter()
+                                .chain(std::iter::once(&var.ty.friendly_name()))
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(": ")
+                        )
+                    } else {
+                        e.to_string()
+                    };
                     diags.push(
-                        Diagnostic::error("Invalid value for input variable", format!("The given value is not suitable for {} declared at {declared_at}: {e}. The value came {}.", var_addr(m, name), source.describe(config)))
+                        Diagnostic::error("Invalid value for input variable", format!("The given value is not suitable for {} declared at {declared_at}: {why}. The value came {}.", var_addr(m, name), source.describe(config)))
                             .at(at.clone())
                             .related(source.loc().map(|_| declared_at.clone()), format!("{name:?} is declared here with type {}", var.ty)),
                     );
@@ -381,9 +406,10 @@ impl<'c> Expansion<'c> {
             .or_default()
             .vars
             .insert(name.to_owned(), value.clone());
-        let extra = [("var".to_owned(), Value::object([(name, value)]))];
+        // Conditions see every variable of the module (Terraform 1.9+); the order puts the
+        // variables a condition uses before this one.
         for check in &var.validations {
-            if let Some(message) = self.check(m, &Repetition::default(), &extra, check, diags) {
+            if let Some(message) = self.check(m, &Repetition::default(), &[], check, diags) {
                 diags.push(
                     // Like type errors: at the value when it is written in a file, else at
                     // the declaration; the other place is shown beside it.

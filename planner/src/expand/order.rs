@@ -211,14 +211,14 @@ fn dependencies(
                     .modules
                     .get(&parent)
                     .and_then(|m| m.module_calls.get(call_name));
-                if let Some(call) = call {
-                    if let Some(e) = call.inputs.get(name).map(|i| &i.value) {
-                        let allowed = Allowed {
-                            each: call.for_each.is_some(),
-                            count: call.count.is_some(),
-                        };
-                        add(vec![of(e)], &parent, allowed, &mut out, diags);
-                    }
+                if let Some(call) = call
+                    && let Some(e) = call.inputs.get(name).map(|i| &i.value)
+                {
+                    let allowed = Allowed {
+                        each: call.for_each.is_some(),
+                        count: call.count.is_some(),
+                    };
+                    add(vec![of(e)], &parent, allowed, &mut out, diags);
                 }
             }
             let var = &module.variables[name];

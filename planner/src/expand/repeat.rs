@@ -57,7 +57,7 @@ impl Expansion<'_> {
             let at = Some(self.config.range(&expr.loc()));
             let invalid =
                 |detail: String| Diagnostic::error("Invalid count argument", detail).at(at.clone());
-            if value.contains_sensitive() {
+            if matches!(value, Value::Sensitive(_)) {
                 diags.push(invalid("Sensitive values, or values derived from sensitive values, cannot be used as count arguments. If used, the sensitive value could be exposed as a resource instance key.".into()));
                 return Keys::Invalid;
             }
@@ -117,7 +117,14 @@ impl Expansion<'_> {
         let at = Some(self.config.range(&expr.loc()));
         let invalid =
             |detail: String| Diagnostic::error("Invalid for_each argument", detail).at(at.clone());
-        if value.contains_sensitive() {
+        // The keys become instance addresses, so they must not be secret; values inside a
+        // map may be (each.value keeps their marks).
+        let sensitive_key = match &value {
+            Value::Sensitive(_) => true,
+            Value::List(items) => items.iter().any(|i| matches!(i, Value::Sensitive(_))),
+            _ => false,
+        };
+        if sensitive_key {
             diags.push(invalid("Sensitive values, or values derived from sensitive values, cannot be used as for_each arguments. If used, the sensitive value could be exposed as a resource instance key.".into()));
             return Keys::Invalid;
         }

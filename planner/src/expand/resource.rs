@@ -6,19 +6,118 @@ use std::collections::BTreeMap;
 use fleetform_sdk::schema::did_you_mean;
 use fleetform_sdk::{Diagnostic, Diagnostics, Value};
 
+use super::hook::{Hook, InstanceRequest};
 use super::repeat::{Keys, Mode};
 use super::scope::{InstanceScope, Repetition};
 use super::{Expansion, ProviderConfigAddr, ResourceInstance};
 use crate::addrs::{AbsResourceInstance, InstanceKey, ModuleInstance, Resource, ResourceMode};
 use crate::config::{IgnoreChanges, ResourceBlock};
 
+/// The evaluated instances of one resource block in one module instance, waiting for the
+/// hook to turn their configurations into the values dependents see.
+pub(super) struct Pending {
+    module: ModuleInstance,
+    addr: Resource,
+    mode: Mode,
+    /// Checked for diagnostics only: keys unknown, or inside a placeholder module.
+    checked_only: bool,
+    provider: ProviderConfigAddr,
+    schema: fleetform_sdk::Schema,
+    values: Vec<(InstanceKey, Value)>,
+}
+
 impl Expansion<'_> {
+    /// Expands one resource block in every instance of its module: evaluates every
+    /// instance's configuration, hands the batch to the hook, and records what it returns.
     pub(super) fn resource(
+        &mut self,
+        instances: &[ModuleInstance],
+        addr: &Resource,
+        hook: &mut dyn Hook,
+        diags: &mut Diagnostics,
+    ) {
+        let pending: Vec<Pending> = instances
+            .iter()
+            .filter_map(|m| self.resource_configs(m, addr, diags))
+            .collect();
+        let config = self.config;
+        let mut requests = Vec::new();
+        for p in pending.iter().filter(|p| !p.checked_only) {
+            let block = &config.modules[&p.module.path()].resources[&p.addr];
+            for (key, value) in &p.values {
+                requests.push(InstanceRequest {
+                    addr: AbsResourceInstance {
+                        module: p.module.clone(),
+                        resource: p.addr.instance(key.clone()),
+                    },
+                    provider: p.provider.clone(),
+                    schema: &p.schema,
+                    block,
+                    config: value.clone(),
+                });
+            }
+        }
+        let mut results = if requests.is_empty() {
+            Vec::new()
+        } else {
+            hook.instances(requests, diags)
+        }
+        .into_iter();
+        for mut p in pending {
+            if !p.checked_only {
+                for (_, value) in p.values.iter_mut() {
+                    *value = results.next().unwrap_or(Value::Unknown);
+                }
+            }
+            self.store(p);
+        }
+    }
+
+    fn store(&mut self, p: Pending) {
+        let combined = match p.mode {
+            Mode::Single => p
+                .values
+                .first()
+                .map(|(_, v)| v.clone())
+                .unwrap_or(Value::Unknown),
+            Mode::Count => Value::List(p.values.iter().map(|(_, v)| v.clone()).collect()),
+            Mode::ForEach => Value::Object(
+                p.values
+                    .iter()
+                    .map(|(k, v)| match k {
+                        InstanceKey::Str(s) => (s.clone(), v.clone()),
+                        other => (other.to_string(), v.clone()),
+                    })
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+            Mode::Unknown => Value::Unknown,
+        };
+        self.data
+            .entry(p.module.clone())
+            .or_default()
+            .resources
+            .insert(p.addr.clone(), combined);
+        if p.checked_only {
+            return;
+        }
+        for (key, value) in p.values {
+            self.resources.push(ResourceInstance {
+                addr: AbsResourceInstance {
+                    module: p.module.clone(),
+                    resource: p.addr.instance(key),
+                },
+                provider: p.provider.clone(),
+                value,
+            });
+        }
+    }
+
+    fn resource_configs(
         &mut self,
         m: &ModuleInstance,
         addr: &Resource,
         diags: &mut Diagnostics,
-    ) {
+    ) -> Option<Pending> {
         let config = self.config;
         let rb = &config.modules[&m.path()].resources[addr];
         let Some((provider_name, schema)) = self.providers.resource_type(addr.mode, &addr.ty)
@@ -42,7 +141,7 @@ impl Expansion<'_> {
                 .or_default()
                 .resources
                 .insert(addr.clone(), Value::Unknown);
-            return;
+            return None;
         };
         let schema = schema.clone();
         let provider = self.provider_for(m, rb, provider_name, diags);
@@ -73,7 +172,7 @@ impl Expansion<'_> {
                     .or_default()
                     .resources
                     .insert(addr.clone(), Value::Unknown);
-                return;
+                return None;
             }
         };
         let mut values = Vec::with_capacity(entries.len());
@@ -87,12 +186,8 @@ impl Expansion<'_> {
                     rep,
                     extra: &[],
                 };
-                let mut value =
+                let value =
                     super::body::evaluate(&scope, &schema.block, &rb.body, rb.file, &rb.loc, diags);
-                if addr.mode == ResourceMode::Data {
-                    // A data source is read at plan time; nothing of it is known yet.
-                    value = mark_unknown_computed(value, &schema.block);
-                }
                 for check in &rb.lifecycle.preconditions {
                     if let Some(message) = self.check(m, rep, &[], check, diags) {
                         diags.push(
@@ -111,41 +206,15 @@ impl Expansion<'_> {
                 values.push((key.clone(), value));
             }
         }
-        let combined = match mode {
-            Mode::Single => values
-                .first()
-                .map(|(_, v)| v.clone())
-                .unwrap_or(Value::Unknown),
-            Mode::Count => Value::List(values.iter().map(|(_, v)| v.clone()).collect()),
-            Mode::ForEach => Value::Object(
-                values
-                    .iter()
-                    .map(|(k, v)| match k {
-                        InstanceKey::Str(s) => (s.clone(), v.clone()),
-                        other => (other.to_string(), v.clone()),
-                    })
-                    .collect::<BTreeMap<_, _>>(),
-            ),
-            Mode::Unknown => Value::Unknown,
-        };
-        self.data
-            .entry(m.clone())
-            .or_default()
-            .resources
-            .insert(addr.clone(), combined);
-        if placeholder || mode == Mode::Unknown {
-            return;
-        }
-        for (key, value) in values {
-            self.resources.push(ResourceInstance {
-                addr: AbsResourceInstance {
-                    module: m.clone(),
-                    resource: addr.instance(key),
-                },
-                provider: provider.clone(),
-                value,
-            });
-        }
+        Some(Pending {
+            module: m.clone(),
+            addr: addr.clone(),
+            mode,
+            checked_only: placeholder || mode == Mode::Unknown,
+            provider,
+            schema,
+            values,
+        })
     }
 
     /// The provider configuration for a resource: its `provider` argument, or the default
@@ -268,17 +337,4 @@ impl Expansion<'_> {
             }
         }
     }
-}
-
-/// Marks the computed attributes of a data source unknown until it is read.
-fn mark_unknown_computed(value: Value, schema: &fleetform_sdk::Block) -> Value {
-    let Value::Object(mut map) = value else {
-        return value;
-    };
-    for (name, attr) in &schema.attributes {
-        if !attr.settable() {
-            map.insert(name.clone(), Value::Unknown);
-        }
-    }
-    Value::Object(map)
 }

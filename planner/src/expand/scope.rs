@@ -157,16 +157,15 @@ impl Scope for InstanceScope<'_> {
                 if let (Some(output), Some(child)) = (
                     name_at(ops, 1),
                     self.exp.config.modules.get(&self.module.path().child(call)),
-                ) {
-                    if !child.outputs.contains_key(output) {
-                        return Err(EvalError::new(
-                            at,
-                            "Unsupported attribute",
-                            format!(
-                                "This object does not have an attribute named {output:?}: module {call:?} declares no output of that name."
-                            ),
-                        ));
-                    }
+                ) && !child.outputs.contains_key(output)
+                {
+                    return Err(EvalError::new(
+                        at,
+                        "Unsupported attribute",
+                        format!(
+                            "This object does not have an attribute named {output:?}: module {call:?} declares no output of that name."
+                        ),
+                    ));
                 }
                 match self.module_value(call) {
                     Some(v) => Ok((Cow::Owned(v), 1)),

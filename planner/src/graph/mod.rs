@@ -104,10 +104,65 @@ impl Graph {
         let Some(i) = self.inner.node_indices().find(|&i| &self.inner[i] == node) else {
             return Vec::new();
         };
-        self.inner
+        let mut deps: Vec<&Node> = self
+            .inner
             .neighbors_directed(i, petgraph::Direction::Incoming)
             .map(|j| &self.inner[j])
-            .collect()
+            .collect();
+        deps.sort();
+        deps.dedup();
+        deps
+    }
+
+    /// For every resource instance, the resource instances it depends on, directly or
+    /// through variables, locals, outputs and module boundaries (which are looked through).
+    /// Computed once for the whole graph, so it stays linear in its size.
+    pub fn resource_dependencies(&self) -> HashMap<AbsResourceInstance, Vec<AbsResourceInstance>> {
+        let mut memo: HashMap<NodeIndex, Vec<NodeIndex>> = HashMap::new();
+        let mut out = HashMap::new();
+        for i in self.inner.node_indices() {
+            if let Node::Resource(addr) = &self.inner[i] {
+                let mut deps: Vec<AbsResourceInstance> = self
+                    .inner
+                    .neighbors_directed(i, petgraph::Direction::Incoming)
+                    .flat_map(|j| self.resources_behind(j, &mut memo))
+                    .filter_map(|k| match &self.inner[k] {
+                        Node::Resource(a) => Some(a.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                deps.sort();
+                deps.dedup();
+                out.insert(addr.clone(), deps);
+            }
+        }
+        out
+    }
+
+    /// The resource nodes `node` is (if it is one) or stands for (through the nodes it
+    /// depends on, if it is not).
+    fn resources_behind(
+        &self,
+        node: NodeIndex,
+        memo: &mut HashMap<NodeIndex, Vec<NodeIndex>>,
+    ) -> Vec<NodeIndex> {
+        if matches!(self.inner[node], Node::Resource(_)) {
+            return vec![node];
+        }
+        if let Some(found) = memo.get(&node) {
+            return found.clone();
+        }
+        // Mark before descending: the graph is acyclic, but this keeps a bug from looping.
+        memo.insert(node, Vec::new());
+        let mut found: Vec<NodeIndex> = self
+            .inner
+            .neighbors_directed(node, petgraph::Direction::Incoming)
+            .flat_map(|j| self.resources_behind(j, memo))
+            .collect();
+        found.sort();
+        found.dedup();
+        memo.insert(node, found.clone());
+        found
     }
 
     /// The graph in Graphviz DOT, edges drawn from dependent to dependency as Terraform does.
@@ -122,6 +177,7 @@ impl Graph {
             graph: DiGraph::new(),
             index: HashMap::new(),
             modules: HashMap::new(),
+            edges: std::collections::HashSet::new(),
         }
         .build()
     }
@@ -134,9 +190,18 @@ struct Builder<'a, 'c> {
     index: HashMap<ModuleInstance, HashMap<Item, Vec<NodeIndex>>>,
     /// The boundary node of each module instance.
     modules: HashMap<ModuleInstance, NodeIndex>,
+    /// Edges added so far: one per pair, however many references.
+    edges: std::collections::HashSet<(NodeIndex, NodeIndex)>,
 }
 
 impl Builder<'_, '_> {
+    /// Adds an edge unless the pair has one; the first reference's place explains it.
+    fn edge(&mut self, from: NodeIndex, to: NodeIndex, reference: Option<SourceRange>) {
+        if self.edges.insert((from, to)) {
+            self.graph.add_edge(from, to, Edge { reference });
+        }
+    }
+
     fn add(&mut self, m: &ModuleInstance, item: Item, node: Node) -> NodeIndex {
         let i = self.graph.add_node(node);
         self.index
@@ -195,7 +260,7 @@ impl Builder<'_, '_> {
             let item = Item::Resource(r.addr.resource.resource.clone());
             let i = self.add(&r.addr.module, item, Node::Resource(r.addr.clone()));
             if let Some(&p) = providers.get(&r.provider) {
-                self.graph.add_edge(p, i, Edge { reference: None });
+                self.edge(p, i, None);
             }
         }
         let mut deps: Vec<(&ConfigNode, &Vec<crate::expand::Dep>)> =
@@ -218,14 +283,10 @@ impl Builder<'_, '_> {
                     let reference = dep.at.as_ref().map(|l| exp.config.range(l));
                     for target in self.resolve(&dep.on, m) {
                         for &source in &sources {
+                            // One edge per pair, however many references: the first one's
+                            // place explains it.
                             if target != source {
-                                self.graph.add_edge(
-                                    target,
-                                    source,
-                                    Edge {
-                                        reference: reference.clone(),
-                                    },
-                                );
+                                self.edge(target, source, reference.clone());
                             }
                         }
                     }
@@ -260,13 +321,13 @@ impl Builder<'_, '_> {
                 .map(|(_, cs)| cs.iter().flat_map(|(_, c)| get(c, &on.item)).collect())
                 .unwrap_or_default();
         }
-        if let Some((call, parent)) = split(from) {
-            if on.path == parent.path() {
-                if on.item == Item::ModuleCall(call) {
-                    return self.modules.get(from).copied().into_iter().collect();
-                }
-                return get(&parent, &on.item);
+        if let Some((call, parent)) = split(from)
+            && on.path == parent.path()
+        {
+            if on.item == Item::ModuleCall(call) {
+                return self.modules.get(from).copied().into_iter().collect();
             }
+            return get(&parent, &on.item);
         }
         Vec::new()
     }

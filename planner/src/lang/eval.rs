@@ -173,7 +173,10 @@ impl Evaluator<'_> {
             Expression::Conditional(c) => {
                 let cond = self.eval(&c.cond_expr)?;
                 if cond.is_unknown() {
-                    return Ok(Value::Unknown.mark_if(cond.contains_sensitive()));
+                    // Either branch may be the result, so it carries both branches' marks.
+                    let t = self.eval(&c.true_expr)?;
+                    let f = self.eval(&c.false_expr)?;
+                    return Ok(taint(Value::Unknown, &[&cond, &t, &f]));
                 }
                 let chosen = match Type::Bool.convert(&cond.unmark_deep()) {
                     Ok(Value::Bool(b)) => b,
@@ -608,10 +611,7 @@ impl Evaluator<'_> {
         let mut inputs = Vec::new();
         let mut declared = std::collections::BTreeSet::new();
         for r in &refs {
-            if !declared.insert(r.root.clone()) {
-                continue;
-            }
-            let value = match self.binding(&r.root) {
+            let root = match self.binding(&r.root) {
                 Some(v) => v.clone(),
                 None => match self.scope.root_value(&r.root) {
                     Some(v) => v,
@@ -622,11 +622,16 @@ impl Evaluator<'_> {
                     }
                 },
             };
-            match value.to_hcl() {
-                Some(h) => ctx.declare_var(r.root.as_str(), h),
-                None => return Ok(taint(Value::Unknown, &[&value])),
+            // Only what the template refers to decides whether its result is unknown or
+            // sensitive, not the rest of the root it belongs to.
+            let referenced = follow(&root, &r.steps);
+            if !referenced.is_wholly_known() {
+                return Ok(taint(Value::Unknown, &[referenced]));
             }
-            inputs.push(value);
+            inputs.push(referenced.clone());
+            if declared.insert(r.root.clone()) {
+                ctx.declare_var(r.root.as_str(), root.to_hcl_lossy());
+            }
         }
         for name in functions::names() {
             if let Some(def) = functions::lookup(name) {
@@ -731,6 +736,28 @@ fn op_name(e: &hcl::eval::Error) -> String {
         hcl::eval::ErrorKind::BinaryOp(_, op, _) => format!("{op:?}"),
         _ => "the operator".into(),
     }
+}
+
+/// The part of `root` a reference's static steps lead to (as far as they lead).
+fn follow<'v>(root: &'v Value, steps: &[super::refs::Step]) -> &'v Value {
+    let mut current = root;
+    for step in steps {
+        let next = match (current.unmark().0, step) {
+            (Value::Object(m), super::refs::Step::Attr(a)) => m.get(a),
+            (Value::Object(m), super::refs::Step::Key(crate::addrs::InstanceKey::Str(k))) => {
+                m.get(k)
+            }
+            (Value::List(l), super::refs::Step::Key(crate::addrs::InstanceKey::Int(i))) => {
+                usize::try_from(*i).ok().and_then(|i| l.get(i))
+            }
+            _ => None,
+        };
+        match next {
+            Some(n) => current = n,
+            None => break,
+        }
+    }
+    current
 }
 
 /// Applies traversal steps to a borrowed value; `keys[i]` is the evaluated key of step i

@@ -14,3 +14,6 @@ mod typeexpr;
 pub use eval::{EvalError, Scope, eval, eval_const};
 pub use refs::{Reference, references, references_in_body};
 pub use typeexpr::type_constraint;
+
+#[cfg(test)]
+mod tests;

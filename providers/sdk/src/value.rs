@@ -228,6 +228,26 @@ impl Value {
         })
     }
 
+    /// Converts to an hcl-rs value, with unknowns as null and marks dropped: for handing a
+    /// whole scope root to hcl-rs after checking that the parts used are known.
+    pub fn to_hcl_lossy(&self) -> hcl::Value {
+        match self {
+            Value::Null | Value::Unknown => hcl::Value::Null,
+            Value::Bool(b) => hcl::Value::Bool(*b),
+            Value::Number(n) => hcl::Value::Number(*n),
+            Value::String(s) => hcl::Value::String(s.clone()),
+            Value::List(items) => {
+                hcl::Value::Array(items.iter().map(Value::to_hcl_lossy).collect())
+            }
+            Value::Object(map) => hcl::Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), v.to_hcl_lossy()))
+                    .collect(),
+            ),
+            Value::Sensitive(inner) => inner.to_hcl_lossy(),
+        }
+    }
+
     /// Converts to JSON; unknowns become `null` and sensitive marks are dropped, so callers
     /// that print must redact first.
     pub fn to_json(&self) -> serde_json::Value {

@@ -71,6 +71,7 @@ pub fn validate(options: &LoadOptions, providers: &Providers) -> Validated {
             workspace,
             inputs_complete,
         },
+        &mut expand::ValidateHook,
         &mut diagnostics,
     );
     let graph = expansion.as_ref().map(Graph::build);
@@ -102,7 +103,14 @@ pub fn validate_source(name: &str, text: &str, providers: &Providers) -> Validat
         workspace: "default".into(),
         inputs_complete,
     };
-    let expansion = expand::expand(&config, providers, &inputs, options, &mut diagnostics);
+    let expansion = expand::expand(
+        &config,
+        providers,
+        &inputs,
+        options,
+        &mut expand::ValidateHook,
+        &mut diagnostics,
+    );
     let graph = expansion.as_ref().map(Graph::build);
     drop(expansion);
     diagnostics.sort_and_dedup();
@@ -112,3 +120,7 @@ pub fn validate_source(name: &str, text: &str, providers: &Providers) -> Validat
         graph,
     }
 }
+
+mod run;
+
+pub use run::{Control, RunOptions, Session, open};

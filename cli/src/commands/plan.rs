@@ -1,0 +1,62 @@
+//! `fleetform plan`: show what apply would change; `-out` saves the plan for `apply`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use fleetform_planner::plan::{Mode, file};
+use fleetform_planner::providers::Providers;
+
+use super::session::{PlanFlags, Runtime, open};
+use crate::Outcome;
+use crate::render::{self, json::JsonUi};
+
+/// Arguments of `plan`.
+#[derive(Args)]
+pub struct PlanArgs {
+    /// Save the plan to FILE, for `fleetform apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Exit 0 when nothing would change, 2 when something would, 1 on error.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    #[command(flatten)]
+    flags: PlanFlags,
+}
+
+pub fn run(args: PlanArgs, providers: &Providers) -> miette::Result<Outcome> {
+    let flags = &args.flags;
+    let color = flags.color();
+    let ui = flags.json.then(JsonUi::new);
+    let lock = flags.lock.then_some(flags.lock_timeout);
+    let Some(mut session) = open(&flags.vars, "OperationTypePlan", lock, color) else {
+        return Ok(Outcome::Failure);
+    };
+    let rt = Runtime::new()?;
+    let options = flags.run_options(Mode::Normal);
+    let plan = session.plan(providers, &options, rt.runtime.handle(), rt.cancel.clone());
+    match &ui {
+        Some(ui) => ui.diagnostics(&session.config, &session.diagnostics),
+        None => render::human::diagnostics(&session.config, &session.diagnostics, color),
+    }
+    let Some(plan) = plan else {
+        return Ok(Outcome::Failure);
+    };
+    match &ui {
+        Some(ui) => ui.plan(&plan),
+        None => render::stdout(&render::plan::plan(&plan, color))
+            .map_err(|e| miette::miette!("cannot write output: {e}"))?,
+    }
+    if let Some(out) = &args.out {
+        file::write(out, &plan, &file::config_hash(&session.config))
+            .map_err(|e| miette::miette!("cannot save the plan: {e}"))?;
+        if ui.is_none() {
+            render::stdout(&format!("\nSaved the plan to: {}\n\nTo perform exactly these actions, run the following command to apply:\n    fleetform apply {:?}\n", out.display(), out.display()))
+                .map_err(|e| miette::miette!("cannot write output: {e}"))?;
+        }
+    }
+    Ok(if args.detailed_exitcode && !plan.is_empty() {
+        Outcome::Changes
+    } else {
+        Outcome::Success
+    })
+}

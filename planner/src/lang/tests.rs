@@ -1,0 +1,700 @@
+//! Unit tests of the evaluator, independent of expansion: a small [`Scope`] maps root names
+//! (`var`, `local`) to objects, and each test evaluates one expression and checks the exact
+//! value, or the error's summary, detail and the source text its span points at.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use fleetform_sdk::Value;
+use hcl::edit::Decorated;
+use hcl::edit::expr::TraversalOperator;
+
+use super::{EvalError, Scope, eval};
+
+/// Roots that hold objects; a reference consumes its first attribute step, as `var.x` and
+/// `local.x` do during expansion.
+struct TestScope {
+    roots: BTreeMap<String, Value>,
+}
+
+impl Scope for TestScope {
+    fn resolve(
+        &self,
+        root: &str,
+        root_span: Option<Range<usize>>,
+        ops: &[Decorated<TraversalOperator>],
+    ) -> Result<(Cow<'_, Value>, usize), EvalError> {
+        let Some(object) = self.roots.get(root) else {
+            return Err(EvalError::new(
+                root_span,
+                "Unknown root",
+                format!("No root named {root:?}."),
+            ));
+        };
+        let name = match ops.first().map(|op| op.value()) {
+            Some(TraversalOperator::GetAttr(name)) => name.as_str(),
+            _ => {
+                return Err(EvalError::new(
+                    root_span,
+                    "Invalid reference",
+                    format!("The {root:?} object cannot be accessed directly."),
+                ));
+            }
+        };
+        match object.as_object().and_then(|m| m.get(name)) {
+            Some(v) => Ok((Cow::Borrowed(v), 1)),
+            None => Err(EvalError::new(
+                root_span,
+                "Reference to undeclared input variable",
+                format!("An input variable with the name {name:?} has not been declared."),
+            )),
+        }
+    }
+
+    fn root_value(&self, root: &str) -> Option<Value> {
+        self.roots.get(root).cloned()
+    }
+}
+
+fn s(x: &str) -> Value {
+    Value::from(x)
+}
+
+fn n(x: i64) -> Value {
+    Value::from(x)
+}
+
+fn secret(v: Value) -> Value {
+    v.into_sensitive()
+}
+
+fn list(items: impl IntoIterator<Item = Value>) -> Value {
+    Value::List(items.into_iter().collect())
+}
+
+/// The variables every test sees, as `var.NAME`.
+fn vars() -> Vec<(&'static str, Value)> {
+    vec![
+        ("unknown", Value::Unknown),
+        ("secret", secret(s("hunter2"))),
+        ("secret_flag", secret(Value::Bool(true))),
+        ("secret_list", secret(list([s("a"), s("b")]))),
+        ("m", Value::object([("a", Value::Unknown)])),
+        (
+            "list",
+            list([
+                Value::object([("name", s("a")), ("port", n(80))]),
+                Value::object([("name", s("b")), ("port", n(443))]),
+            ]),
+        ),
+        ("partial", list([s("a"), Value::Unknown])),
+        ("nothing", Value::Null),
+        ("obj", Value::object([("name", s("web")), ("port", n(22))])),
+        (
+            "creds",
+            Value::object([("user", s("admin")), ("password", secret(s("p4ss")))]),
+        ),
+        ("text", s("abc")),
+        ("three", n(3)),
+        ("names", list([s("a"), s("b"), s("a")])),
+    ]
+}
+
+fn scope_with(vars: Vec<(&'static str, Value)>) -> TestScope {
+    let mut roots = BTreeMap::new();
+    roots.insert("var".to_owned(), Value::object(vars));
+    roots.insert(
+        "local".to_owned(),
+        Value::object([("suffix", s("x")), ("unknown", Value::Unknown)]),
+    );
+    TestScope { roots }
+}
+
+fn eval_in(scope: &TestScope, src: &str) -> Result<Value, EvalError> {
+    let expr = hcl::edit::parser::parse_expr(src)
+        .unwrap_or_else(|e| panic!("test expression {src:?} does not parse: {e}"));
+    eval(&expr, scope)
+}
+
+/// Evaluates `src` in the standard scope; panics on an error.
+fn ok(src: &str) -> Value {
+    eval_in(&scope_with(vars()), src)
+        .unwrap_or_else(|e| panic!("{src:?} failed: {}: {}", e.summary, e.detail))
+}
+
+/// Evaluates `src`, expecting an error; returns it and the source text its span covers.
+fn err(src: &str) -> (EvalError, String) {
+    match eval_in(&scope_with(vars()), src) {
+        Ok(v) => panic!("{src:?} evaluated to {v:?}, expected an error"),
+        Err(e) => {
+            let span = e
+                .span
+                .clone()
+                .unwrap_or_else(|| panic!("the error of {src:?} has no span: {e:?}"));
+            let text = src
+                .get(span.clone())
+                .unwrap_or_else(|| panic!("span {span:?} is outside {src:?}"))
+                .to_owned();
+            (e, text)
+        }
+    }
+}
+
+// --- unknown values ---------------------------------------------------------------------
+
+#[test]
+fn unknown_propagates_through_operators() {
+    assert_eq!(ok("var.unknown + 1"), Value::Unknown);
+    assert_eq!(ok("1 + var.unknown"), Value::Unknown);
+    assert_eq!(ok("var.unknown == \"a\""), Value::Unknown);
+    assert_eq!(ok("var.unknown && true"), Value::Unknown);
+    assert_eq!(ok("-var.unknown"), Value::Unknown);
+    assert_eq!(ok("!var.unknown"), Value::Unknown);
+    assert_eq!(ok("var.partial == [\"a\", \"b\"]"), Value::Unknown);
+}
+
+#[test]
+fn unknown_propagates_through_calls_templates_and_traversals() {
+    assert_eq!(ok("upper(var.unknown)"), Value::Unknown);
+    assert_eq!(ok("join(\",\", var.partial)"), Value::Unknown);
+    assert_eq!(ok("\"${var.unknown}-x\""), Value::Unknown);
+    assert_eq!(ok("\"${var.unknown}\""), Value::Unknown);
+    assert_eq!(ok("var.unknown.name"), Value::Unknown);
+    assert_eq!(ok("var.unknown[0]"), Value::Unknown);
+    assert_eq!(ok("var.obj[var.unknown]"), Value::Unknown);
+    // A known element of a partially unknown list stays known.
+    assert_eq!(ok("var.partial[0]"), s("a"));
+    assert_eq!(ok("var.partial[1]"), Value::Unknown);
+}
+
+#[test]
+fn conditional_with_unknown_condition_is_unknown() {
+    assert_eq!(ok("var.unknown ? \"a\" : \"b\""), Value::Unknown);
+    // A known condition picks its branch even when the other is unknown.
+    assert_eq!(ok("true ? \"a\" : var.unknown"), s("a"));
+    assert_eq!(ok("false ? var.unknown : \"b\""), s("b"));
+}
+
+#[test]
+fn for_expressions_over_unknowns() {
+    assert_eq!(ok("[for x in var.unknown : x]"), Value::Unknown);
+    assert_eq!(ok("{ for k, v in var.unknown : k => v }"), Value::Unknown);
+    // Known keys with unknown values keep the keys.
+    assert_eq!(
+        ok("{ for k, v in var.m : k => v }"),
+        Value::object([("a", Value::Unknown)])
+    );
+    assert_eq!(ok("[for v in var.m : v]"), list([Value::Unknown]));
+    assert_eq!(
+        ok("[for x in var.partial : x]"),
+        list([s("a"), Value::Unknown])
+    );
+    // An unknown key or filter makes the whole result unknown.
+    assert_eq!(ok("{ for x in var.partial : x => 1 }"), Value::Unknown);
+    assert_eq!(
+        ok("[for x in var.partial : x if x != \"b\"]"),
+        Value::Unknown
+    );
+}
+
+#[test]
+fn functions_over_partially_unknown_collections_are_unknown() {
+    // Documented conservative behaviour: any unknown argument, even an element, makes the
+    // call unknown (Terraform would know length(["a", unknown]) is 2).
+    assert_eq!(ok("length(var.partial)"), Value::Unknown);
+    assert_eq!(ok("length(var.m)"), Value::Unknown);
+    assert_eq!(ok("keys(var.m)"), Value::Unknown);
+    assert_eq!(ok("concat(var.partial, [\"c\"])"), Value::Unknown);
+    assert_eq!(ok("length(var.names)"), n(3));
+}
+
+#[test]
+fn timestamp_is_unknown_while_planning() {
+    assert_eq!(ok("timestamp()"), Value::Unknown);
+    assert_eq!(ok("\"at ${timestamp()}\""), Value::Unknown);
+    let (e, at) = err("timestamp(1)");
+    assert_eq!(e.summary, "Invalid function arguments");
+    assert_eq!(
+        e.detail,
+        "Function \"timestamp\" expects 0 argument(s), but 1 were given."
+    );
+    assert_eq!(at, "timestamp(1)");
+}
+
+// --- sensitive values -------------------------------------------------------------------
+
+#[test]
+fn sensitive_propagates_through_templates_calls_and_operators() {
+    assert_eq!(ok("\"${var.secret}-x\""), secret(s("hunter2-x")));
+    assert_eq!(ok("\"${var.secret}\""), secret(s("hunter2")));
+    assert_eq!(ok("upper(var.secret)"), secret(s("HUNTER2")));
+    assert_eq!(ok("length(var.secret)"), secret(n(7)));
+    assert_eq!(ok("var.secret == \"x\""), secret(Value::Bool(false)));
+    assert_eq!(ok("!var.secret_flag"), secret(Value::Bool(false)));
+    assert_eq!(ok("var.secret_flag ? \"a\" : \"b\""), secret(s("a")));
+    assert_eq!(
+        ok("[for x in var.secret_list : upper(x)]"),
+        secret(list([s("A"), s("B")]))
+    );
+    assert_eq!(ok("var.secret_list[0]"), secret(s("a")));
+    assert_eq!(
+        ok("var.obj[var.secret == \"x\" ? \"name\" : \"port\"]"),
+        secret(n(22))
+    );
+    // Unknown results keep the mark.
+    assert_eq!(
+        ok("\"${var.secret}${var.unknown}\""),
+        secret(Value::Unknown)
+    );
+    assert_eq!(ok("var.secret == var.unknown"), secret(Value::Unknown));
+}
+
+#[test]
+fn sensitive_attribute_of_an_object_keeps_the_mark_only_there() {
+    assert_eq!(
+        ok("{ user = \"admin\", password = var.secret }"),
+        Value::object([("password", secret(s("hunter2"))), ("user", s("admin"))])
+    );
+    assert_eq!(ok("var.creds.user"), s("admin"));
+    assert_eq!(ok("var.creds.password"), secret(s("p4ss")));
+    assert_eq!(
+        ok("var.creds"),
+        Value::object([("password", secret(s("p4ss"))), ("user", s("admin"))])
+    );
+    assert_eq!(
+        ok("{ for k, v in var.creds : k => v }"),
+        Value::object([("password", secret(s("p4ss"))), ("user", s("admin"))])
+    );
+}
+
+#[test]
+fn sensitive_and_nonsensitive_functions() {
+    assert_eq!(ok("nonsensitive(var.secret)"), s("hunter2"));
+    assert_eq!(
+        ok("nonsensitive(var.creds)"),
+        Value::object([("password", s("p4ss")), ("user", s("admin"))])
+    );
+    assert_eq!(ok("sensitive(\"x\")"), secret(s("x")));
+    assert_eq!(ok("sensitive(var.secret)"), secret(s("hunter2")));
+    assert_eq!(ok("upper(sensitive(\"x\"))"), secret(s("X")));
+    let (e, at) = err("sensitive()");
+    assert_eq!(e.summary, "Invalid function arguments");
+    assert_eq!(at, "sensitive()");
+}
+
+#[test]
+fn display_of_sensitive_values_never_shows_the_secret() {
+    for src in [
+        "var.secret",
+        "\"${var.secret}-x\"",
+        "{ user = \"admin\", password = var.secret }",
+        "[var.secret]",
+        "var.creds",
+    ] {
+        let shown = ok(src).to_string();
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("p4ss"),
+            "{src} is shown as {shown}"
+        );
+        assert!(
+            shown.contains("(sensitive value)"),
+            "{src} is shown as {shown}"
+        );
+    }
+    assert_eq!(
+        ok("{ user = \"admin\", password = var.secret }").to_string(),
+        "{password = (sensitive value), user = \"admin\"}"
+    );
+}
+
+#[test]
+fn errors_about_sensitive_values_do_not_show_them() {
+    for src in [
+        "var.secret + 1",
+        "cidrsubnet(var.secret, 4, 1)",
+        "tonumber(var.secret)",
+        "var.obj[var.secret]",
+        "-var.secret",
+    ] {
+        let (e, _) = err(src);
+        assert!(
+            !e.detail.contains("hunter2") && !e.summary.contains("hunter2"),
+            "the error of {src} shows the secret: {e:?}"
+        );
+    }
+    let (e, at) = err("cidrsubnet(var.secret, 4, 1)");
+    assert_eq!(e.summary, "Error in function call");
+    assert_eq!(
+        e.detail,
+        "Call to function \"cidrsubnet\" failed: the arguments include sensitive values, so the details are hidden."
+    );
+    assert_eq!(at, "cidrsubnet(var.secret, 4, 1)");
+}
+
+// --- the evaluator's own errors, with spans -------------------------------------------
+
+#[test]
+fn unsupported_attribute_suggests_the_nearest_name() {
+    let (e, at) = err("var.obj.nmae");
+    assert_eq!(e.summary, "Unsupported attribute");
+    assert_eq!(
+        e.detail,
+        "This object does not have an attribute named \"nmae\". Did you mean \"name\"?"
+    );
+    assert_eq!(at, ".nmae");
+    let (e, at) = err("var.obj.zzzzzz");
+    assert_eq!(
+        e.detail,
+        "This object does not have an attribute named \"zzzzzz\"."
+    );
+    assert_eq!(at, ".zzzzzz");
+    let (e, at) = err("var.list.name");
+    assert_eq!(e.summary, "Unsupported attribute");
+    assert!(
+        e.detail
+            .starts_with("Can't access attributes on a list of objects.")
+    );
+    assert_eq!(at, ".name");
+    let (e, at) = err("var.text.length");
+    assert_eq!(
+        e.detail,
+        "Can't access attributes on a primitive-typed value (string)."
+    );
+    assert_eq!(at, ".length");
+}
+
+#[test]
+fn invalid_index_on_a_list_names_its_length() {
+    let (e, at) = err("var.list[5]");
+    assert_eq!(e.summary, "Invalid index");
+    assert_eq!(
+        e.detail,
+        "The given key does not identify an element in this collection value: the collection has 2 elements."
+    );
+    assert_eq!(at, "[5]");
+    let (e, at) = err("var.list[0].port[1]");
+    assert_eq!(
+        e.detail,
+        "This value does not have any indices: it is a number."
+    );
+    assert_eq!(at, "[1]");
+    let (e, at) = err("var.obj[\"nope\"]");
+    assert_eq!(
+        e.detail,
+        "The given key does not identify an element in this collection value: no element has the key \"nope\"."
+    );
+    assert_eq!(at, "[\"nope\"]");
+    let (e, at) = err("var.list[\"x\"]");
+    assert_eq!(
+        e.detail,
+        "The given key does not identify an element in this collection value: a number is required."
+    );
+    assert_eq!(at, "[\"x\"]");
+}
+
+#[test]
+fn attribute_of_null_is_an_error_at_the_attribute() {
+    let (e, at) = err("var.nothing.x");
+    assert_eq!(e.summary, "Attempt to get attribute from null value");
+    assert_eq!(
+        e.detail,
+        "This value is null, so it does not have any attributes."
+    );
+    assert_eq!(at, ".x");
+    let (e, at) = err("var.nothing[0]");
+    assert_eq!(e.summary, "Invalid index");
+    assert_eq!(
+        e.detail,
+        "This value is null, so it does not have any indices."
+    );
+    assert_eq!(at, "[0]");
+}
+
+#[test]
+fn template_interpolating_null_or_a_collection_is_an_error_at_the_interpolation() {
+    let (e, at) = err("\"a-${var.nothing}-b\"");
+    assert_eq!(e.summary, "Invalid template interpolation value");
+    assert_eq!(
+        e.detail,
+        "The expression result is null. Cannot include a null value in a string template."
+    );
+    assert_eq!(at, "var.nothing");
+    let (e, at) = err("\"a-${var.names}\"");
+    assert_eq!(e.summary, "Invalid template interpolation value");
+    assert_eq!(
+        e.detail,
+        "Cannot include the given value in a string template: string required, but this is list of string."
+    );
+    assert_eq!(at, "var.names");
+    assert_eq!(ok("\"${var.three}/${true}\""), s("3/true"));
+}
+
+#[test]
+fn conditional_needs_a_bool_condition() {
+    let (e, at) = err("var.text ? 1 : 2");
+    assert_eq!(e.summary, "Incorrect condition type");
+    assert_eq!(
+        e.detail,
+        "The condition expression must be of type bool, but this is string."
+    );
+    assert_eq!(at, "var.text");
+    // Strings "true" and "false" convert, as in Terraform.
+    assert_eq!(ok("\"true\" ? 1 : 2"), n(1));
+    // Only the chosen branch is evaluated.
+    assert_eq!(
+        ok("var.nothing == null ? \"none\" : var.nothing.x"),
+        s("none")
+    );
+}
+
+#[test]
+fn duplicate_key_in_a_for_expression_points_at_the_key() {
+    let (e, at) = err("{ for x in var.names : upper(x) => 1 }");
+    assert_eq!(e.summary, "Duplicate object key");
+    assert_eq!(
+        e.detail,
+        "Two different items produced the key \"A\" in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."
+    );
+    assert_eq!(at, "upper(x)");
+    assert_eq!(
+        ok("{ for i, x in var.names : x => i... }"),
+        Value::object([("a", list([n(0), n(2)])), ("b", list([n(1)]))])
+    );
+    let (e, at) = err("[for x in var.nothing : x]");
+    assert_eq!(e.summary, "Iteration over null value");
+    assert_eq!(at, "var.nothing");
+    let (e, at) = err("[for x in var.names : x if x]");
+    assert_eq!(e.summary, "Invalid 'for' condition");
+    assert_eq!(at, "x");
+}
+
+#[test]
+fn unknown_function_suggests_the_nearest_name() {
+    let (e, at) = err("jion(\",\", [\"a\"])");
+    assert_eq!(e.summary, "Call to unknown function");
+    assert_eq!(
+        e.detail,
+        "There is no function named \"jion\". Did you mean \"join\"?"
+    );
+    assert_eq!(at, "jion");
+    let (e, at) = err("upper(lenght(var.names))");
+    assert_eq!(
+        e.detail,
+        "There is no function named \"lenght\". Did you mean \"length\"?"
+    );
+    assert_eq!(at, "lenght");
+    let (e, _) = err("frobnicate(1)");
+    assert_eq!(e.detail, "There is no function named \"frobnicate\".");
+}
+
+#[test]
+fn failing_function_is_wrapped_with_its_name_at_the_call() {
+    let (e, at) = err("upper(cidrsubnet(\"10.0.0.0/24\", 16, 1))");
+    assert_eq!(e.summary, "Error in function call");
+    assert!(
+        e.detail
+            .starts_with("Call to function \"cidrsubnet\" failed: "),
+        "{}",
+        e.detail
+    );
+    assert!(e.detail.ends_with('.'), "{}", e.detail);
+    assert_eq!(at, "cidrsubnet(\"10.0.0.0/24\", 16, 1)");
+    assert_eq!(ok("cidrsubnet(\"10.0.0.0/16\", 8, 2)"), s("10.0.2.0/24"));
+}
+
+#[test]
+fn reference_errors_of_the_scope_point_at_the_reference() {
+    let (e, at) = err("upper(var.nope)");
+    assert_eq!(e.summary, "Reference to undeclared input variable");
+    assert_eq!(at, "var.nope");
+}
+
+// --- try and can -------------------------------------------------------------------
+
+#[test]
+fn try_returns_the_first_argument_that_succeeds() {
+    assert_eq!(
+        ok("try(var.obj.missing_attr.x, \"fallback\")"),
+        s("fallback")
+    );
+    assert_eq!(ok("try(var.nope, var.obj.name)"), s("web"));
+    assert_eq!(ok("try(var.obj.name, \"fallback\")"), s("web"));
+    assert_eq!(ok("try(var.list[9].name, var.list[1].name)"), s("b"));
+    assert_eq!(ok("try(var.secret, \"x\")"), secret(s("hunter2")));
+    let (e, at) = err("try(var.obj.a, var.obj.b)");
+    assert_eq!(e.summary, "Error in function call");
+    assert!(
+        e.detail
+            .starts_with("Call to function \"try\" failed: no expression succeeded: "),
+        "{}",
+        e.detail
+    );
+    assert_eq!(at, "try(var.obj.a, var.obj.b)");
+}
+
+#[test]
+fn try_over_an_unknown_is_unknown() {
+    assert_eq!(ok("try(var.unknown, \"fallback\")"), Value::Unknown);
+    assert_eq!(ok("try(var.unknown.x, \"fallback\")"), Value::Unknown);
+    assert_eq!(ok("try(var.partial, [])"), Value::Unknown);
+    // An argument that fails before the unknown one is skipped.
+    assert_eq!(ok("try(var.obj.x, var.unknown, \"f\")"), Value::Unknown);
+}
+
+#[test]
+fn can_tells_whether_an_expression_evaluates() {
+    assert_eq!(ok("can(regex(\"^a\", \"abc\"))"), Value::Bool(true));
+    assert_eq!(ok("can(regex(\"^b\", \"abc\"))"), Value::Bool(false));
+    assert_eq!(ok("can(var.obj.name)"), Value::Bool(true));
+    assert_eq!(ok("can(var.obj.nope)"), Value::Bool(false));
+    assert_eq!(ok("can(var.unknown)"), Value::Unknown);
+    assert_eq!(ok("can(tonumber(var.unknown))"), Value::Unknown);
+    let (e, at) = err("can()");
+    assert_eq!(e.summary, "Invalid function arguments");
+    assert_eq!(at, "can()");
+}
+
+// --- splats and heredocs ------------------------------------------------------------
+
+#[test]
+fn splat_expressions() {
+    assert_eq!(ok("var.list[*].name"), list([s("a"), s("b")]));
+    assert_eq!(ok("var.list.*.port"), list([n(80), n(443)]));
+    assert_eq!(ok("var.list[*]"), ok("var.list"));
+    assert_eq!(ok("var.nothing[*].name"), list([]));
+    assert_eq!(ok("length(var.nothing[*])"), n(0));
+    // A single object becomes a one-element list, as in Terraform.
+    assert_eq!(ok("var.obj[*].name"), list([s("web")]));
+    assert_eq!(ok("var.unknown[*].name"), Value::Unknown);
+    let (e, at) = err("var.list[*].nmae");
+    assert_eq!(e.summary, "Unsupported attribute");
+    assert_eq!(
+        e.detail,
+        "This object does not have an attribute named \"nmae\". Did you mean \"name\"?"
+    );
+    assert_eq!(at, ".nmae");
+}
+
+/// Heredocs and templates with directives are evaluated by hcl-rs from whole roots, so
+/// these tests use a scope in which every variable is known and not sensitive, except the
+/// ones a test adds (see the ignored tests below for why).
+fn ok_plain(src: &str, extra: Vec<(&'static str, Value)>) -> Value {
+    let mut plain: Vec<(&'static str, Value)> = vars()
+        .into_iter()
+        .filter(|(_, v)| v.is_wholly_known() && !v.contains_sensitive())
+        .collect();
+    plain.extend(extra);
+    eval_in(&scope_with(plain), src)
+        .unwrap_or_else(|e| panic!("{src:?} failed: {}: {}", e.summary, e.detail))
+}
+
+#[test]
+fn indented_heredoc_with_interpolation_is_dedented() {
+    let src = "<<-EOT\n    name: ${var.obj.name}\n      port: ${var.obj.port}\n    EOT";
+    assert_eq!(ok_plain(src, vec![]), s("name: web\n  port: 22\n"));
+    let plain = "<<EOT\n  keep ${var.text}\nEOT";
+    assert_eq!(ok_plain(plain, vec![]), s("  keep abc\n"));
+}
+
+#[test]
+fn heredoc_over_an_unknown_is_unknown_and_over_a_secret_sensitive() {
+    assert_eq!(
+        ok_plain(
+            "<<-EOT\n  id: ${var.id}\n  EOT",
+            vec![("id", Value::Unknown)]
+        ),
+        Value::Unknown
+    );
+    assert_eq!(
+        ok_plain(
+            "<<-EOT\n  pw: ${var.pw}\n  EOT",
+            vec![("pw", secret(s("hunter2")))]
+        ),
+        secret(s("pw: hunter2\n"))
+    );
+}
+
+#[test]
+fn template_directives() {
+    assert_eq!(
+        ok_plain("\"%{ for n in var.names }${n};%{ endfor }\"", vec![]),
+        s("a;b;a;")
+    );
+    assert_eq!(
+        ok_plain(
+            "\"%{ if var.three > 2 }big%{ else }small%{ endif }\"",
+            vec![]
+        ),
+        s("big")
+    );
+    assert_eq!(
+        ok_plain(
+            "\"%{ if var.flag }a%{ endif }\"",
+            vec![("flag", Value::Unknown)]
+        ),
+        Value::Unknown
+    );
+    assert_eq!(
+        ok_plain(
+            "\"%{ if true }${var.pw}%{ endif }\"",
+            vec![("pw", secret(s("hunter2")))]
+        ),
+        secret(s("hunter2"))
+    );
+    assert_eq!(
+        ok_plain(
+            "\"%{ for x in var.xs }${x}%{ endfor }\"",
+            vec![("xs", list([s("a"), secret(s("b"))]))]
+        ),
+        secret(s("ab"))
+    );
+}
+
+// --- bugs -----------------------------------------------------------------------------
+
+#[test]
+fn conditional_with_unknown_condition_keeps_marks_of_its_branches() {
+    // Terraform marks the unknown result with the marks of both branches; otherwise
+    // `output "o" { value = var.unknown ? var.secret : "" }` escapes the "Output refers
+    // to sensitive values" check and shows the secret once it is known.
+    assert_eq!(
+        ok("var.unknown ? var.secret : \"x\""),
+        secret(Value::Unknown)
+    );
+}
+
+#[test]
+fn heredoc_is_sensitive_only_when_it_uses_a_sensitive_value() {
+    // Only var.obj.name is used; var.secret is another, sensitive, variable.
+    let scope = scope_with(vec![
+        ("obj", Value::object([("name", s("web"))])),
+        ("secret", secret(s("hunter2"))),
+    ]);
+    assert_eq!(
+        eval_in(&scope, "<<-EOT\n  name: ${var.obj.name}\n  EOT"),
+        Ok(s("name: web\n"))
+    );
+    assert_eq!(
+        eval_in(&scope, "\"%{ if true }${var.obj.name}%{ endif }\""),
+        Ok(s("web"))
+    );
+}
+
+#[test]
+fn heredoc_is_unknown_only_when_it_uses_an_unknown_value() {
+    // Only var.obj.name is used; var.unknown is another variable of the same module.
+    let scope = scope_with(vec![
+        ("obj", Value::object([("name", s("web"))])),
+        ("unknown", Value::Unknown),
+        ("names", list([s("a"), s("b")])),
+    ]);
+    assert_eq!(
+        eval_in(&scope, "<<-EOT\n  name: ${var.obj.name}\n  EOT"),
+        Ok(s("name: web\n"))
+    );
+    assert_eq!(
+        eval_in(&scope, "\"%{ for n in var.names }${n}%{ endfor }\""),
+        Ok(s("ab"))
+    );
+}

@@ -1,0 +1,419 @@
+//! Making a plan: apply `moved` blocks to the prior state, import what `import` blocks
+//! name, expand the configuration with the plan hook, then plan deletes for what the
+//! configuration no longer has, output changes, and each change's dependencies.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use fleetform_sdk::{CancellationToken, Diagnostic, Diagnostics, ImportRequest, ReadRequest};
+use indexmap::IndexMap;
+
+use super::hook::{PlanHook, Settings, bounded};
+use super::{Action, Mode, OutputChange, Plan, Reason, ResourceChange};
+use crate::addrs::parse::{abs_resource_instance_from_expr, module_instance_from_expr};
+use crate::addrs::{AbsResourceInstance, ModuleInstance, ResourceMode};
+use crate::config::Config;
+use crate::expand::{self, Options};
+use crate::graph::Graph;
+use crate::inputs::InputValue;
+use crate::lang::eval_const;
+use crate::providers::Providers;
+use crate::state::{InstanceState, InstanceStatus, State};
+
+/// Everything a plan is made from.
+pub struct Inputs<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// The providers.
+    pub providers: &'a Providers,
+    /// Root variable values.
+    pub variables: &'a IndexMap<String, InputValue>,
+    /// The workspace name.
+    pub workspace: &'a str,
+    /// The state the plan starts from.
+    pub prior: &'a State,
+    /// What to plan.
+    pub settings: &'a Settings,
+    /// Where provider operations run.
+    pub runtime: &'a tokio::runtime::Handle,
+    /// Cancelled on interruption.
+    pub cancel: CancellationToken,
+}
+
+/// Makes a plan. Returns `None` when the configuration cannot be evaluated at all.
+pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
+    let (mut state, moved_from) = apply_moves(inputs.config, inputs.prior, diags);
+    let importing = import(inputs, &mut state, diags);
+    let settings = inputs.settings;
+    let mut hook = PlanHook {
+        config: inputs.config,
+        providers: inputs.providers,
+        runtime: inputs.runtime,
+        prior: &state,
+        settings,
+        cancel: inputs.cancel.clone(),
+        changes: HashMap::new(),
+        drift: Vec::new(),
+        refreshed: HashMap::new(),
+    };
+    let options = Options {
+        workspace: inputs.workspace.to_owned(),
+        inputs_complete: true,
+    };
+    let exp = expand::expand(
+        inputs.config,
+        inputs.providers,
+        inputs.variables,
+        options,
+        &mut hook,
+        diags,
+    )?;
+    let graph = Graph::build(&exp);
+    let dependencies = graph.resource_dependencies();
+    let mut changes = std::mem::take(&mut hook.changes);
+    let mut drift = std::mem::take(&mut hook.drift);
+    let refreshed = std::mem::take(&mut hook.refreshed);
+    drop(hook);
+
+    // What the state has and the configuration does not: planned for deletion.
+    let in_config: HashSet<&AbsResourceInstance> = exp.resources.iter().map(|r| &r.addr).collect();
+    let live_modules: HashSet<&ModuleInstance> = exp.data.keys().collect();
+    for (addr, instance) in &state.resources {
+        if addr.resource.resource.mode != ResourceMode::Managed {
+            continue;
+        }
+        let orphan = !in_config.contains(addr);
+        if settings.mode == Mode::RefreshOnly || !(orphan || settings.mode == Mode::Destroy) {
+            continue;
+        }
+        if settings
+            .only
+            .as_ref()
+            .is_some_and(|only| !only.contains(addr))
+        {
+            continue;
+        }
+        let mut current = refreshed
+            .get(addr)
+            .cloned()
+            .unwrap_or_else(|| Some(instance.value.clone()));
+        if orphan && settings.refresh {
+            current = refresh_orphan(inputs, addr, instance, &mut drift, diags);
+        }
+        let Some(before) = current else { continue };
+        let reason = if settings.mode == Mode::Destroy {
+            Reason::DeleteBecauseDestroyMode
+        } else if !live_modules.contains(&addr.module) {
+            Reason::DeleteBecauseNoModule
+        } else if exp
+            .config
+            .modules
+            .get(&addr.module.path())
+            .is_some_and(|m| m.resources.contains_key(&addr.resource.resource))
+        {
+            Reason::DeleteBecauseNoInstance
+        } else {
+            Reason::DeleteBecauseNoResourceConfig
+        };
+        let prevent = instance.prevent_destroy
+            || exp
+                .config
+                .modules
+                .get(&addr.module.path())
+                .and_then(|m| m.resources.get(&addr.resource.resource))
+                .is_some_and(|b| b.lifecycle.prevent_destroy);
+        if prevent {
+            diags.push(
+                Diagnostic::error(
+                    "Instance cannot be destroyed",
+                    format!("Resource {addr} has lifecycle.prevent_destroy set, but the plan calls for this resource to be destroyed. The protection is recorded in state, so it holds even after its block was removed from the configuration. To destroy it, first apply with prevent_destroy = false, or remove it from state with `fleetform state rm`."),
+                )
+                .address(addr.to_string()),
+            );
+        }
+        changes.insert(
+            addr.clone(),
+            ResourceChange {
+                addr: addr.clone(),
+                previous_addr: None,
+                provider: instance.provider.clone(),
+                action: Action::Delete,
+                reason: Some(reason),
+                before: Some(before),
+                after: None,
+                replace_paths: Vec::new(),
+                importing: None,
+                dependencies: instance.dependencies.clone(),
+                create_before_destroy: instance.create_before_destroy,
+                prevent_destroy: prevent,
+            },
+        );
+    }
+    if settings.mode == Mode::Destroy {
+        changes.retain(|_, c| c.action == Action::Delete);
+    }
+    for (addr, change) in changes.iter_mut() {
+        if let Some(deps) = dependencies.get(addr) {
+            change.dependencies = deps.clone();
+        }
+        change.previous_addr = moved_from.get(addr).cloned();
+        change.importing = importing.get(addr).cloned();
+    }
+    let mut changes: Vec<ResourceChange> = changes.into_values().collect();
+    changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+    drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+
+    let mut outputs = BTreeMap::new();
+    let declared = exp.config.root().map(|r| &r.outputs);
+    if settings.mode != Mode::RefreshOnly {
+        for (name, value) in &exp.outputs {
+            let sensitive = declared
+                .and_then(|o| o.get(name))
+                .is_some_and(|o| o.sensitive);
+            let after = if settings.mode == Mode::Destroy {
+                None
+            } else {
+                Some(value.clone())
+            };
+            let before = inputs.prior.outputs.get(name).map(|o| o.value.clone());
+            outputs.insert(
+                name.clone(),
+                OutputChange {
+                    before,
+                    after,
+                    sensitive,
+                },
+            );
+        }
+        for (name, old) in &inputs.prior.outputs {
+            outputs.entry(name.clone()).or_insert(OutputChange {
+                before: Some(old.value.clone()),
+                after: None,
+                sensitive: old.sensitive,
+            });
+        }
+    }
+    let variables = exp
+        .data
+        .get(&ModuleInstance::root())
+        .map(|d| d.vars.clone().into_iter().collect())
+        .unwrap_or_default();
+    Some(Plan {
+        mode: settings.mode,
+        changes,
+        drift,
+        outputs,
+        lineage: inputs.prior.lineage.clone(),
+        serial: inputs.prior.serial,
+        variables,
+    })
+}
+
+fn refresh_orphan(
+    inputs: &Inputs<'_>,
+    addr: &AbsResourceInstance,
+    instance: &InstanceState,
+    drift: &mut Vec<ResourceChange>,
+    diags: &mut Diagnostics,
+) -> Option<fleetform_sdk::Value> {
+    let provider_name = inputs
+        .providers
+        .resource_type(ResourceMode::Managed, &addr.resource.resource.ty)
+        .map(|(p, _)| p.to_owned())?;
+    let provider = inputs.providers.get(&provider_name)?;
+    let read = provider.read(ReadRequest {
+        type_name: addr.resource.resource.ty.clone(),
+        current: instance.value.clone(),
+        cancel: inputs.cancel.clone(),
+    });
+    match inputs
+        .runtime
+        .block_on(bounded(inputs.settings.timeout, &inputs.cancel, read))
+    {
+        Ok(Some(v)) => Some(v),
+        Ok(None) => {
+            drift.push(ResourceChange {
+                addr: addr.clone(),
+                previous_addr: None,
+                provider: instance.provider.clone(),
+                action: Action::Delete,
+                reason: None,
+                before: Some(instance.value.clone()),
+                after: None,
+                replace_paths: Vec::new(),
+                importing: None,
+                dependencies: Vec::new(),
+                create_before_destroy: false,
+                prevent_destroy: false,
+            });
+            None
+        }
+        Err(e) => {
+            diags.push(
+                Diagnostic::error("Error refreshing state", format!("{addr}: {e}."))
+                    .address(addr.to_string()),
+            );
+            Some(instance.value.clone())
+        }
+    }
+}
+
+/// Renames state entries as the root module's `moved` blocks say. Returns the renamed state
+/// and, for each new address, the old one.
+fn apply_moves(
+    config: &Config,
+    prior: &State,
+    diags: &mut Diagnostics,
+) -> (State, HashMap<AbsResourceInstance, AbsResourceInstance>) {
+    let mut state = prior.clone();
+    let mut moved = HashMap::new();
+    let Some(root) = config.root() else {
+        return (state, moved);
+    };
+    for block in &root.moved {
+        let renames: Vec<(AbsResourceInstance, AbsResourceInstance)> = match (
+            abs_resource_instance_from_expr(&block.from.expr),
+            abs_resource_instance_from_expr(&block.to.expr),
+        ) {
+            (Ok(from), Ok(to)) => {
+                let whole = from.resource.key == crate::addrs::InstanceKey::None
+                    && to.resource.key == crate::addrs::InstanceKey::None;
+                state
+                    .resources
+                    .keys()
+                    .filter(|a| {
+                        if whole {
+                            a.abs_resource() == from.abs_resource()
+                        } else {
+                            **a == from
+                        }
+                    })
+                    .map(|a| {
+                        let mut new = to.clone();
+                        if whole {
+                            new.resource.key = a.resource.key.clone();
+                        }
+                        (a.clone(), new)
+                    })
+                    .collect()
+            }
+            _ => match (
+                module_instance_from_expr(&block.from.expr),
+                module_instance_from_expr(&block.to.expr),
+            ) {
+                (Ok(from), Ok(to)) => state
+                    .resources
+                    .keys()
+                    .filter(|a| a.module.0.starts_with(&from.0))
+                    .map(|a| {
+                        let mut steps = to.0.clone();
+                        steps.extend(a.module.0[from.0.len()..].iter().cloned());
+                        (
+                            a.clone(),
+                            AbsResourceInstance {
+                                module: ModuleInstance(steps),
+                                resource: a.resource.clone(),
+                            },
+                        )
+                    })
+                    .collect(),
+                // Malformed blocks were reported by validation.
+                _ => Vec::new(),
+            },
+        };
+        for (from, to) in renames {
+            if state.resources.contains_key(&to) {
+                diags.push(
+                    Diagnostic::warning("Moved object still exists", format!("{to} already exists in state, so {from} was not moved onto it. Remove the moved block or the duplicate object."))
+                        .at(Some(config.range(&block.loc))),
+                );
+                continue;
+            }
+            if let Some(instance) = state.resources.remove(&from) {
+                state.resources.insert(to.clone(), instance);
+                let original = moved.remove(&from).unwrap_or(from);
+                moved.insert(to, original);
+            }
+        }
+    }
+    (state, moved)
+}
+
+/// Imports the objects `import` blocks name and that state does not have yet.
+fn import(
+    inputs: &Inputs<'_>,
+    state: &mut State,
+    diags: &mut Diagnostics,
+) -> HashMap<AbsResourceInstance, String> {
+    let mut importing = HashMap::new();
+    let Some(root) = inputs.config.root() else {
+        return importing;
+    };
+    for block in &root.imports {
+        let Ok(to) = abs_resource_instance_from_expr(&block.to.expr) else {
+            continue;
+        };
+        if state.resources.contains_key(&to) {
+            continue;
+        }
+        let id = match eval_const(&block.id.expr)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+        {
+            Some(id) => id,
+            None => {
+                diags.push(
+                    Diagnostic::error(
+                        "Invalid import id",
+                        "The import id must be a string known before planning, such as a literal.",
+                    )
+                    .at(Some(inputs.config.range(&block.id.loc()))),
+                );
+                continue;
+            }
+        };
+        let Some((provider_name, _)) = inputs
+            .providers
+            .resource_type(ResourceMode::Managed, &to.resource.resource.ty)
+        else {
+            continue;
+        };
+        let Some(provider) = inputs.providers.get(provider_name) else {
+            continue;
+        };
+        let request = ImportRequest {
+            type_name: to.resource.resource.ty.clone(),
+            id: id.clone(),
+            cancel: inputs.cancel.clone(),
+        };
+        match inputs.runtime.block_on(bounded(
+            inputs.settings.timeout,
+            &inputs.cancel,
+            provider.import(request),
+        )) {
+            Ok(value) => {
+                state.resources.insert(
+                    to.clone(),
+                    InstanceState {
+                        provider: format!("provider.{provider_name}"),
+                        schema_version: 0,
+                        value,
+                        dependencies: Vec::new(),
+                        status: InstanceStatus::Ready,
+                        create_before_destroy: false,
+                        prevent_destroy: false,
+                    },
+                );
+                importing.insert(to, id);
+            }
+            Err(e) => diags.push(
+                Diagnostic::error(
+                    "Import failed",
+                    format!("Importing {to} with id {id:?} failed: {e}."),
+                )
+                .at(Some(inputs.config.range(&block.loc)))
+                .address(to.to_string()),
+            ),
+        }
+    }
+    importing
+}

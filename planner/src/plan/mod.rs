@@ -1,0 +1,188 @@
+//! Plans: what `plan` found and `apply` will do, as plain data. A plan records each
+//! resource instance's action with the values before and after (unknown parts marked),
+//! changes made outside fleetform that refresh found, output changes, and the state it was
+//! made from, so a saved plan can refuse to apply to any other state.
+
+pub mod build;
+pub mod diff;
+pub mod file;
+pub mod hook;
+
+use std::collections::BTreeMap;
+
+use fleetform_sdk::{Path, Value};
+
+use crate::addrs::AbsResourceInstance;
+
+/// What apply does to one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Nothing.
+    NoOp,
+    /// Create it.
+    Create,
+    /// Read a data source during apply (its configuration is not known before).
+    Read,
+    /// Change it in place.
+    Update,
+    /// Destroy it, then create its replacement.
+    DeleteThenCreate,
+    /// Create the replacement first, then destroy the old object (`create_before_destroy`).
+    CreateThenDelete,
+    /// Destroy it.
+    Delete,
+}
+
+impl Action {
+    /// Terraform's `change.actions` list.
+    pub fn terraform_actions(self) -> &'static [&'static str] {
+        match self {
+            Action::NoOp => &["no-op"],
+            Action::Create => &["create"],
+            Action::Read => &["read"],
+            Action::Update => &["update"],
+            Action::DeleteThenCreate => &["delete", "create"],
+            Action::CreateThenDelete => &["create", "delete"],
+            Action::Delete => &["delete"],
+        }
+    }
+
+    /// True for both orders of replacement.
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+
+    /// True when the object is destroyed (alone or as part of a replacement).
+    pub fn destroys(self) -> bool {
+        self.is_replace() || self == Action::Delete
+    }
+}
+
+/// Why an action was chosen, where it is not obvious.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// `-replace=ADDR`.
+    ReplaceByRequest,
+    /// An attribute that cannot change in place changed; the paths are in the change.
+    ReplaceBecauseCannotUpdate,
+    /// The object is tainted (a create failed part way).
+    ReplaceBecauseTainted,
+    /// `lifecycle { replace_triggered_by }` named something that changes.
+    ReplaceByTriggers(String),
+    /// The resource block is gone from the configuration.
+    DeleteBecauseNoResourceConfig,
+    /// The module instance that held it is gone.
+    DeleteBecauseNoModule,
+    /// The instance key is not produced by count/for_each any more.
+    DeleteBecauseNoInstance,
+    /// `plan -destroy`.
+    DeleteBecauseDestroyMode,
+    /// A data source whose configuration is only known at apply.
+    ReadBecauseConfigUnknown,
+}
+
+/// The planned change of one resource instance.
+#[derive(Debug, Clone)]
+pub struct ResourceChange {
+    /// The instance.
+    pub addr: AbsResourceInstance,
+    /// Its address before a `moved` block renamed it.
+    pub previous_addr: Option<AbsResourceInstance>,
+    /// The provider configuration that manages it.
+    pub provider: String,
+    /// What apply does.
+    pub action: Action,
+    /// Why, where it matters.
+    pub reason: Option<Reason>,
+    /// The object now (after refresh); `None` when it does not exist.
+    pub before: Option<Value>,
+    /// The planned object, unknown where only apply can tell; `None` when it will not exist.
+    pub after: Option<Value>,
+    /// Attributes that force the replacement.
+    pub replace_paths: Vec<Path>,
+    /// Set when the object is imported by this plan: its id.
+    pub importing: Option<String>,
+    /// The instances it depends on, recorded in state for ordering later destroys.
+    pub dependencies: Vec<AbsResourceInstance>,
+    /// `create_before_destroy`, recorded in state.
+    pub create_before_destroy: bool,
+    /// `prevent_destroy`, recorded in state.
+    pub prevent_destroy: bool,
+}
+
+/// A change of a root module output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputChange {
+    /// The value now, `None` when the output does not exist yet.
+    pub before: Option<Value>,
+    /// The planned value, `None` when the output is removed.
+    pub after: Option<Value>,
+    /// Declared `sensitive`.
+    pub sensitive: bool,
+}
+
+/// Which kind of plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Converge to the configuration.
+    Normal,
+    /// Destroy everything (`-destroy`, `destroy`).
+    Destroy,
+    /// Only record what refresh found (`-refresh-only`, `refresh`).
+    RefreshOnly,
+}
+
+/// A complete plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Which kind.
+    pub mode: Mode,
+    /// The changes, sorted by address; no-ops included (renderers skip them).
+    pub changes: Vec<ResourceChange>,
+    /// Changes made outside fleetform, found by refresh.
+    pub drift: Vec<ResourceChange>,
+    /// Root output changes.
+    pub outputs: BTreeMap<String, OutputChange>,
+    /// The lineage of the state the plan was made from.
+    pub lineage: String,
+    /// The serial of that state; applying to any other serial is refused.
+    pub serial: u64,
+    /// The root variable values the plan was made with, so applying a saved plan
+    /// evaluates the configuration exactly as planned.
+    pub variables: BTreeMap<String, Value>,
+}
+
+impl Plan {
+    /// True when applying would change nothing: no resource change, move or import, and no
+    /// output change.
+    pub fn is_empty(&self) -> bool {
+        self.changes
+            .iter()
+            .all(|c| c.action == Action::NoOp && c.previous_addr.is_none() && c.importing.is_none())
+            && self.outputs.values().all(|o| match (&o.before, &o.after) {
+                (Some(b), Some(a)) => diff::values_equal(b, a) && a.is_wholly_known(),
+                (None, None) => true,
+                _ => false,
+            })
+    }
+
+    /// Counts of (to add, to change, to destroy), as the summary line shows them.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut add = 0;
+        let mut change = 0;
+        let mut destroy = 0;
+        for c in &self.changes {
+            match c.action {
+                Action::Create => add += 1,
+                Action::Update => change += 1,
+                Action::Delete => destroy += 1,
+                Action::DeleteThenCreate | Action::CreateThenDelete => {
+                    add += 1;
+                    destroy += 1;
+                }
+                Action::NoOp | Action::Read => {}
+            }
+        }
+        (add, change, destroy)
+    }
+}

@@ -1,0 +1,621 @@
+//! Format version 1: the serde mirror of the model, and the conversions both ways.
+//!
+//! ```json
+//! {"format_version": 1, "tool": "fleetform", "tool_version": "0.1.0", "serial": 3, "lineage": "…",
+//!  "outputs": {"name": {"value": …, "sensitive": true}},
+//!  "resources": [{"module": "module.clinic[\"north\"]", "mode": "managed", "type": "host",
+//!    "name": "web", "provider": "provider.host", "instances": [{"index_key": "a",
+//!    "schema_version": 0, "attributes": {…}, "sensitive_attributes": [["password"]],
+//!    "dependencies": ["host.x"], "status": "tainted", "create_before_destroy": false,
+//!    "prevent_destroy": true}]}]}
+//! ```
+//!
+//! `module` is omitted for the root module, `index_key` for an instance without one and
+//! `status` when ready. Instances of one resource with different providers are written as
+//! separate resource entries and merged when read.
+
+use std::collections::BTreeMap;
+
+use fleetform_sdk::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use super::{DecodeError, FORMAT_VERSION, Header, TOOL, TOOL_VERSION, invalid};
+use crate::addrs::{
+    AbsResourceInstance, InstanceKey, ModuleInstance, Resource, ResourceMode,
+    parse_abs_resource_instance, parse_module_instance,
+};
+use crate::state::backend::LockInfo;
+use crate::state::journal::JournalEntry;
+use crate::state::{InstanceState, InstanceStatus, OutputState, State};
+
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "a fleetform state (a JSON object)")]
+pub(super) struct StateV1 {
+    format_version: u64,
+    #[serde(default)]
+    tool: String,
+    #[serde(default)]
+    tool_version: String,
+    serial: u64,
+    lineage: String,
+    #[serde(default)]
+    outputs: BTreeMap<String, OutputV1>,
+    #[serde(default)]
+    resources: Vec<ResourceV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "an output object")]
+struct OutputV1 {
+    value: Json,
+    #[serde(default)]
+    sensitive: bool,
+    /// Marks inside the value (an output built from sensitive attributes); usually absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sensitive_attributes: Vec<Vec<Json>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "a resource object")]
+pub(super) struct ResourceV1 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    module: Option<String>,
+    mode: ModeV1,
+    #[serde(rename = "type")]
+    ty: String,
+    name: String,
+    provider: String,
+    instances: Vec<InstanceV1>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum ModeV1 {
+    Managed,
+    Data,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "an instance object")]
+struct InstanceV1 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    index_key: Option<Json>,
+    #[serde(default)]
+    schema_version: u64,
+    attributes: Json,
+    #[serde(default)]
+    sensitive_attributes: Vec<Vec<Json>>,
+    #[serde(default)]
+    dependencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<StatusV1>,
+    #[serde(default)]
+    create_before_destroy: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum StatusV1 {
+    Ready,
+    Tainted,
+}
+
+// ---- state ----
+
+pub(super) fn encode_state(state: &State) -> StateV1 {
+    let outputs = state
+        .outputs
+        .iter()
+        .map(|(name, output)| (name.clone(), encode_output(output)))
+        .collect();
+    // Consecutive instances of one resource with one provider share an entry.
+    let mut resources: Vec<ResourceV1> = Vec::new();
+    let mut last: Option<(&AbsResourceInstance, &str)> = None;
+    for (addr, instance) in &state.resources {
+        let same = last.is_some_and(|(prev, provider)| {
+            prev.module == addr.module
+                && prev.resource.resource == addr.resource.resource
+                && provider == instance.provider
+        });
+        if !same {
+            resources.push(resource_entry(addr, &instance.provider));
+        }
+        if let Some(entry) = resources.last_mut() {
+            entry
+                .instances
+                .push(encode_instance(&addr.resource.key, instance));
+        }
+        last = Some((addr, &instance.provider));
+    }
+    StateV1 {
+        format_version: FORMAT_VERSION,
+        tool: TOOL.into(),
+        tool_version: TOOL_VERSION.into(),
+        serial: state.serial,
+        lineage: state.lineage.clone(),
+        outputs,
+        resources,
+    }
+}
+
+pub(super) fn decode_state(v: StateV1) -> Result<State, DecodeError> {
+    if v.lineage.is_empty() {
+        return Err(invalid("lineage", "lineage is empty"));
+    }
+    let mut state = State {
+        lineage: v.lineage,
+        serial: v.serial,
+        resources: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+    };
+    for (name, output) in v.outputs {
+        let path = format!("outputs.{name}");
+        let output = decode_output(output, &path)?;
+        state.outputs.insert(name, output);
+    }
+    for (i, resource) in v.resources.into_iter().enumerate() {
+        let path = format!("resources[{i}]");
+        for (j, (addr, instance)) in decode_resource(resource, &path)?.into_iter().enumerate() {
+            if state.resources.contains_key(&addr) {
+                return Err(invalid(
+                    format!("{path}.instances[{j}]"),
+                    format!("instance {addr} appears more than once"),
+                ));
+            }
+            state.resources.insert(addr, instance);
+        }
+    }
+    Ok(state)
+}
+
+fn resource_entry(addr: &AbsResourceInstance, provider: &str) -> ResourceV1 {
+    let resource = &addr.resource.resource;
+    ResourceV1 {
+        module: (!addr.module.is_root()).then(|| addr.module.to_string()),
+        mode: match resource.mode {
+            ResourceMode::Managed => ModeV1::Managed,
+            ResourceMode::Data => ModeV1::Data,
+        },
+        ty: resource.ty.clone(),
+        name: resource.name.clone(),
+        provider: provider.to_owned(),
+        instances: Vec::new(),
+    }
+}
+
+fn encode_instance(key: &InstanceKey, instance: &InstanceState) -> InstanceV1 {
+    let (attributes, sensitive_attributes) = encode_value(&instance.value);
+    InstanceV1 {
+        index_key: encode_key(key),
+        schema_version: instance.schema_version,
+        attributes,
+        sensitive_attributes,
+        dependencies: instance
+            .dependencies
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        status: match instance.status {
+            InstanceStatus::Ready => None,
+            InstanceStatus::Tainted => Some(StatusV1::Tainted),
+        },
+        create_before_destroy: instance.create_before_destroy,
+        prevent_destroy: instance.prevent_destroy,
+    }
+}
+
+fn decode_resource(
+    r: ResourceV1,
+    path: &str,
+) -> Result<Vec<(AbsResourceInstance, InstanceState)>, DecodeError> {
+    let module = decode_module(r.module.as_deref(), &format!("{path}.module"))?;
+    let resource = decode_resource_name(r.mode, &r.ty, &r.name, path)?;
+    if r.provider.is_empty() {
+        return Err(invalid(format!("{path}.provider"), "provider is empty"));
+    }
+    let mut out = Vec::with_capacity(r.instances.len());
+    for (j, inst) in r.instances.into_iter().enumerate() {
+        let path = format!("{path}.instances[{j}]");
+        let key = decode_key(inst.index_key.as_ref(), &format!("{path}.index_key"))?;
+        let value = decode_value(
+            &inst.attributes,
+            &inst.sensitive_attributes,
+            &format!("{path}.sensitive_attributes"),
+        )?;
+        if !matches!(value.unmark().0, Value::Object(_)) {
+            return Err(invalid(
+                format!("{path}.attributes"),
+                format!("attributes must be an object, not {}", value.kind_name()),
+            ));
+        }
+        let dependencies = inst
+            .dependencies
+            .iter()
+            .enumerate()
+            .map(|(k, text)| {
+                parse_abs_resource_instance(text).map_err(|e| {
+                    invalid(
+                        format!("{path}.dependencies[{k}]"),
+                        format!("invalid address {text:?}: {e}"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        out.push((
+            AbsResourceInstance {
+                module: module.clone(),
+                resource: resource.instance(key),
+            },
+            InstanceState {
+                provider: r.provider.clone(),
+                schema_version: inst.schema_version,
+                value,
+                dependencies,
+                status: match inst.status {
+                    None | Some(StatusV1::Ready) => InstanceStatus::Ready,
+                    Some(StatusV1::Tainted) => InstanceStatus::Tainted,
+                },
+                create_before_destroy: inst.create_before_destroy,
+                prevent_destroy: inst.prevent_destroy,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+fn decode_module(text: Option<&str>, path: &str) -> Result<ModuleInstance, DecodeError> {
+    match text {
+        None | Some("") => Ok(ModuleInstance::root()),
+        Some(text) => parse_module_instance(text)
+            .map_err(|e| invalid(path, format!("invalid module address {text:?}: {e}"))),
+    }
+}
+
+fn decode_resource_name(
+    mode: ModeV1,
+    ty: &str,
+    name: &str,
+    path: &str,
+) -> Result<Resource, DecodeError> {
+    if ty.is_empty() {
+        return Err(invalid(format!("{path}.type"), "type is empty"));
+    }
+    if name.is_empty() {
+        return Err(invalid(format!("{path}.name"), "name is empty"));
+    }
+    Ok(match mode {
+        ModeV1::Managed => Resource::managed(ty, name),
+        ModeV1::Data => Resource::data(ty, name),
+    })
+}
+
+fn encode_key(key: &InstanceKey) -> Option<Json> {
+    match key {
+        InstanceKey::None => None,
+        InstanceKey::Int(i) => Some(Json::from(*i)),
+        InstanceKey::Str(s) => Some(Json::from(s.as_str())),
+    }
+}
+
+fn decode_key(key: Option<&Json>, path: &str) -> Result<InstanceKey, DecodeError> {
+    match key {
+        None | Some(Json::Null) => Ok(InstanceKey::None),
+        Some(Json::String(s)) => Ok(InstanceKey::Str(s.clone())),
+        Some(Json::Number(n)) => n.as_i64().map(InstanceKey::Int).ok_or_else(|| {
+            invalid(
+                path,
+                format!("an index key must be a whole number, not {n}"),
+            )
+        }),
+        Some(other) => Err(invalid(
+            path,
+            format!("an index key is a number or a string, not {other}"),
+        )),
+    }
+}
+
+fn encode_output(output: &OutputState) -> OutputV1 {
+    let (value, sensitive_attributes) = encode_value(&output.value);
+    OutputV1 {
+        value,
+        sensitive: output.sensitive,
+        sensitive_attributes,
+    }
+}
+
+fn decode_output(output: OutputV1, path: &str) -> Result<OutputState, DecodeError> {
+    Ok(OutputState {
+        value: decode_value(
+            &output.value,
+            &output.sensitive_attributes,
+            &format!("{path}.sensitive_attributes"),
+        )?,
+        sensitive: output.sensitive,
+    })
+}
+
+// ---- values and their sensitive marks ----
+
+/// The unmarked JSON of `value` and the paths of its sensitive marks, outer ones first.
+fn encode_value(value: &Value) -> (Json, Vec<Vec<Json>>) {
+    debug_assert!(
+        value.is_wholly_known(),
+        "an unknown value cannot be stored in state: {value}"
+    );
+    let mut marks = Vec::new();
+    collect_marks(value, &mut Vec::new(), &mut marks);
+    (value.to_json(), marks)
+}
+
+fn collect_marks(value: &Value, path: &mut Vec<Json>, out: &mut Vec<Vec<Json>>) {
+    let (inner, marked) = value.unmark();
+    if marked {
+        out.push(path.clone());
+    }
+    match inner {
+        Value::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(Json::from(i));
+                collect_marks(item, path, out);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                path.push(Json::from(key.as_str()));
+                collect_marks(item, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn decode_value(json: &Json, marks: &[Vec<Json>], path: &str) -> Result<Value, DecodeError> {
+    let mut value = Value::from(json);
+    for (k, steps) in marks.iter().enumerate() {
+        mark_at(&mut value, steps).map_err(|message| {
+            invalid(
+                format!("{path}[{k}]"),
+                format!(
+                    "sensitive path {} does not fit the value: {message}",
+                    Json::from(steps.clone())
+                ),
+            )
+        })?;
+    }
+    Ok(value)
+}
+
+/// Marks the part of `value` at `steps` sensitive (looking through marks on the way).
+fn mark_at(value: &mut Value, steps: &[Json]) -> Result<(), String> {
+    match (value, steps.split_first()) {
+        (target, None) => {
+            let old = std::mem::take(target);
+            *target = old.into_sensitive();
+            Ok(())
+        }
+        (Value::Sensitive(inner), Some(_)) => mark_at(inner, steps),
+        (Value::Object(map), Some((Json::String(name), rest))) => match map.get_mut(name) {
+            Some(child) => mark_at(child, rest),
+            None => Err(format!("there is no attribute or key {name:?}")),
+        },
+        (Value::List(items), Some((Json::Number(n), rest))) => {
+            let index = n.as_u64().and_then(|i| usize::try_from(i).ok());
+            match index.and_then(|i| items.get_mut(i)) {
+                Some(child) => mark_at(child, rest),
+                None => Err(format!(
+                    "there is no element {n} in a list of {}",
+                    items.len()
+                )),
+            }
+        }
+        (_, Some((step, _))) if !(step.is_string() || step.is_number()) => Err(format!(
+            "a step is an attribute name (string) or a list index (number), not {step}"
+        )),
+        (other, Some((step, _))) => {
+            Err(format!("step {step} cannot go into {}", other.kind_name()))
+        }
+    }
+}
+
+// ---- journal ----
+
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "a fleetform journal header (a JSON object)")]
+pub(super) struct JournalHeaderV1 {
+    journal_version: u64,
+    #[serde(default)]
+    tool: String,
+    #[serde(default)]
+    tool_version: String,
+    lineage: String,
+    serial: u64,
+}
+
+pub(super) fn journal_header(base: &Header) -> JournalHeaderV1 {
+    JournalHeaderV1 {
+        journal_version: 1,
+        tool: TOOL.into(),
+        tool_version: TOOL_VERSION.into(),
+        lineage: base.lineage.clone(),
+        serial: base.serial,
+    }
+}
+
+pub(super) fn decode_journal_header(h: JournalHeaderV1) -> Result<Header, DecodeError> {
+    if h.lineage.is_empty() {
+        return Err(invalid("lineage", "lineage is empty"));
+    }
+    Ok(Header {
+        lineage: h.lineage,
+        serial: h.serial,
+    })
+}
+
+/// One journal line: an instance or output set or removed.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[serde(
+    expecting = "a journal entry: {\"set\": …}, {\"remove\": …}, {\"set_output\": …} or {\"remove_output\": …}"
+)]
+pub(super) enum JournalLineV1 {
+    /// A resource entry as in the state file, with exactly one instance.
+    Set(ResourceV1),
+    Remove(InstanceAddrV1),
+    SetOutput(NamedOutputV1),
+    RemoveOutput(String),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "an instance address object")]
+pub(super) struct InstanceAddrV1 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    module: Option<String>,
+    mode: ModeV1,
+    #[serde(rename = "type")]
+    ty: String,
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    index_key: Option<Json>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "an output object")]
+pub(super) struct NamedOutputV1 {
+    name: String,
+    value: Json,
+    #[serde(default)]
+    sensitive: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sensitive_attributes: Vec<Vec<Json>>,
+}
+
+pub(super) fn journal_line(entry: &JournalEntry) -> JournalLineV1 {
+    match entry {
+        JournalEntry::Instance {
+            addr,
+            state: Some(instance),
+        } => {
+            let mut resource = resource_entry(addr, &instance.provider);
+            resource
+                .instances
+                .push(encode_instance(&addr.resource.key, instance));
+            JournalLineV1::Set(resource)
+        }
+        JournalEntry::Instance { addr, state: None } => {
+            let entry = resource_entry(addr, "");
+            JournalLineV1::Remove(InstanceAddrV1 {
+                module: entry.module,
+                mode: entry.mode,
+                ty: entry.ty,
+                name: entry.name,
+                index_key: encode_key(&addr.resource.key),
+            })
+        }
+        JournalEntry::Output {
+            name,
+            state: Some(output),
+        } => {
+            let output = encode_output(output);
+            JournalLineV1::SetOutput(NamedOutputV1 {
+                name: name.clone(),
+                value: output.value,
+                sensitive: output.sensitive,
+                sensitive_attributes: output.sensitive_attributes,
+            })
+        }
+        JournalEntry::Output { name, state: None } => JournalLineV1::RemoveOutput(name.clone()),
+    }
+}
+
+pub(super) fn decode_journal_line(line: JournalLineV1) -> Result<JournalEntry, DecodeError> {
+    Ok(match line {
+        JournalLineV1::Set(resource) => {
+            if resource.instances.len() != 1 {
+                return Err(invalid(
+                    "set.instances",
+                    format!(
+                        "a journal entry sets exactly one instance, not {}",
+                        resource.instances.len()
+                    ),
+                ));
+            }
+            let mut decoded = decode_resource(resource, "set")?;
+            match decoded.pop() {
+                Some((addr, instance)) => JournalEntry::Instance {
+                    addr,
+                    state: Some(instance),
+                },
+                None => return Err(invalid("set.instances", "no instance")),
+            }
+        }
+        JournalLineV1::Remove(a) => JournalEntry::Instance {
+            addr: AbsResourceInstance {
+                module: decode_module(a.module.as_deref(), "remove.module")?,
+                resource: decode_resource_name(a.mode, &a.ty, &a.name, "remove")?
+                    .instance(decode_key(a.index_key.as_ref(), "remove.index_key")?),
+            },
+            state: None,
+        },
+        JournalLineV1::SetOutput(o) => {
+            let output = decode_output(
+                OutputV1 {
+                    value: o.value,
+                    sensitive: o.sensitive,
+                    sensitive_attributes: o.sensitive_attributes,
+                },
+                "set_output",
+            )?;
+            JournalEntry::Output {
+                name: o.name,
+                state: Some(output),
+            }
+        }
+        JournalLineV1::RemoveOutput(name) => JournalEntry::Output { name, state: None },
+    })
+}
+
+// ---- lock file ----
+
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "lock information (a JSON object)")]
+pub(super) struct LockInfoV1 {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    operation: String,
+    #[serde(default)]
+    who: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    created: String,
+    #[serde(default)]
+    path: String,
+}
+
+pub(super) fn lock_info(info: &LockInfo) -> LockInfoV1 {
+    LockInfoV1 {
+        id: info.id.clone(),
+        operation: info.operation.clone(),
+        who: info.who.clone(),
+        version: info.version.clone(),
+        created: info.created.clone(),
+        path: info.path.clone(),
+    }
+}
+
+pub(super) fn decode_lock_info(v: LockInfoV1) -> LockInfo {
+    LockInfo {
+        id: v.id,
+        operation: v.operation,
+        who: v.who,
+        version: v.version,
+        created: v.created,
+        path: v.path,
+    }
+}
