@@ -345,3 +345,36 @@ resource "local_file" "independent" {
         assert!(dir.path().join(format!("ok/{i}.txt")).is_file());
     }
 }
+
+#[test]
+fn postconditions_check_the_object_through_self() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fleet = |min: usize| {
+        format!(
+            "resource \"fleetform_data\" \"a\" {{\n  input = \"short\"\n  lifecycle {{\n    postcondition {{\n      condition     = length(self.output) > {min}\n      error_message = \"The output is too short.\"\n    }}\n  }}\n}}\n"
+        )
+    };
+    write(dir.path(), "main.hcl", &fleet(10));
+    let out = run_in(dir.path(), &["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Resource postcondition failed")
+            && stderr.contains("The output is too short."),
+        "{stderr}"
+    );
+    assert_eq!(
+        ok(&run_in(dir.path(), &["state", "list"])),
+        "",
+        "nothing was created"
+    );
+    write(dir.path(), "main.hcl", &fleet(2));
+    ok(&run_in(
+        dir.path(),
+        &["apply", "-auto-approve", "-no-color"],
+    ));
+    assert_eq!(
+        ok(&run_in(dir.path(), &["state", "list"])),
+        "fleetform_data.a\n"
+    );
+}

@@ -186,9 +186,11 @@ impl ApplyHook<'_> {
         let started = Instant::now();
         match self.change(request, change, prior.clone()).await {
             Ok(value) => {
+                // An id is shown in progress lines, unless it is sensitive (as in Terraform).
                 let id = value
                     .as_object()
                     .and_then(|m| m.get("id"))
+                    .filter(|v| !matches!(v, Value::Sensitive(_)))
                     .and_then(Value::as_str)
                     .map(str::to_owned);
                 self.progress

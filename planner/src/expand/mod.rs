@@ -49,8 +49,6 @@ pub struct ResourceInstance {
     pub addr: AbsResourceInstance,
     /// The provider configuration that manages it: (module instance, name, alias).
     pub provider: ProviderConfigAddr,
-    /// The evaluated configuration, unknown where only apply can tell.
-    pub value: Value,
 }
 
 /// A provider configuration: `provider.arc.west` in a module instance.
@@ -440,6 +438,9 @@ impl<'c> Expansion<'c> {
             Some(false) => Some(
                 match self.eval_in(m, rep, extra, &check.error_message, diags) {
                     Some(v) if v.contains_sensitive() => "(error message is sensitive)".into(),
+                    Some(v) if !v.is_wholly_known() => {
+                        "(the error message depends on values known only after apply)".into()
+                    }
                     Some(v) => v
                         .as_str()
                         .map(str::to_owned)

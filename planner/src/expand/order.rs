@@ -286,8 +286,22 @@ fn dependencies(
             exprs.extend(
                 l.preconditions
                     .iter()
-                    .chain(&l.postconditions)
                     .flat_map(|c| [of(&c.condition), of(&c.error_message)]),
+            );
+            // Postconditions may refer to the object itself as `self`, as in Terraform.
+            let not_self = |e: &Expr| {
+                (
+                    references(&e.expr)
+                        .into_iter()
+                        .filter(|r| r.root != "self")
+                        .collect(),
+                    e.file,
+                )
+            };
+            exprs.extend(
+                l.postconditions
+                    .iter()
+                    .flat_map(|c| [not_self(&c.condition), not_self(&c.error_message)]),
             );
             exprs.extend(r.depends_on.iter().chain(&l.replace_triggered_by).map(of));
             add(exprs, path, allowed, &mut out, diags);

@@ -24,6 +24,8 @@ pub(super) struct Pending {
     provider: ProviderConfigAddr,
     schema: fleetform_sdk::Schema,
     values: Vec<(InstanceKey, Value)>,
+    /// `each`/`count` of each instance, in the order of `values`.
+    reps: Vec<Repetition>,
 }
 
 impl Expansion<'_> {
@@ -68,48 +70,73 @@ impl Expansion<'_> {
                 for (_, value) in p.values.iter_mut() {
                     *value = results.next().unwrap_or(Value::Unknown);
                 }
+                self.postconditions(&p, diags);
             }
             self.store(p);
         }
     }
 
+    /// Checks `lifecycle { postcondition }` against each instance's value as the hook
+    /// returned it (planned, or applied), with `self` bound to it; conditions on values not
+    /// known yet are checked by the apply walk.
+    fn postconditions(&self, p: &Pending, diags: &mut Diagnostics) {
+        let block = &self.config.modules[&p.module.path()].resources[&p.addr];
+        for check in &block.lifecycle.postconditions {
+            for ((key, value), rep) in p.values.iter().zip(&p.reps) {
+                let extra = [("self".to_owned(), value.clone())];
+                if let Some(message) = self.check(&p.module, rep, &extra, check, diags) {
+                    let addr = AbsResourceInstance {
+                        module: p.module.clone(),
+                        resource: p.addr.instance(key.clone()),
+                    };
+                    diags.push(
+                        Diagnostic::error("Resource postcondition failed", message)
+                            .at(Some(self.config.range(&check.condition.loc())))
+                            .address(addr.to_string()),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Records the instances and makes their values visible to references, moving each
+    /// value (no copies: at 10,000 instances, copies are most of the cost).
     fn store(&mut self, p: Pending) {
+        if !p.checked_only {
+            for (key, _) in &p.values {
+                self.resources.push(ResourceInstance {
+                    addr: AbsResourceInstance {
+                        module: p.module.clone(),
+                        resource: p.addr.instance(key.clone()),
+                    },
+                    provider: p.provider.clone(),
+                });
+            }
+        }
         let combined = match p.mode {
             Mode::Single => p
                 .values
-                .first()
-                .map(|(_, v)| v.clone())
+                .into_iter()
+                .next()
+                .map(|(_, v)| v)
                 .unwrap_or(Value::Unknown),
-            Mode::Count => Value::List(p.values.iter().map(|(_, v)| v.clone()).collect()),
+            Mode::Count => Value::List(p.values.into_iter().map(|(_, v)| v).collect()),
             Mode::ForEach => Value::Object(
                 p.values
-                    .iter()
+                    .into_iter()
                     .map(|(k, v)| match k {
-                        InstanceKey::Str(s) => (s.clone(), v.clone()),
-                        other => (other.to_string(), v.clone()),
+                        InstanceKey::Str(s) => (s, v),
+                        other => (other.to_string(), v),
                     })
                     .collect::<BTreeMap<_, _>>(),
             ),
             Mode::Unknown => Value::Unknown,
         };
         self.data
-            .entry(p.module.clone())
+            .entry(p.module)
             .or_default()
             .resources
-            .insert(p.addr.clone(), combined);
-        if p.checked_only {
-            return;
-        }
-        for (key, value) in p.values {
-            self.resources.push(ResourceInstance {
-                addr: AbsResourceInstance {
-                    module: p.module.clone(),
-                    resource: p.addr.instance(key),
-                },
-                provider: p.provider.clone(),
-                value,
-            });
-        }
+            .insert(p.addr, combined);
     }
 
     fn resource_configs(
@@ -176,6 +203,7 @@ impl Expansion<'_> {
             }
         };
         let mut values = Vec::with_capacity(entries.len());
+        let mut reps = Vec::with_capacity(entries.len());
         {
             let data = self.data.get(m).expect("module instance exists");
             for (key, rep) in &entries {
@@ -204,6 +232,7 @@ impl Expansion<'_> {
                     }
                 }
                 values.push((key.clone(), value));
+                reps.push(rep.clone());
             }
         }
         Some(Pending {
@@ -214,6 +243,7 @@ impl Expansion<'_> {
             provider,
             schema,
             values,
+            reps,
         })
     }
 

@@ -2,6 +2,7 @@
 //! name, expand the configuration with the plan hook, then plan deletes for what the
 //! configuration no longer has, output changes, and each change's dependencies.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use fleetform_sdk::{CancellationToken, Diagnostic, Diagnostics, ImportRequest, ReadRequest};
@@ -259,16 +260,19 @@ fn refresh_orphan(
 
 /// Renames state entries as the root module's `moved` blocks say. Returns the renamed state
 /// and, for each new address, the old one.
-fn apply_moves(
+fn apply_moves<'s>(
     config: &Config,
-    prior: &State,
+    prior: &'s State,
     diags: &mut Diagnostics,
-) -> (State, HashMap<AbsResourceInstance, AbsResourceInstance>) {
-    let mut state = prior.clone();
+) -> (
+    Cow<'s, State>,
+    HashMap<AbsResourceInstance, AbsResourceInstance>,
+) {
     let mut moved = HashMap::new();
-    let Some(root) = config.root() else {
-        return (state, moved);
+    let Some(root) = config.root().filter(|r| !r.moved.is_empty()) else {
+        return (Cow::Borrowed(prior), moved);
     };
+    let mut state = prior.clone();
     for block in &root.moved {
         let renames: Vec<(AbsResourceInstance, AbsResourceInstance)> = match (
             abs_resource_instance_from_expr(&block.from.expr),
@@ -335,13 +339,13 @@ fn apply_moves(
             }
         }
     }
-    (state, moved)
+    (Cow::Owned(state), moved)
 }
 
 /// Imports the objects `import` blocks name and that state does not have yet.
 fn import(
     inputs: &Inputs<'_>,
-    state: &mut State,
+    state: &mut Cow<'_, State>,
     diags: &mut Diagnostics,
 ) -> HashMap<AbsResourceInstance, String> {
     let mut importing = HashMap::new();
@@ -391,7 +395,7 @@ fn import(
             provider.import(request),
         )) {
             Ok(value) => {
-                state.resources.insert(
+                state.to_mut().resources.insert(
                     to.clone(),
                     InstanceState {
                         provider: format!("provider.{provider_name}"),

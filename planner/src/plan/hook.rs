@@ -159,10 +159,15 @@ impl PlanHook<'_> {
             return outcome;
         }
         let prior_state = self.prior.resources.get(addr);
-        let mut before = prior_state.map(|s| s.value.clone());
-        if self.settings.refresh
-            && let Some(current) = &before
-        {
+        // The refreshed object is compared with the recorded one by reference: a no-change
+        // refresh costs one copy, the one the provider reads.
+        let mut before = None;
+        let refreshing = self.settings.refresh && prior_state.is_some();
+        if !refreshing {
+            before = prior_state.map(|s| s.value.clone());
+        }
+        if let Some(recorded) = prior_state.filter(|_| refreshing) {
+            let current = &recorded.value;
             let read = provider.read(ReadRequest {
                 type_name: addr.resource.resource.ty.clone(),
                 current: current.clone(),
@@ -187,8 +192,8 @@ impl PlanHook<'_> {
                             now.clone(),
                             None,
                         ));
+                        outcome.refreshed = Some(now.clone());
                     }
-                    outcome.refreshed = Some(now.clone());
                     before = now;
                 }
                 Err(e) => {

@@ -221,8 +221,12 @@ fn to_vec<T: serde::Serialize>(value: &T, pretty: bool) -> Vec<u8> {
     result.expect("state mirrors always serialize")
 }
 
-/// Deserializes with the JSON path of the failure in the error.
+/// Deserializes with the JSON path of the failure in the error. The path-tracking decoder
+/// is several times slower, so it runs only to explain a failure.
 fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // `?` stands for a step serde could not name (e.g. in a syntax error); `.` is the root.

@@ -83,7 +83,7 @@ struct InstanceV1 {
     index_key: Option<Json>,
     #[serde(default)]
     schema_version: u64,
-    attributes: Json,
+    attributes: Attributes,
     #[serde(default)]
     sensitive_attributes: Vec<Vec<Json>>,
     #[serde(default)]
@@ -187,7 +187,8 @@ fn resource_entry(addr: &AbsResourceInstance, provider: &str) -> ResourceV1 {
 }
 
 fn encode_instance(key: &InstanceKey, instance: &InstanceState) -> InstanceV1 {
-    let (attributes, sensitive_attributes) = encode_value(&instance.value);
+    let sensitive_attributes = encode_marks(&instance.value);
+    let attributes = Attributes(instance.value.clone());
     InstanceV1 {
         index_key: encode_key(key),
         schema_version: instance.schema_version,
@@ -220,8 +221,8 @@ fn decode_resource(
     for (j, inst) in r.instances.into_iter().enumerate() {
         let path = format!("{path}.instances[{j}]");
         let key = decode_key(inst.index_key.as_ref(), &format!("{path}.index_key"))?;
-        let value = decode_value(
-            &inst.attributes,
+        let value = mark_value(
+            inst.attributes.0,
             &inst.sensitive_attributes,
             &format!("{path}.sensitive_attributes"),
         )?;
@@ -341,13 +342,18 @@ fn decode_output(output: OutputV1, path: &str) -> Result<OutputState, DecodeErro
 
 /// The unmarked JSON of `value` and the paths of its sensitive marks, outer ones first.
 fn encode_value(value: &Value) -> (Json, Vec<Vec<Json>>) {
+    (value.to_json(), encode_marks(value))
+}
+
+/// The sensitive paths of a value (the value itself is written unmarked).
+fn encode_marks(value: &Value) -> Vec<Vec<Json>> {
     debug_assert!(
         value.is_wholly_known(),
         "an unknown value cannot be stored in state: {value}"
     );
     let mut marks = Vec::new();
     collect_marks(value, &mut Vec::new(), &mut marks);
-    (value.to_json(), marks)
+    marks
 }
 
 fn collect_marks(value: &Value, path: &mut Vec<Json>, out: &mut Vec<Vec<Json>>) {
@@ -375,7 +381,11 @@ fn collect_marks(value: &Value, path: &mut Vec<Json>, out: &mut Vec<Vec<Json>>) 
 }
 
 fn decode_value(json: &Json, marks: &[Vec<Json>], path: &str) -> Result<Value, DecodeError> {
-    let mut value = Value::from(json);
+    mark_value(Value::from(json), marks, path)
+}
+
+/// Applies stored sensitive paths to a decoded value.
+fn mark_value(mut value: Value, marks: &[Vec<Json>], path: &str) -> Result<Value, DecodeError> {
     for (k, steps) in marks.iter().enumerate() {
         mark_at(&mut value, steps).map_err(|message| {
             invalid(
@@ -617,5 +627,111 @@ pub(super) fn decode_lock_info(v: LockInfoV1) -> LockInfo {
         version: v.version,
         created: v.created,
         path: v.path,
+    }
+}
+
+/// Instance attributes on the wire: written and read as plain JSON straight from and into
+/// the engine's `Value`, without an intermediate JSON tree (state reads are on the path of
+/// every plan). Marks are not part of it: they are stored as `sensitive_attributes`.
+struct Attributes(Value);
+
+impl Serialize for Attributes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Plain(&self.0).serialize(serializer)
+    }
+}
+
+struct Plain<'v>(&'v Value);
+
+impl Serialize for Plain<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Null | Value::Unknown => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Number(n) => n.serialize(serializer),
+            Value::String(s) => serializer.serialize_str(s),
+            Value::List(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Plain(item))?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => {
+                let mut m = serializer.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    m.serialize_entry(k, &Plain(v))?;
+                }
+                m.end()
+            }
+            Value::Sensitive(inner) => Plain(inner).serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Attributes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PlainVisitor).map(Attributes)
+    }
+}
+
+struct PlainVisitor;
+
+impl<'de> serde::de::Visitor<'de> for PlainVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(fleetform_sdk::value::Number::from(n)))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Value, E> {
+        fleetform_sdk::value::Number::from_f64(n)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number that is not finite"))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Attributes(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::List(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some((k, Attributes(v))) = map.next_entry::<String, Attributes>()? {
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
     }
 }
