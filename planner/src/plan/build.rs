@@ -68,9 +68,13 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
         &mut hook,
         diags,
     )?;
-    let graph = Graph::build(&exp);
-    let dependencies = graph.resource_dependencies();
     let mut changes = std::mem::take(&mut hook.changes);
+    // Dependencies are recorded for what changes; a plan without changes needs no graph.
+    let dependencies = if changes.values().any(|c| c.action != Action::NoOp) {
+        Graph::build(&exp).resource_dependencies()
+    } else {
+        HashMap::new()
+    };
     let mut drift = std::mem::take(&mut hook.drift);
     let refreshed = std::mem::take(&mut hook.refreshed);
     drop(hook);
