@@ -158,6 +158,21 @@ pub fn expand<'c>(
 }
 
 impl<'c> Expansion<'c> {
+    /// Drops the evaluated values on another thread. At 10,000 instances, freeing them
+    /// takes a fifth of a validate, and nothing waits for it.
+    pub fn discard(mut self) {
+        if self.resources.len() < 1000 {
+            return;
+        }
+        let data = std::mem::take(&mut self.data);
+        let resources = std::mem::take(&mut self.resources);
+        let spawned = std::thread::Builder::new()
+            .name("fleetform-drop".into())
+            .spawn(move || drop((data, resources)));
+        // Without a thread (resource limits), drop here.
+        drop(spawned);
+    }
+
     /// The directory of a module instance's source.
     pub fn module_dir(&self, module: &ModuleInstance) -> PathBuf {
         self.config

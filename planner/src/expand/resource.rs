@@ -12,23 +12,24 @@ use super::scope::{InstanceScope, Repetition};
 use super::{Expansion, ProviderConfigAddr, ResourceInstance};
 use crate::addrs::{AbsResourceInstance, InstanceKey, ModuleInstance, Resource, ResourceMode};
 use crate::config::{IgnoreChanges, ResourceBlock};
+use crate::providers::Providers;
 
 /// The evaluated instances of one resource block in one module instance, waiting for the
 /// hook to turn their configurations into the values dependents see.
-pub(super) struct Pending {
+pub(super) struct Pending<'c> {
     module: ModuleInstance,
     addr: Resource,
     mode: Mode,
     /// Checked for diagnostics only: keys unknown, or inside a placeholder module.
     checked_only: bool,
     provider: ProviderConfigAddr,
-    schema: fleetform_sdk::Schema,
+    schema: &'c fleetform_sdk::Schema,
     values: Vec<(InstanceKey, Value)>,
     /// `each`/`count` of each instance, in the order of `values`.
     reps: Vec<Repetition>,
 }
 
-impl Expansion<'_> {
+impl<'c> Expansion<'c> {
     /// Expands one resource block in every instance of its module: evaluates every
     /// instance's configuration, hands the batch to the hook, and records what it returns.
     pub(super) fn resource(
@@ -38,24 +39,25 @@ impl Expansion<'_> {
         hook: &mut dyn Hook,
         diags: &mut Diagnostics,
     ) {
-        let pending: Vec<Pending> = instances
+        let mut pending: Vec<Pending<'c>> = instances
             .iter()
             .filter_map(|m| self.resource_configs(m, addr, diags))
             .collect();
         let config = self.config;
         let mut requests = Vec::new();
-        for p in pending.iter().filter(|p| !p.checked_only) {
+        // Configurations move into the requests and the hook's results move back: no copies.
+        for p in pending.iter_mut().filter(|p| !p.checked_only) {
             let block = &config.modules[&p.module.path()].resources[&p.addr];
-            for (key, value) in &p.values {
+            for (key, value) in p.values.iter_mut() {
                 requests.push(InstanceRequest {
                     addr: AbsResourceInstance {
                         module: p.module.clone(),
                         resource: p.addr.instance(key.clone()),
                     },
                     provider: p.provider.clone(),
-                    schema: &p.schema,
+                    schema: p.schema,
                     block,
-                    config: value.clone(),
+                    config: std::mem::take(value),
                 });
             }
         }
@@ -79,7 +81,7 @@ impl Expansion<'_> {
     /// Checks `lifecycle { postcondition }` against each instance's value as the hook
     /// returned it (planned, or applied), with `self` bound to it; conditions on values not
     /// known yet are checked by the apply walk.
-    fn postconditions(&self, p: &Pending, diags: &mut Diagnostics) {
+    fn postconditions(&self, p: &Pending<'_>, diags: &mut Diagnostics) {
         let block = &self.config.modules[&p.module.path()].resources[&p.addr];
         for check in &block.lifecycle.postconditions {
             for ((key, value), rep) in p.values.iter().zip(&p.reps) {
@@ -101,7 +103,7 @@ impl Expansion<'_> {
 
     /// Records the instances and makes their values visible to references, moving each
     /// value (no copies: at 10,000 instances, copies are most of the cost).
-    fn store(&mut self, p: Pending) {
+    fn store(&mut self, p: Pending<'_>) {
         if !p.checked_only {
             for (key, _) in &p.values {
                 self.resources.push(ResourceInstance {
@@ -144,11 +146,11 @@ impl Expansion<'_> {
         m: &ModuleInstance,
         addr: &Resource,
         diags: &mut Diagnostics,
-    ) -> Option<Pending> {
+    ) -> Option<Pending<'c>> {
         let config = self.config;
+        let providers: &'c Providers = self.providers;
         let rb = &config.modules[&m.path()].resources[addr];
-        let Some((provider_name, schema)) = self.providers.resource_type(addr.mode, &addr.ty)
-        else {
+        let Some((provider_name, schema)) = providers.resource_type(addr.mode, &addr.ty) else {
             let (summary, kind) = match addr.mode {
                 ResourceMode::Managed => ("Invalid resource type", "resource type"),
                 ResourceMode::Data => ("Invalid data source", "data source"),
@@ -170,7 +172,7 @@ impl Expansion<'_> {
                 .insert(addr.clone(), Value::Unknown);
             return None;
         };
-        let schema = schema.clone();
+
         let provider = self.provider_for(m, rb, provider_name, diags);
         self.check_ignore_changes(rb, &schema.block, diags);
         let keys = self.keys(

@@ -75,7 +75,9 @@ pub fn validate(options: &LoadOptions, providers: &Providers) -> Validated {
         &mut diagnostics,
     );
     let graph = expansion.as_ref().map(Graph::build);
-    drop(expansion);
+    if let Some(exp) = expansion {
+        exp.discard();
+    }
     diagnostics.sort_and_dedup();
     Validated {
         config,
@@ -112,7 +114,9 @@ pub fn validate_source(name: &str, text: &str, providers: &Providers) -> Validat
         &mut diagnostics,
     );
     let graph = expansion.as_ref().map(Graph::build);
-    drop(expansion);
+    if let Some(exp) = expansion {
+        exp.discard();
+    }
     diagnostics.sort_and_dedup();
     Validated {
         config,

@@ -202,6 +202,7 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
         .get(&ModuleInstance::root())
         .map(|d| d.vars.clone().into_iter().collect())
         .unwrap_or_default();
+    exp.discard();
     Some(Plan {
         mode: settings.mode,
         changes,
