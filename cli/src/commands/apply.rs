@@ -9,7 +9,7 @@ use fleetform_planner::ops::Control;
 use fleetform_planner::plan::{Mode, Plan, file};
 use fleetform_planner::providers::Providers;
 
-use super::session::{PlanFlags, Runtime, open};
+use super::session::{PlanFlags, Runtime, open_for};
 use crate::Outcome;
 use crate::render::{self, json::JsonUi, progress::Human};
 
@@ -36,7 +36,7 @@ pub fn run(args: ApplyArgs, providers: &Providers, mode: Mode) -> miette::Result
         Mode::RefreshOnly => "OperationTypeRefresh",
         Mode::Normal => "OperationTypeApply",
     };
-    let Some(mut session) = open(&flags.vars, operation, lock, color) else {
+    let Some(mut session) = open_for(&flags.vars, operation, lock, color, ui.as_ref()) else {
         return Ok(Outcome::Failure);
     };
     let rt = Runtime::new()?;
@@ -65,7 +65,7 @@ pub fn run(args: ApplyArgs, providers: &Providers, mode: Mode) -> miette::Result
                 None => render::stdout(&render::plan::plan(&plan, color))
                     .map_err(|e| miette::miette!("cannot write output: {e}"))?,
             }
-            if plan.is_empty() && mode != Mode::RefreshOnly {
+            if plan.is_empty() {
                 render_diags(&session);
                 return Ok(Outcome::Success);
             }
@@ -88,13 +88,15 @@ pub fn run(args: ApplyArgs, providers: &Providers, mode: Mode) -> miette::Result
         cancel: rt.cancel.clone(),
     };
     let ok = session.apply(providers, &plan, &options, rt.runtime.handle(), control);
-    drop(human);
     render_diags(&session);
-    let (add, change, destroy) = plan.counts();
+    // What actually happened, not what was planned: a failed or interrupted apply did less.
+    let (add, change, destroy) = human.counts();
     match &ui {
         Some(ui) => ui.applied(&plan, &session.state),
         None => {
-            let verb = if ok {
+            let verb = if rt.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                "interrupted"
+            } else if ok {
                 "complete"
             } else {
                 "stopped with errors"

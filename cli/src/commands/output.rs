@@ -63,7 +63,7 @@ pub fn run(args: OutputArgs) -> miette::Result<Outcome> {
             let all: serde_json::Map<String, serde_json::Value> = state
                 .outputs
                 .iter()
-                .map(|(k, o)| (k.clone(), json!({ "sensitive": o.sensitive, "value": o.value.unmark_deep().to_json() })))
+                .map(|(k, o)| (k.clone(), json!({ "sensitive": o.sensitive, "type": type_json(&o.value), "value": o.value.unmark_deep().to_json() })))
                 .collect();
             write(format!(
                 "{}\n",
@@ -80,4 +80,24 @@ pub fn run(args: OutputArgs) -> miette::Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// The value's type in Terraform's JSON type notation: `"string"`, `["list","string"]`,
+/// `["object",{"a":"number"}]`, `["tuple",[...]]`.
+fn type_json(value: &fleetform_sdk::Value) -> serde_json::Value {
+    use fleetform_sdk::Value;
+    match value.unmark().0 {
+        Value::Null | Value::Unknown => json!("dynamic"),
+        Value::Bool(_) => json!("bool"),
+        Value::Number(_) => json!("number"),
+        Value::String(_) => json!("string"),
+        Value::List(items) => json!(["tuple", items.iter().map(type_json).collect::<Vec<_>>()]),
+        Value::Object(map) => json!([
+            "object",
+            map.iter()
+                .map(|(k, v)| (k.clone(), type_json(v)))
+                .collect::<serde_json::Map<_, _>>()
+        ]),
+        Value::Sensitive(inner) => type_json(inner),
+    }
 }

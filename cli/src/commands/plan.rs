@@ -6,7 +6,7 @@ use clap::Args;
 use fleetform_planner::plan::{Mode, file};
 use fleetform_planner::providers::Providers;
 
-use super::session::{PlanFlags, Runtime, open};
+use super::session::{PlanFlags, Runtime, open_for};
 use crate::Outcome;
 use crate::render::{self, json::JsonUi};
 
@@ -28,7 +28,8 @@ pub fn run(args: PlanArgs, providers: &Providers) -> miette::Result<Outcome> {
     let color = flags.color();
     let ui = flags.json.then(JsonUi::new);
     let lock = flags.lock.then_some(flags.lock_timeout);
-    let Some(mut session) = open(&flags.vars, "OperationTypePlan", lock, color) else {
+    let Some(mut session) = open_for(&flags.vars, "OperationTypePlan", lock, color, ui.as_ref())
+    else {
         return Ok(Outcome::Failure);
     };
     let rt = Runtime::new()?;

@@ -12,7 +12,7 @@ use fleetform_planner::plan::Mode;
 use fleetform_sdk::CancellationToken;
 
 use super::VarOptions;
-use crate::render::{self, Color};
+use crate::render::{self, Color, json::JsonUi};
 
 /// Flags of plan, apply, destroy and refresh.
 #[derive(Args, Clone)]
@@ -172,13 +172,27 @@ pub fn open(
     lock: Option<Duration>,
     color: Color,
 ) -> Option<Session> {
+    open_for(vars, operation, lock, color, None)
+}
+
+/// Like [`open`], reporting problems as JSON messages when the command streams JSON.
+pub fn open_for(
+    vars: &VarOptions,
+    operation: &str,
+    lock: Option<Duration>,
+    color: Color,
+    ui: Option<&JsonUi>,
+) -> Option<Session> {
     let mut options: LoadOptions = vars.load_options();
     options.workspace = workspace();
     match ops::open(&options, operation, lock) {
         Ok(session) => Some(session),
         Err(failed) => {
             let (config, diags) = *failed;
-            render::human::diagnostics(&config, &diags, color);
+            match ui {
+                Some(ui) => ui.diagnostics(&config, &diags),
+                None => render::human::diagnostics(&config, &diags, color),
+            }
             None
         }
     }

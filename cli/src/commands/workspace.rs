@@ -84,7 +84,11 @@ pub fn run(args: WorkspaceArgs) -> miette::Result<Outcome> {
             }
             let store = backend.store(&name).map_err(|e| miette::miette!("{e}"))?;
             store
-                .write(&State::new())
+                // An empty state at serial 1: written states start there.
+                .write(&State {
+                    serial: 1,
+                    ..State::new()
+                })
                 .map_err(|e| miette::miette!("{e}"))?;
             select(&name)?;
             out(format!(

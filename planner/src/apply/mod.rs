@@ -106,6 +106,12 @@ pub fn apply(
         }
     }
     let failed = hook.failed.into_inner().unwrap_or_default();
+    if inputs.stopping.load(Ordering::SeqCst) {
+        diags.push(Diagnostic::error(
+            "Apply interrupted",
+            "The run was interrupted: changes in progress were finished and recorded, and the rest were not started. Run apply again to finish.",
+        ));
+    }
     destroy(inputs, &changes, &state, &journal, failed, diags);
     let mut state = state.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut journal = journal.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -152,6 +158,24 @@ fn record_moves_and_imports(
     journal: &Mutex<Box<dyn Journal>>,
     diags: &mut Diagnostics,
 ) {
+    // What refresh found becomes the recorded state, as in Terraform: the plan was made
+    // from it, and a refresh-only plan consists of nothing else.
+    for drifted in &plan.drift {
+        let current = state
+            .lock()
+            .ok()
+            .and_then(|s| s.resources.get(&drifted.addr).cloned());
+        let Some(mut instance) = current else {
+            continue;
+        };
+        match &drifted.after {
+            Some(now) => {
+                instance.value = now.clone();
+                record(state, journal, &drifted.addr, Some(instance), diags);
+            }
+            None => record(state, journal, &drifted.addr, None, diags),
+        }
+    }
     for change in &plan.changes {
         if let Some(previous) = &change.previous_addr {
             let moved = state

@@ -351,7 +351,30 @@ impl Session {
             &mut expand::ValidateHook,
             &mut scratch,
         )?;
-        let deps = Graph::build(&exp).resource_dependencies();
+        let mut deps = Graph::build(&exp).resource_dependencies();
+        // Objects only the state knows depend on what the state recorded for them.
+        for (addr, instance) in &self.state.resources {
+            deps.entry(addr.clone())
+                .or_default()
+                .extend(instance.dependencies.iter().cloned());
+        }
+        let mut dependents: std::collections::HashMap<
+            AbsResourceInstance,
+            Vec<AbsResourceInstance>,
+        > = Default::default();
+        for (addr, list) in &deps {
+            for d in list {
+                dependents.entry(d.clone()).or_default().push(addr.clone());
+            }
+        }
+        // A plan needs what it targets to exist first (dependencies); a destroy must remove
+        // what depends on a target first (dependents). Exclusions work the other way round.
+        let destroying = options.mode == Mode::Destroy;
+        let (toward_targets, toward_excludes) = if destroying {
+            (&dependents, &deps)
+        } else {
+            (&deps, &dependents)
+        };
         let mut all: Vec<AbsResourceInstance> = deps.keys().cloned().collect();
         all.extend(self.state.resources.keys().cloned());
         let targets: Vec<&Selector> = matchers
@@ -370,7 +393,7 @@ impl Session {
                 .collect();
             while let Some(a) = todo.pop() {
                 if set.insert(a.clone()) {
-                    todo.extend(deps.get(&a).into_iter().flatten().cloned());
+                    todo.extend(toward_targets.get(&a).into_iter().flatten().cloned());
                 }
             }
             set
@@ -381,13 +404,15 @@ impl Session {
             let mut todo = excluded;
             while let Some(a) = todo.pop() {
                 if only.remove(&a) {
-                    todo.extend(
-                        deps.iter()
-                            .filter(|(_, d)| d.contains(&a))
-                            .map(|(k, _)| k.clone()),
-                    );
+                    todo.extend(toward_excludes.get(&a).into_iter().flatten().cloned());
                 }
             }
+        }
+        if !options.targets.is_empty() {
+            self.diagnostics.push(Diagnostic::warning(
+                "Resource targeting is in effect",
+                "You are creating a plan with the -target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe -target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when fleetform specifically suggests to use it as part of an error message.",
+            ));
         }
         Some(only)
     }

@@ -68,11 +68,9 @@ impl Hook for PlanHook<'_> {
         batch: Vec<InstanceRequest<'_>>,
         diags: &mut Diagnostics,
     ) -> Vec<Value> {
-        let triggers: HashMap<&AbsResourceInstance, Action> =
-            self.changes.iter().map(|(a, c)| (a, c.action)).collect();
         let this = &*self;
         let outcomes: Vec<Outcome> = this.runtime.block_on(
-            futures::stream::iter(batch.iter().map(|r| this.plan_one(r, &triggers)))
+            futures::stream::iter(batch.iter().map(|r| this.plan_one(r)))
                 .buffered(this.settings.parallelism.max(1))
                 .collect(),
         );
@@ -115,11 +113,7 @@ impl PlanHook<'_> {
             .address(request.addr.to_string())
     }
 
-    async fn plan_one(
-        &self,
-        request: &InstanceRequest<'_>,
-        triggers: &HashMap<&AbsResourceInstance, Action>,
-    ) -> Outcome {
+    async fn plan_one(&self, request: &InstanceRequest<'_>) -> Outcome {
         let addr = &request.addr;
         let schema = &request.schema.block;
         let mut outcome = Outcome {
@@ -250,7 +244,7 @@ impl PlanHook<'_> {
             .cloned()
             .collect();
         let tainted = prior_state.is_some_and(|s| s.status == InstanceStatus::Tainted);
-        let trigger = self.triggered_by(request, triggers);
+        let trigger = self.triggered_by(request);
         let reason = if self.settings.replace.contains(addr) {
             Some(Reason::ReplaceByRequest)
         } else if tainted {
@@ -336,28 +330,68 @@ impl PlanHook<'_> {
     }
 
     /// The first `replace_triggered_by` reference whose instance changes in this plan.
-    fn triggered_by(
-        &self,
-        request: &InstanceRequest<'_>,
-        triggers: &HashMap<&AbsResourceInstance, Action>,
-    ) -> Option<String> {
+    /// The first `replace_triggered_by` reference that changes in this plan: a whole
+    /// resource when it is created, updated or replaced; an attribute (`x.id`) only when
+    /// that attribute's value changes.
+    fn triggered_by(&self, request: &InstanceRequest<'_>) -> Option<String> {
+        use crate::lang::refs::Step;
         for expr in &request.block.lifecycle.replace_triggered_by {
             for r in crate::lang::references(&expr.expr) {
                 let Ok(Subject::Resource(res, key)) = subject(&r) else {
                     continue;
                 };
-                let changed = triggers.iter().find(|(a, action)| {
-                    a.module == request.addr.module
-                        && a.resource.resource == res
-                        && key.as_ref().is_none_or(|k| *k == a.resource.key)
-                        && !matches!(action, Action::NoOp | Action::Read)
+                // Steps after TYPE.NAME (and DATA's extra step, and the key) are an attribute path.
+                let skip =
+                    1 + usize::from(res.mode == ResourceMode::Data) + usize::from(key.is_some());
+                let path: Path = r
+                    .steps
+                    .iter()
+                    .skip(skip)
+                    .filter_map(|s| match s {
+                        Step::Attr(a) => Some(PathStep::Attr(a.clone())),
+                        Step::Key(crate::addrs::InstanceKey::Str(k)) => {
+                            Some(PathStep::Key(k.clone()))
+                        }
+                        Step::Key(crate::addrs::InstanceKey::Int(i)) => {
+                            usize::try_from(*i).ok().map(PathStep::Index)
+                        }
+                        Step::Key(crate::addrs::InstanceKey::None) => None,
+                    })
+                    .collect();
+                let changed = self.changes.values().find(|c| {
+                    c.addr.module == request.addr.module
+                        && c.addr.resource.resource == res
+                        && key.as_ref().is_none_or(|k| *k == c.addr.resource.key)
+                        && !matches!(c.action, Action::NoOp | Action::Read)
+                        && (path.is_empty() || attribute_changes(c, &path))
                 });
-                if let Some((a, _)) = changed {
-                    return Some(a.to_string());
+                if let Some(c) = changed {
+                    return Some(c.addr.to_string());
                 }
             }
         }
         None
+    }
+}
+
+/// True when the attribute at `path` differs between the change's before and after (or is
+/// unknown after).
+fn attribute_changes(change: &ResourceChange, path: &[PathStep]) -> bool {
+    let at = |v: &Option<Value>| -> Option<Value> {
+        let mut current = v.as_ref()?;
+        for step in path {
+            current = match (current.unmark().0, step) {
+                (Value::Object(m), PathStep::Attr(k) | PathStep::Key(k)) => m.get(k)?,
+                (Value::List(l), PathStep::Index(i)) => l.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(current.clone())
+    };
+    match (at(&change.before), at(&change.after)) {
+        (Some(b), Some(a)) => !a.is_wholly_known() || !values_equal(&b, &a),
+        (None, None) => false,
+        _ => true,
     }
 }
 

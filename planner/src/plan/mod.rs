@@ -156,9 +156,13 @@ impl Plan {
     /// True when applying would change nothing: no resource change, move or import, and no
     /// output change.
     pub fn is_empty(&self) -> bool {
-        self.changes
-            .iter()
-            .all(|c| c.action == Action::NoOp && c.previous_addr.is_none() && c.importing.is_none())
+        let changes_nothing = |c: &ResourceChange| {
+            c.action == Action::NoOp && c.previous_addr.is_none() && c.importing.is_none()
+        };
+        // A refresh-only plan changes the state by recording what refresh found.
+        let records_drift = self.mode == Mode::RefreshOnly && !self.drift.is_empty();
+        !records_drift
+            && self.changes.iter().all(changes_nothing)
             && self.outputs.values().all(|o| match (&o.before, &o.after) {
                 (Some(b), Some(a)) => diff::values_equal(b, a) && a.is_wholly_known(),
                 (None, None) => true,
