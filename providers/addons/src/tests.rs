@@ -1,18 +1,12 @@
 //! What users rely on in the addons provider's schemas.
 
-use fleetform_sdk::{Attribute, Block, Presence, Provider, ProviderSchema};
+use fleetform_sdk::testing::attribute as attr;
+use fleetform_sdk::{Presence, Provider, ProviderSchema};
 
 use crate::AddonsProvider;
 
 fn schema() -> ProviderSchema {
     AddonsProvider.schema()
-}
-
-fn attr<'a>(block: &'a Block, name: &str) -> &'a Attribute {
-    block
-        .attributes
-        .get(name)
-        .unwrap_or_else(|| panic!("attribute {name} is missing"))
 }
 
 #[test]
@@ -25,20 +19,8 @@ fn declares_the_catalogue() {
 }
 
 #[test]
-fn every_attribute_is_described() {
-    let s = schema();
-    for (owner, block) in [
-        ("provider", &s.provider),
-        ("addon", &s.resources["addon"].block),
-    ] {
-        assert!(block.blocks.is_empty());
-        for (name, attribute) in &block.attributes {
-            assert!(
-                !attribute.description.is_empty(),
-                "{owner}.{name} has no description"
-            );
-        }
-    }
+fn meets_the_schema_contract() {
+    fleetform_sdk::testing::check_contract(&schema());
 }
 
 #[test]

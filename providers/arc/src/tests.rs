@@ -1,28 +1,12 @@
 //! What users rely on in the arc provider's schemas.
 
-use fleetform_sdk::{Attribute, Block, Nesting, Presence, Provider, ProviderSchema};
+use fleetform_sdk::testing::attribute as attr;
+use fleetform_sdk::{Nesting, Presence, Provider, ProviderSchema};
 
 use crate::ArcProvider;
 
 fn schema() -> ProviderSchema {
     ArcProvider.schema()
-}
-
-fn attr<'a>(block: &'a Block, name: &str) -> &'a Attribute {
-    block
-        .attributes
-        .get(name)
-        .unwrap_or_else(|| panic!("attribute {name} is missing"))
-}
-
-/// Every attribute of `block` and its nested blocks, with a dotted path.
-fn all_attributes<'a>(prefix: &str, block: &'a Block, out: &mut Vec<(String, &'a Attribute)>) {
-    for (name, attribute) in &block.attributes {
-        out.push((format!("{prefix}.{name}"), attribute));
-    }
-    for (name, nested) in &block.blocks {
-        all_attributes(&format!("{prefix}.{name}"), &nested.block, out);
-    }
 }
 
 #[test]
@@ -42,26 +26,8 @@ fn declares_the_catalogue() {
 }
 
 #[test]
-fn every_attribute_is_described_and_secrets_are_sensitive() {
-    let s = schema();
-    let mut attrs = Vec::new();
-    all_attributes("provider", &s.provider, &mut attrs);
-    for (name, r) in &s.resources {
-        all_attributes(name, &r.block, &mut attrs);
-    }
-    for (path, attribute) in attrs {
-        assert!(
-            !attribute.description.is_empty(),
-            "{path} has no description"
-        );
-        let secret = ["secret", "kubeconfig", "protected", "_key"]
-            .iter()
-            .any(|word| path.ends_with(word) || path.contains(&format!("{word}_")));
-        let public = path.ends_with("public_key");
-        if secret && !public {
-            assert!(attribute.sensitive, "{path} must be sensitive");
-        }
-    }
+fn meets_the_schema_contract() {
+    fleetform_sdk::testing::check_contract(&schema());
 }
 
 #[test]

@@ -1,23 +1,13 @@
 //! What users and the engine rely on in the provider as a whole.
 
 use fleetform_sdk::{
-    Attribute, Block, CancellationToken, ImportRequest, Provider, ProviderSchema, ReadRequest,
-    Value,
+    CancellationToken, ImportRequest, Provider, ProviderSchema, ReadRequest, Value,
 };
 
 use crate::FleetformProvider;
 
 fn schema() -> ProviderSchema {
     FleetformProvider.schema()
-}
-
-fn all_attributes<'a>(prefix: &str, block: &'a Block, out: &mut Vec<(String, &'a Attribute)>) {
-    for (name, attribute) in &block.attributes {
-        out.push((format!("{prefix}.{name}"), attribute));
-    }
-    for (name, nested) in &block.blocks {
-        all_attributes(&format!("{prefix}.{name}"), &nested.block, out);
-    }
 }
 
 #[test]
@@ -31,18 +21,8 @@ fn declares_the_catalogue_and_an_empty_provider_block() {
 }
 
 #[test]
-fn every_attribute_is_described() {
-    let s = schema();
-    let mut attrs = Vec::new();
-    for (name, r) in &s.resources {
-        all_attributes(name, &r.block, &mut attrs);
-    }
-    for (path, attribute) in attrs {
-        assert!(
-            !attribute.description.is_empty(),
-            "{path} has no description"
-        );
-    }
+fn meets_the_schema_contract() {
+    fleetform_sdk::testing::check_contract(&schema());
 }
 
 #[tokio::test]

@@ -1,28 +1,12 @@
 //! What users rely on in the kubernetes provider's schemas.
 
-use fleetform_sdk::{Attribute, Block, Nesting, Presence, Provider, ProviderSchema};
+use fleetform_sdk::testing::attribute as attr;
+use fleetform_sdk::{Nesting, Presence, Provider, ProviderSchema};
 
 use crate::KubernetesProvider;
 
 fn schema() -> ProviderSchema {
     KubernetesProvider.schema()
-}
-
-fn attr<'a>(block: &'a Block, name: &str) -> &'a Attribute {
-    block
-        .attributes
-        .get(name)
-        .unwrap_or_else(|| panic!("attribute {name} is missing"))
-}
-
-/// Every attribute of `block` and its nested blocks, with a dotted path.
-fn all_attributes<'a>(prefix: &str, block: &'a Block, out: &mut Vec<(String, &'a Attribute)>) {
-    for (name, attribute) in &block.attributes {
-        out.push((format!("{prefix}.{name}"), attribute));
-    }
-    for (name, nested) in &block.blocks {
-        all_attributes(&format!("{prefix}.{name}"), &nested.block, out);
-    }
 }
 
 #[test]
@@ -36,19 +20,8 @@ fn declares_the_catalogue() {
 }
 
 #[test]
-fn every_attribute_is_described() {
-    let s = schema();
-    let mut attrs = Vec::new();
-    all_attributes("provider", &s.provider, &mut attrs);
-    for (name, r) in s.resources.iter().chain(&s.data_sources) {
-        all_attributes(name, &r.block, &mut attrs);
-    }
-    for (path, attribute) in attrs {
-        assert!(
-            !attribute.description.is_empty(),
-            "{path} has no description"
-        );
-    }
+fn meets_the_schema_contract() {
+    fleetform_sdk::testing::check_contract(&schema());
 }
 
 #[test]

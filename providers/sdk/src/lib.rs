@@ -10,6 +10,7 @@
 pub mod diag;
 pub mod provider;
 pub mod schema;
+pub mod testing;
 pub mod types;
 pub mod value;
 

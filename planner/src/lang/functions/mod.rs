@@ -163,6 +163,38 @@ pub fn declare_all(ctx: &mut Context<'_>) {
     }
 }
 
+/// Shorthands the function families' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    pub(crate) use super::call;
+    pub use hcl::Value;
+
+    /// A string value.
+    pub fn s(x: &str) -> Value {
+        Value::from(x)
+    }
+
+    /// A list of strings.
+    pub fn list(xs: &[&str]) -> Value {
+        Value::from_iter(xs.iter().map(|x| s(x)))
+    }
+
+    /// A list of numbers.
+    pub fn nums(xs: &[f64]) -> Value {
+        Value::from_iter(xs.iter().map(|x| Value::from(*x)))
+    }
+
+    /// The result of a call that must succeed.
+    pub fn ok(name: &str, args: Vec<Value>) -> Value {
+        call(name, args).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// The error of a call that must fail.
+    pub fn err(name: &str, args: Vec<Value>) -> String {
+        call(name, args).unwrap_err()
+    }
+}
+
 /// Calls a function exactly as the evaluator does: through `lookup`, as a
 /// function call expression evaluated in a context, so arity is checked too.
 #[cfg(test)]

@@ -253,18 +253,9 @@ pub(crate) fn substr(args: FuncArgs) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::call;
+    #[allow(unused_imports)]
+    use crate::lang::functions::testing::*;
     use hcl::Value;
-
-    fn s(x: &str) -> Value {
-        Value::from(x)
-    }
-    fn list(xs: &[&str]) -> Value {
-        Value::from_iter(xs.iter().map(|x| s(x)))
-    }
-    fn ok(name: &str, args: Vec<Value>) -> Value {
-        call(name, args).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
 
     #[test]
     fn join_split_docs() {

@@ -266,24 +266,9 @@ pub(crate) fn sum(args: FuncArgs) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::call;
+    #[allow(unused_imports)]
+    use crate::lang::functions::testing::*;
     use hcl::Value;
-
-    fn s(x: &str) -> Value {
-        Value::from(x)
-    }
-    fn list(xs: &[&str]) -> Value {
-        Value::from_iter(xs.iter().map(|x| s(x)))
-    }
-    fn nums(xs: &[f64]) -> Value {
-        Value::from_iter(xs.iter().map(|x| Value::from(*x)))
-    }
-    fn ok(name: &str, args: Vec<Value>) -> Value {
-        call(name, args).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-    fn err(name: &str, args: Vec<Value>) -> String {
-        call(name, args).unwrap_err()
-    }
 
     #[test]
     fn range_docs() {

@@ -114,18 +114,9 @@ pub(crate) fn regexall(args: FuncArgs) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::call;
+    #[allow(unused_imports)]
+    use crate::lang::functions::testing::*;
     use hcl::Value;
-
-    fn s(x: &str) -> Value {
-        Value::from(x)
-    }
-    fn list(xs: &[&str]) -> Value {
-        Value::from_iter(xs.iter().map(|x| s(x)))
-    }
-    fn ok(name: &str, args: Vec<Value>) -> Value {
-        call(name, args).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
 
     #[test]
     fn regex_docs() {
