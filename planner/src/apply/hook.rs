@@ -42,6 +42,8 @@ pub struct ApplyHook<'a> {
     pub cancel: CancellationToken,
     /// Instances that failed or were skipped; their dependents are skipped.
     pub failed: Mutex<HashSet<AbsResourceInstance>>,
+    /// Provider configurations already configured.
+    pub configured: HashSet<crate::expand::ProviderConfigAddr>,
 }
 
 impl Hook for ApplyHook<'_> {
@@ -50,6 +52,15 @@ impl Hook for ApplyHook<'_> {
         batch: Vec<InstanceRequest<'_>>,
         diags: &mut Diagnostics,
     ) -> Vec<Value> {
+        crate::plan::hook::configure(
+            &batch,
+            &mut self.configured,
+            self.providers,
+            self.runtime,
+            self.settings,
+            &self.cancel,
+            diags,
+        );
         let this = &*self;
         let outcomes: Vec<(Value, Option<Diagnostic>)> = this.runtime.block_on(
             futures::stream::iter(batch.iter().map(|r| this.apply_one(r)))

@@ -73,6 +73,7 @@ pub fn apply(
         stopping: inputs.stopping,
         cancel: inputs.cancel.clone(),
         failed: Mutex::new(HashSet::new()),
+        configured: HashSet::new(),
     };
     let mut outputs = None;
     if inputs.plan.mode == Mode::Normal {

@@ -20,6 +20,8 @@ pub struct InstanceRequest<'a> {
     pub block: &'a ResourceBlock,
     /// The evaluated configuration: every schema attribute present, computed ones unknown.
     pub config: Value,
+    /// The evaluated provider block (null for an implied, empty one), for `configure`.
+    pub provider_config: std::sync::Arc<Value>,
 }
 
 /// Called once per resource block with all of its instances (across module instances).

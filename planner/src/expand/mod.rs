@@ -109,6 +109,8 @@ pub struct Expansion<'c> {
     pub resources: Vec<ResourceInstance>,
     /// Provider configurations in use.
     pub provider_configs: Vec<ProviderConfigAddr>,
+    /// The evaluated `provider` blocks, for `Provider::configure`.
+    pub provider_values: HashMap<ProviderConfigAddr, std::sync::Arc<Value>>,
     /// Root module output values.
     pub outputs: BTreeMap<String, Value>,
     /// The order used, for the graph.
@@ -136,6 +138,7 @@ pub fn expand<'c>(
         data: HashMap::new(),
         resources: Vec::new(),
         provider_configs: Vec::new(),
+        provider_values: HashMap::new(),
         outputs: BTreeMap::new(),
         order: Order {
             sequence: Vec::new(),
@@ -620,7 +623,14 @@ impl<'c> Expansion<'c> {
             file: block.file,
             span: block.loc.span.clone(),
         };
-        body::evaluate(&scope, schema, &block.body, block.file, &header, diags);
+        let value = body::evaluate(&scope, schema, &block.body, block.file, &header, diags);
+        let addr = ProviderConfigAddr {
+            module: m.clone(),
+            name: name.to_owned(),
+            alias: alias.clone(),
+        };
+        self.provider_values
+            .insert(addr, std::sync::Arc::new(value));
         self.provider_configs.push(ProviderConfigAddr {
             module: m.clone(),
             name: name.to_owned(),

@@ -276,6 +276,23 @@ fn dependencies(
             );
         }
         Item::Resource(addr) => {
+            // A resource's provider configuration is evaluated first: its own module's
+            // blocks and the root's (the registry, which knows which provider a type
+            // belongs to, is not consulted here; provider blocks are few).
+            for (scope_path, scope) in [
+                (path.clone(), Some(module)),
+                (ModulePath::root(), config.root()),
+            ] {
+                for (name, alias) in scope.into_iter().flat_map(|m| m.providers.keys()) {
+                    out.push(Dep {
+                        on: ConfigNode {
+                            path: scope_path.clone(),
+                            item: Item::Provider(name.clone(), alias.clone()),
+                        },
+                        at: None,
+                    });
+                }
+            }
             let r = &module.resources[addr];
             let allowed = Allowed {
                 each: r.for_each.is_some(),

@@ -58,6 +58,11 @@ impl<'c> Expansion<'c> {
                     schema: p.schema,
                     block,
                     config: std::mem::take(value),
+                    provider_config: self
+                        .provider_values
+                        .get(&p.provider)
+                        .cloned()
+                        .unwrap_or_default(),
                 });
             }
         }

@@ -55,6 +55,7 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
         changes: HashMap::new(),
         drift: Vec::new(),
         refreshed: HashMap::new(),
+        configured: Default::default(),
     };
     let options = Options {
         workspace: inputs.workspace.to_owned(),

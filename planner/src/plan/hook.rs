@@ -52,6 +52,8 @@ pub struct PlanHook<'a> {
     pub drift: Vec<ResourceChange>,
     /// Refreshed objects, by address (`None`: gone).
     pub refreshed: HashMap<AbsResourceInstance, Option<Value>>,
+    /// Provider configurations already configured.
+    pub configured: std::collections::HashSet<crate::expand::ProviderConfigAddr>,
 }
 
 struct Outcome {
@@ -68,6 +70,15 @@ impl Hook for PlanHook<'_> {
         batch: Vec<InstanceRequest<'_>>,
         diags: &mut Diagnostics,
     ) -> Vec<Value> {
+        configure(
+            &batch,
+            &mut self.configured,
+            self.providers,
+            self.runtime,
+            self.settings,
+            &self.cancel,
+            diags,
+        );
         let this = &*self;
         let outcomes: Vec<Outcome> = this.runtime.block_on(
             futures::stream::iter(batch.iter().map(|r| this.plan_one(r)))
@@ -91,6 +102,35 @@ impl Hook for PlanHook<'_> {
             values.push(outcome.value);
         }
         values
+    }
+}
+
+/// Configures each provider configuration a batch uses, once per run, before its first
+/// operation. `configured` remembers which are done.
+pub fn configure(
+    batch: &[InstanceRequest<'_>],
+    configured: &mut std::collections::HashSet<crate::expand::ProviderConfigAddr>,
+    providers: &Providers,
+    runtime: &tokio::runtime::Handle,
+    settings: &Settings,
+    cancel: &CancellationToken,
+    diags: &mut Diagnostics,
+) {
+    for request in batch {
+        if !configured.insert(request.provider.clone()) {
+            continue;
+        }
+        let Some(provider) = providers.get(&request.provider.name) else {
+            continue;
+        };
+        let config = (*request.provider_config).clone();
+        let call = provider.configure(fleetform_sdk::ConfigureRequest { config });
+        if let Err(e) = runtime.block_on(bounded(settings.timeout, cancel, call)) {
+            diags.push(Diagnostic::error(
+                "Failed to configure provider",
+                format!("{}: {e}.", request.provider),
+            ));
+        }
     }
 }
 

@@ -190,3 +190,6 @@ impl Plan {
         (add, change, destroy)
     }
 }
+
+#[cfg(test)]
+mod tests;

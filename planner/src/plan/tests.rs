@@ -1,0 +1,127 @@
+//! Planning against a recording provider: what the engine asks providers, in what order.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fleetform_sdk::{
+    ApplyRequest, ApplyResponse, Attribute, Block, CancellationToken, ConfigureRequest,
+    Diagnostics, PlanRequest, PlanResponse, Provider, ProviderError, ProviderSchema, ReadRequest,
+    Schema, Type, Value,
+};
+use indexmap::IndexMap;
+
+use super::Mode;
+use super::build::{Inputs, plan};
+use super::hook::Settings;
+use crate::inputs::{InputSource, InputValue};
+use crate::providers::Providers;
+use crate::state::State;
+
+/// Records every call as a line.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl Provider for Recorder {
+    fn schema(&self) -> ProviderSchema {
+        ProviderSchema {
+            provider: Block::new().attr(
+                "region",
+                Attribute::required(Type::String).describe("Where."),
+            ),
+            resources: [(
+                "rec_thing".to_owned(),
+                Schema::new(
+                    Block::new().attr("name", Attribute::required(Type::String).describe("Name.")),
+                ),
+            )]
+            .into_iter()
+            .collect(),
+            data_sources: Default::default(),
+        }
+    }
+
+    async fn configure(&self, request: ConfigureRequest) -> Result<(), ProviderError> {
+        let region = request
+            .config
+            .as_object()
+            .and_then(|m| m.get("region"))
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned();
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("configure region={region}"));
+        Ok(())
+    }
+
+    async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, ProviderError> {
+        self.0.lock().unwrap().push("plan".into());
+        Ok(PlanResponse {
+            planned: request.proposed,
+            requires_replace: Vec::new(),
+        })
+    }
+
+    async fn apply(&self, request: ApplyRequest) -> ApplyResponse {
+        ApplyResponse {
+            new_state: request.planned,
+            error: None,
+        }
+    }
+
+    async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError> {
+        Ok(Some(request.current))
+    }
+}
+
+#[test]
+fn each_provider_configuration_is_configured_once_before_its_first_plan() {
+    let (config, diags) = crate::config::load_source(
+        "main.hcl",
+        "variable \"region\" {}\nprovider \"rec\" {\n  region = var.region\n}\nresource \"rec_thing\" \"a\" {\n  count = 3\n  name  = \"a${count.index}\"\n}\n",
+    );
+    assert!(!diags.has_errors(), "{diags:?}");
+    let recorder = Arc::new(Recorder::default());
+    let mut providers = Providers::new();
+    providers.register("rec", recorder.clone()).unwrap();
+    let mut variables = IndexMap::new();
+    variables.insert(
+        "region".to_owned(),
+        InputValue {
+            value: Value::from("north"),
+            source: InputSource::CommandLine,
+        },
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let settings = Settings {
+        mode: Mode::Normal,
+        refresh: true,
+        replace: HashSet::new(),
+        only: None,
+        parallelism: 2,
+        timeout: Duration::from_secs(5),
+    };
+    let prior = State::new();
+    let inputs = Inputs {
+        config: &config,
+        providers: &providers,
+        variables: &variables,
+        workspace: "default",
+        prior: &prior,
+        settings: &settings,
+        runtime: runtime.handle(),
+        cancel: CancellationToken::new(),
+    };
+    let mut diags = Diagnostics::new();
+    let made = plan(&inputs, &mut diags).expect("a plan");
+    assert!(!diags.has_errors(), "{diags:?}");
+    assert_eq!(made.counts(), (3, 0, 0));
+    let calls = recorder.0.lock().unwrap().clone();
+    assert_eq!(calls, ["configure region=north", "plan", "plan", "plan"]);
+}
