@@ -1,0 +1,422 @@
+//! The low-level pieces of a lab host: network namespace, veth and bridge, the private mount
+//! and UTS namespace, the sshd configuration and process, address leases, teardown.
+//!
+//! Every external command is built as an argument list; no value is ever interpolated into
+//! a shell string. The one `sh -c` script is a constant that reads its values from its
+//! positional parameters.
+
+use std::collections::hash_map::RandomState;
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::LabError;
+
+/// Debian's OpenSSH server.
+pub const SSHD: &str = "/usr/sbin/sshd";
+
+/// The address of the root namespace's side of every lab bridge.
+pub const ROOT_ADDR: Ipv4Addr = Ipv4Addr::new(169, 254, 100, 1);
+
+/// The port every lab sshd listens on (each host has its own address).
+pub const SSH_PORT: u16 = 22;
+
+/// Directories each host gets its own (tmpfs) copy of.
+pub const PRIVATE_DIRS: &[&str] = &[
+    "/etc/kubernetes",
+    "/var/lib/kubelet",
+    "/etc/containerd",
+    "/var/lib/etcd",
+    "/opt/cni",
+];
+
+/// The first and last host octet in 169.254.100.0/24.
+const FIRST_HOST: u8 = 11;
+const LAST_HOST: u8 = 254;
+
+/// Where address leases live, shared by every lab on the machine (parallel test binaries).
+const LEASE_DIR: &str = "/run/fleetform-lab";
+
+/// Runs inside the host's new mount and UTS namespaces: sets the hostname ($1), puts a
+/// tmpfs over each private directory, then execs the rest of the arguments (sshd). Values
+/// arrive only as positional parameters.
+const HOST_INIT: &str = r#"set -eu
+hostname "$1"
+shift
+for d in /etc/kubernetes /var/lib/kubelet /etc/containerd /var/lib/etcd /opt/cni; do
+  mkdir -p "$d"
+  mount -t tmpfs -o mode=0755 fleetform-lab "$d"
+done
+exec "$@"
+"#;
+
+/// A short random hexadecimal suffix for the names of one lab's namespaces and links.
+pub fn random_suffix() -> String {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    if let Ok(t) = SystemTime::now().duration_since(UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    format!("{:06x}", h.finish() & 0xff_ffff)
+}
+
+/// Runs a command to completion; a failure carries the command line and its stderr.
+pub fn run(cmd: &mut Command) -> Result<String, LabError> {
+    let line = describe(cmd);
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LabError::new(format!("cannot run `{line}`: {e}")))?;
+    if !out.status.success() {
+        return Err(LabError::new(format!(
+            "`{line}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn ip(args: &[&str]) -> Result<String, LabError> {
+    run(Command::new("ip").args(args))
+}
+
+/// Checks what the lab needs before touching anything, so a missing piece fails clearly.
+pub fn preflight() -> Result<(), LabError> {
+    if !Path::new(SSHD).is_file() {
+        return Err(LabError::new(format!(
+            "{SSHD} is missing: install Debian's openssh-server (apt-get install openssh-server)"
+        )));
+    }
+    for tool in ["ip", "unshare", "ssh-keygen", "mount", "hostname"] {
+        if Command::new(tool)
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            return Err(LabError::new(format!(
+                "`{tool}` is missing (needs iproute2, util-linux, openssh-client)"
+            )));
+        }
+    }
+    let uid = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    if uid != "0" {
+        return Err(LabError::new(format!(
+            "the lab needs root (network and mount namespaces); effective uid is {uid:?}"
+        )));
+    }
+    // sshd's privilege separation directory.
+    fs::create_dir_all("/run/sshd")
+        .map_err(|e| LabError::new(format!("cannot create /run/sshd: {e}")))?;
+    for d in PRIVATE_DIRS {
+        fs::create_dir_all(d)
+            .map_err(|e| LabError::new(format!("cannot create mount point {d}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Leases of host addresses in 169.254.100.0/24, shared across processes: one file per
+/// address holding the owner's PID, allocated under an exclusive lock; a lease whose owner
+/// is gone is taken over.
+pub struct Leases {
+    files: Vec<PathBuf>,
+}
+
+impl Leases {
+    pub fn acquire(n: usize) -> Result<(Leases, Vec<Ipv4Addr>), LabError> {
+        let err = |what: &str, e: std::io::Error| LabError::new(format!("{what}: {e}"));
+        fs::create_dir_all(LEASE_DIR).map_err(|e| err(LEASE_DIR, e))?;
+        let lock_path = Path::new(LEASE_DIR).join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| err("open lease lock", e))?;
+        lock.lock().map_err(|e| err("lock lease lock", e))?;
+        let mut leases = Leases { files: Vec::new() };
+        let mut addrs = Vec::new();
+        for octet in FIRST_HOST..=LAST_HOST {
+            if addrs.len() == n {
+                break;
+            }
+            let addr = Ipv4Addr::new(169, 254, 100, octet);
+            let path = Path::new(LEASE_DIR).join(addr.to_string());
+            if let Ok(owner) = fs::read_to_string(&path)
+                && owner.trim().parse().is_ok_and(process_alive)
+            {
+                continue;
+            }
+            let mut f = File::create(&path).map_err(|e| err("write lease", e))?;
+            writeln!(f, "{}", std::process::id()).map_err(|e| err("write lease", e))?;
+            leases.files.push(path);
+            addrs.push(addr);
+        }
+        drop(lock);
+        if addrs.len() < n {
+            return Err(LabError::new(format!(
+                "only {} free lab addresses in 169.254.100.{FIRST_HOST}-{LAST_HOST}; {n} wanted",
+                addrs.len()
+            )));
+        }
+        Ok((leases, addrs))
+    }
+
+    pub fn release(&mut self) {
+        for f in self.files.drain(..) {
+            let _ = fs::remove_file(f);
+        }
+    }
+}
+
+/// Whether a process exists and is not a zombie (or dead).
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // pid (comm) STATE ...; comm may contain spaces and parentheses.
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .unwrap_or("");
+    !matches!(state, "Z" | "X" | "x")
+}
+
+/// Creates the lab's bridge in the root namespace. The root side's address is a /32 with
+/// a host route per lab address, so that several labs (parallel test binaries) can share
+/// 169.254.100.1 without their routes colliding.
+pub fn create_bridge(bridge: &str) -> Result<(), LabError> {
+    ip(&["link", "add", bridge, "type", "bridge"])?;
+    ip(&["addr", "add", &format!("{ROOT_ADDR}/32"), "dev", bridge])?;
+    ip(&["link", "set", bridge, "up"])?;
+    Ok(())
+}
+
+/// Creates a host's network namespace, its veth pair into the bridge, and its address.
+pub fn create_netns(netns: &str, veth: &str, bridge: &str, addr: Ipv4Addr) -> Result<(), LabError> {
+    ip(&["netns", "add", netns])?;
+    ip(&[
+        "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns,
+    ])?;
+    ip(&["link", "set", veth, "master", bridge])?;
+    ip(&["link", "set", veth, "up"])?;
+    let in_ns = |args: &[&str]| {
+        let mut full = vec!["-n", netns];
+        full.extend_from_slice(args);
+        ip(&full)
+    };
+    in_ns(&["link", "set", "lo", "up"])?;
+    in_ns(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
+    in_ns(&["link", "set", "eth0", "up"])?;
+    ip(&[
+        "route",
+        "replace",
+        &format!("{addr}/32"),
+        "dev",
+        bridge,
+        "src",
+        &ROOT_ADDR.to_string(),
+    ])?;
+    Ok(())
+}
+
+/// Quotes a path for sshd_config; refuses what cannot be quoted.
+fn config_path(p: &Path) -> Result<String, LabError> {
+    let s = p
+        .to_str()
+        .filter(|s| !s.contains(['"', '\n', '\r']))
+        .ok_or_else(|| LabError::new(format!("unusable path for sshd_config: {}", p.display())))?;
+    Ok(format!("\"{s}\""))
+}
+
+/// Writes a host's sshd_config.
+pub fn write_sshd_config(
+    path: &Path,
+    addr: Ipv4Addr,
+    host_key: &Path,
+    authorized_keys: &Path,
+) -> Result<(), LabError> {
+    let text = format!(
+        "ListenAddress {addr}\n\
+         Port {SSH_PORT}\n\
+         HostKey {}\n\
+         AuthorizedKeysFile {}\n\
+         PermitRootLogin prohibit-password\n\
+         PubkeyAuthentication yes\n\
+         PasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\n\
+         UsePAM no\n\
+         StrictModes no\n\
+         PidFile none\n\
+         UseDNS no\n\
+         Subsystem sftp internal-sftp\n",
+        config_path(host_key)?,
+        config_path(authorized_keys)?,
+    );
+    fs::write(path, text).map_err(|e| LabError::new(format!("{}: {e}", path.display())))
+}
+
+/// Generates an ed25519 key pair at `path` (`path.pub` for the public half), mode 0600.
+pub fn keygen(path: &Path, comment: &str) -> Result<(), LabError> {
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .map_err(|e| LabError::new(format!("{}: {e}", path.display())))
+}
+
+/// The `SHA256:` fingerprint of a public key file.
+pub fn fingerprint(pub_path: &Path) -> Result<String, LabError> {
+    let out = run(Command::new("ssh-keygen").arg("-lf").arg(pub_path))?;
+    out.split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            LabError::new(format!(
+                "ssh-keygen -lf printed no SHA256 fingerprint: {out}"
+            ))
+        })
+}
+
+/// Starts sshd for one host: in its network namespace, in new mount and UTS namespaces
+/// with private directories and its own hostname. The returned child is sshd itself
+/// (`ip netns exec`, `unshare` and `sh` all exec).
+pub fn spawn_sshd(
+    netns: &str,
+    hostname: &str,
+    config: &Path,
+    log: &Path,
+) -> Result<Child, LabError> {
+    let log_file =
+        File::create(log).map_err(|e| LabError::new(format!("{}: {e}", log.display())))?;
+    let log_err = log_file
+        .try_clone()
+        .map_err(|e| LabError::new(format!("{}: {e}", log.display())))?;
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", netns])
+        .args(["unshare", "--mount", "--uts", "--propagation", "private"])
+        .args(["sh", "-c", HOST_INIT, "fleetform-lab-host", hostname])
+        .args([SSHD, "-D", "-e", "-f"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(log_err);
+    let line = describe(&cmd);
+    cmd.spawn()
+        .map_err(|e| LabError::new(format!("cannot start `{line}`: {e}")))
+}
+
+/// Waits until sshd accepts TCP connections, or fails with its log.
+pub fn wait_ready(child: &mut Child, addr: Ipv4Addr, log: &Path) -> Result<(), LabError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sock = SocketAddr::from((addr, SSH_PORT));
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(LabError::new(format!(
+                "sshd for {addr} exited ({status}) before accepting connections; its log:\n{}",
+                fs::read_to_string(log).unwrap_or_default()
+            )));
+        }
+        if TcpStream::connect_timeout(&sock, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(LabError::new(format!(
+                "sshd for {addr} did not accept connections within 10 s; its log:\n{}",
+                fs::read_to_string(log).unwrap_or_default()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Kills a process by PID (SIGKILL), ignoring a process that is already gone.
+fn kill(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Tears one host down: kills sshd, then whatever else runs in its namespace, then deletes
+/// the namespace and the root veth. Best effort; returns the first problem.
+pub fn teardown_host(sshd: Option<&mut Child>, netns: &str, veth: &str) -> Result<(), LabError> {
+    if let Some(child) = sshd {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut problem = None;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let pids: Vec<u32> = ip(&["netns", "pids", netns])
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|&p| process_alive(p))
+            .collect();
+        if pids.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            problem = Some(LabError::new(format!(
+                "processes {pids:?} in {netns} survived SIGKILL"
+            )));
+            break;
+        }
+        for p in pids {
+            kill(p);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if Path::new("/run/netns").join(netns).exists()
+        && let Err(e) = ip(&["netns", "del", netns])
+    {
+        problem.get_or_insert(e);
+    }
+    // Deleting the namespace deletes the veth pair too, asynchronously; delete what is left.
+    let veth_path = Path::new("/sys/class/net").join(veth);
+    if veth_path.exists()
+        && let Err(e) = ip(&["link", "del", veth])
+        && veth_path.exists()
+    {
+        problem.get_or_insert(e);
+    }
+    problem.map_or(Ok(()), Err)
+}
+
+/// Deletes the bridge (and with it the lab's host routes).
+pub fn delete_bridge(bridge: &str) -> Result<(), LabError> {
+    if Path::new("/sys/class/net").join(bridge).exists() {
+        ip(&["link", "del", bridge])?;
+    }
+    Ok(())
+}
+
+/// Sets the root side of a host's veth down (cut) or up (heal).
+pub fn set_link(veth: &str, up: bool) -> Result<(), LabError> {
+    ip(&["link", "set", veth, if up { "up" } else { "down" }]).map(drop)
+}
