@@ -1213,12 +1213,32 @@ impl Renderer {
             override_null,
             ..opts.child()
         };
+        let mut out = format!("{{{}\n", self.forces(diff.replace, opts));
+        self.attribute_lines(&mut out, attrs, ind, attr_opts, opts);
+        out.push_str(&format!(
+            "{}    }}{}",
+            indent(ind),
+            self.null_suffix(diff.action, opts)
+        ));
+        out
+    }
+
+    /// One `SYMBOL KEY = VALUE` line, after its warnings.
+    /// The attribute lines of an object or block body, aligned on `=`; unchanged ones are
+    /// counted in a "hidden" line unless they identify the object (`IMPORTANT`).
+    fn attribute_lines(
+        &self,
+        out: &mut String,
+        attrs: &BTreeMap<String, Diff>,
+        ind: usize,
+        attr_opts: Opts,
+        opts: Opts,
+    ) {
         let width = attrs
             .keys()
             .map(|k| attribute_name(k).chars().count())
             .max()
             .unwrap_or(0);
-        let mut out = format!("{{{}\n", self.forces(diff.replace, opts));
         let mut unchanged = 0;
         for (key, attr) in attrs {
             let o = if IMPORTANT.contains(&key.as_str()) {
@@ -1232,7 +1252,7 @@ impl Renderer {
             } else {
                 attr_opts
             };
-            self.line(&mut out, attr, ind, &pad(&attribute_name(key), width), o);
+            self.line(out, attr, ind, &pad(&attribute_name(key), width), o);
         }
         if unchanged > 0 {
             out.push_str(&format!(
@@ -1241,15 +1261,8 @@ impl Renderer {
                 self.unchanged("attribute", unchanged)
             ));
         }
-        out.push_str(&format!(
-            "{}    }}{}",
-            indent(ind),
-            self.null_suffix(diff.action, opts)
-        ));
-        out
     }
 
-    /// One `SYMBOL KEY = VALUE` line, after its warnings.
     fn line(&self, out: &mut String, d: &Diff, ind: usize, key: &str, opts: Opts) {
         for w in self.warnings(d, ind + 1) {
             out.push_str(&format!("{}{w}\n", indent(ind + 1)));
@@ -1442,35 +1455,9 @@ impl Renderer {
         if attrs.is_empty() && blocks.iter().all(|g| g.entries.is_empty()) {
             return format!("{{}}{}", self.forces(diff.replace, opts));
         }
-        let width = attrs
-            .keys()
-            .map(|k| attribute_name(k).chars().count())
-            .max()
-            .unwrap_or(0);
         let attr_opts = opts.child();
         let mut out = format!("{{{}\n", self.forces(diff.replace, opts));
-        let mut unchanged = 0;
-        for (key, attr) in attrs {
-            let o = if IMPORTANT.contains(&key.as_str()) {
-                Opts {
-                    show_unchanged: true,
-                    ..attr_opts
-                }
-            } else if attr.action == Act::NoOp && !opts.show_unchanged {
-                unchanged += 1;
-                continue;
-            } else {
-                attr_opts
-            };
-            self.line(&mut out, attr, ind, &pad(&attribute_name(key), width), o);
-        }
-        if unchanged > 0 {
-            out.push_str(&format!(
-                "{}    {}\n",
-                indent(ind + 1),
-                self.unchanged("attribute", unchanged)
-            ));
-        }
+        self.attribute_lines(&mut out, attrs, ind, attr_opts, opts);
         let mut unchanged_blocks = 0;
         for group in blocks {
             let mut found_changed = false;

@@ -881,22 +881,8 @@ impl Formatter {
 
     fn array(&mut self, array: &mut Array) {
         let (open, inner) = (self.line, self.line + 1);
-        let count = array.len();
         let trailing_comma = array.trailing_comma();
-        let mut close = String::new();
-        for i in 0..count {
-            let Some(item) = array.get_mut(i) else {
-                continue;
-            };
-            self.item(item, i == 0, inner);
-            if i + 1 < count || trailing_comma {
-                let gap = take_trailing(item);
-                let gap = self.gap(&gap, Gap::at("", inner));
-                item.decor_mut().set_suffix(gap);
-            } else {
-                close = take_trailing(item);
-            }
-        }
+        let mut close = self.items(array.len(), array.iter_mut(), trailing_comma, inner);
         close += array.trailing();
         let inline = if trailing_comma && !close.is_empty() {
             " "
@@ -912,6 +898,30 @@ impl Formatter {
         array.set_trailing(close);
     }
 
+    /// The items of a list or argument list, each with the gap before and after it; a
+    /// final item is followed by a separator when `marker` (a trailing comma or `...`).
+    /// Returns what stood after the last item, for the closing bracket's gap.
+    fn items<'e>(
+        &mut self,
+        count: usize,
+        items: impl Iterator<Item = &'e mut Expression>,
+        marker: bool,
+        inner: usize,
+    ) -> String {
+        let mut close = String::new();
+        for (i, item) in items.enumerate() {
+            self.item(item, i == 0, inner);
+            if i + 1 < count || marker {
+                let gap = take_trailing(item);
+                let gap = self.gap(&gap, Gap::at("", inner));
+                item.decor_mut().set_suffix(gap);
+            } else {
+                close = take_trailing(item);
+            }
+        }
+        close
+    }
+
     /// The gap before an item of a list or argument list, and the item.
     fn item(&mut self, item: &mut Expression, first: bool, inner: usize) {
         let gap = take_leading(item);
@@ -922,22 +932,8 @@ impl Formatter {
 
     fn args(&mut self, args: &mut FuncArgs) {
         let (open, inner) = (self.line, self.line + 1);
-        let count = args.len();
         let marker = args.trailing_comma() || args.expand_final();
-        let mut close = String::new();
-        for i in 0..count {
-            let Some(arg) = args.get_mut(i) else {
-                continue;
-            };
-            self.item(arg, i == 0, inner);
-            if i + 1 < count || marker {
-                let gap = take_trailing(arg);
-                let gap = self.gap(&gap, Gap::at("", inner));
-                arg.decor_mut().set_suffix(gap);
-            } else {
-                close = take_trailing(arg);
-            }
-        }
+        let mut close = self.items(args.len(), args.iter_mut(), marker, inner);
         close += args.trailing();
         let inline = if args.trailing_comma() && !args.expand_final() && !close.is_empty() {
             " "
