@@ -13,7 +13,7 @@ pub fn builtin() -> Result<Providers, DuplicateType> {
     )?;
     providers.register(
         fleetform_provider_host::NAME,
-        Arc::new(fleetform_provider_host::HostProvider),
+        Arc::new(fleetform_provider_host::HostProvider::default()),
     )?;
     providers.register(
         fleetform_provider_kubernetes::NAME,

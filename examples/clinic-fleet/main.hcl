@@ -14,9 +14,8 @@ provider "host" {
   private_key_file = var.ssh_private_key_file
   use_agent        = var.ssh_private_key_file == null
   connect_timeout  = "10s"
-  # Clinics sit behind slow links: many hosts at once, but few sessions per host.
-  parallelism              = 32
-  max_connections_per_host = 2
+  # Each host has one connection; this bounds how many hosts are worked on at once.
+  parallelism = 32
 }
 
 provider "kubernetes" {

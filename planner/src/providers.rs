@@ -81,6 +81,19 @@ impl Providers {
         self.providers.get(name)
     }
 
+    /// Shows each provider the recorded objects of its types (`Provider::observe`), so
+    /// that objects a run leaves unchanged are still known to the provider.
+    pub fn observe(&self, state: &crate::state::State) {
+        for (addr, instance) in &state.resources {
+            let ty = &addr.resource.resource.ty;
+            if let Some((name, _)) = self.resource_type(addr.resource.resource.mode, ty)
+                && let Some(provider) = self.providers.get(name)
+            {
+                provider.observe(ty, &instance.value);
+            }
+        }
+    }
+
     /// Every provider name, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.providers.keys().map(String::as_str)

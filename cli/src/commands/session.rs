@@ -82,25 +82,7 @@ impl PlanFlags {
     }
 }
 
-/// `30s`, `5m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 30s or 5m"))?;
-    let seconds = match unit {
-        "" | "s" => n,
-        "ms" => return Ok(Duration::from_millis(n)),
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{text:?} is not a duration such as 30s or 5m")),
-    };
-    Ok(Duration::from_secs(seconds))
-}
+pub use fleetform_sdk::parse_duration;
 
 /// The async runtime of a run and its interrupt handling: the first Ctrl-C (or SIGTERM)
 /// stops scheduling new work and lets running work finish; the second cancels running

@@ -193,6 +193,7 @@ impl Session {
         cancel: CancellationToken,
     ) -> Option<Plan> {
         let settings = self.settings(providers, options)?;
+        providers.observe(&self.state);
         let inputs = crate::plan::build::Inputs {
             config: &self.config,
             providers,
@@ -247,6 +248,7 @@ impl Session {
         let Some(settings) = self.settings(providers, options) else {
             return false;
         };
+        providers.observe(&self.state);
         let journal = match self.store.journal(&self.state) {
             Ok(j) => j,
             Err(e) => {
@@ -463,6 +465,7 @@ impl Session {
         let Some(provider) = providers.get(provider_name) else {
             return false;
         };
+        providers.observe(&self.state);
         let request = fleetform_sdk::ImportRequest {
             type_name: addr.resource.resource.ty.clone(),
             id: id.to_owned(),

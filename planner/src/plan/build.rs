@@ -255,10 +255,17 @@ fn refresh_orphan(
             None
         }
         Err(e) => {
-            diags.push(
+            let diag = if e.kind == fleetform_sdk::ErrorKind::Unreachable {
+                Diagnostic::warning(
+                    "Object unreachable; planned from the recorded state",
+                    format!(
+                        "{addr}: {e}. Its deletion will fail at apply while it stays unreachable; the rest of the plan is unaffected."
+                    ),
+                )
+            } else {
                 Diagnostic::error("Error refreshing state", format!("{addr}: {e}."))
-                    .address(addr.to_string()),
-            );
+            };
+            diags.push(diag.address(addr.to_string()));
             Some(instance.value.clone())
         }
     }

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use fleetform_sdk::{
-    CancellationToken, Diagnostic, Diagnostics, Path, PathStep, PlanRequest, ProviderError,
-    ReadDataRequest, ReadRequest, Value,
+    CancellationToken, Diagnostic, Diagnostics, ErrorKind, Path, PathStep, PlanRequest,
+    ProviderError, ReadDataRequest, ReadRequest, Value,
 };
 use futures::StreamExt;
 
@@ -61,7 +61,7 @@ struct Outcome {
     change: Option<ResourceChange>,
     drift: Option<ResourceChange>,
     refreshed: Option<Option<Value>>,
-    diag: Option<Diagnostic>,
+    diags: Vec<Diagnostic>,
 }
 
 impl Hook for PlanHook<'_> {
@@ -87,7 +87,7 @@ impl Hook for PlanHook<'_> {
         );
         let mut values = Vec::with_capacity(outcomes.len());
         for (request, outcome) in batch.iter().zip(outcomes) {
-            if let Some(d) = outcome.diag {
+            for d in outcome.diags {
                 diags.push(d);
             }
             if let Some(d) = outcome.drift {
@@ -153,6 +153,27 @@ impl PlanHook<'_> {
             .address(request.addr.to_string())
     }
 
+    fn unreachable(&self, request: &InstanceRequest<'_>, e: &ProviderError) -> Diagnostic {
+        Diagnostic::warning(
+            "Object unreachable; planned from the recorded state",
+            format!("{}: {e}. Its changes will fail at apply while it stays unreachable; the rest of the plan is unaffected.", request.addr),
+        )
+        .at(Some(self.config.range(&request.block.loc)))
+        .address(request.addr.to_string())
+    }
+
+    fn warnings<'a>(
+        &'a self,
+        request: &'a InstanceRequest<'_>,
+        warnings: &'a [String],
+    ) -> impl Iterator<Item = Diagnostic> + 'a {
+        warnings.iter().map(|w| {
+            Diagnostic::warning("Provider warning", format!("{}: {w}.", request.addr))
+                .at(Some(self.config.range(&request.block.loc)))
+                .address(request.addr.to_string())
+        })
+    }
+
     async fn plan_one(&self, request: &InstanceRequest<'_>) -> Outcome {
         let addr = &request.addr;
         let schema = &request.schema.block;
@@ -161,7 +182,7 @@ impl PlanHook<'_> {
             change: None,
             drift: None,
             refreshed: None,
-            diag: None,
+            diags: Vec::new(),
         };
         let Some(provider) = self.providers.get(&request.provider.name) else {
             return outcome;
@@ -188,7 +209,9 @@ impl PlanHook<'_> {
             });
             match bounded(timeout, &self.cancel, read).await {
                 Ok(v) => outcome.value = v,
-                Err(e) => outcome.diag = Some(self.error(request, "Error reading data source", &e)),
+                Err(e) => outcome
+                    .diags
+                    .push(self.error(request, "Error reading data source", &e)),
             }
             return outcome;
         }
@@ -230,8 +253,16 @@ impl PlanHook<'_> {
                     }
                     before = now;
                 }
+                Err(e) if e.kind == ErrorKind::Unreachable => {
+                    // One site's outage must not stop the fleet's plan: plan from what was
+                    // recorded; the object's own changes fail at apply if it is still down.
+                    outcome.diags.push(self.unreachable(request, &e));
+                    before = Some(current.clone());
+                }
                 Err(e) => {
-                    outcome.diag = Some(self.error(request, "Error refreshing state", &e));
+                    outcome
+                        .diags
+                        .push(self.error(request, "Error refreshing state", &e));
                     outcome.value = current.clone();
                     return outcome;
                 }
@@ -258,9 +289,14 @@ impl PlanHook<'_> {
             })
         };
         let response = match bounded(timeout, &self.cancel, plan(before.clone(), proposed)).await {
-            Ok(r) => r,
+            Ok(r) => {
+                outcome.diags.extend(self.warnings(request, &r.warnings));
+                r
+            }
             Err(e) => {
-                outcome.diag = Some(self.error(request, "Error planning resource", &e));
+                outcome
+                    .diags
+                    .push(self.error(request, "Error planning resource", &e));
                 outcome.value = before.unwrap_or(Value::Unknown);
                 return outcome;
             }
@@ -321,9 +357,14 @@ impl PlanHook<'_> {
         // A replacement is planned as a create, so everything the provider computes is new.
         let fresh = proposed_new(schema, None, &request.config);
         let planned = match bounded(timeout, &self.cancel, plan(None, fresh)).await {
-            Ok(r) => r.planned,
+            Ok(r) => {
+                outcome.diags.extend(self.warnings(request, &r.warnings));
+                r.planned
+            }
             Err(e) => {
-                outcome.diag = Some(self.error(request, "Error planning resource", &e));
+                outcome
+                    .diags
+                    .push(self.error(request, "Error planning resource", &e));
                 outcome.value = prior;
                 return outcome;
             }
@@ -335,7 +376,9 @@ impl PlanHook<'_> {
             Action::DeleteThenCreate
         };
         if lifecycle.prevent_destroy || prior_state.is_some_and(|s| s.prevent_destroy) {
-            outcome.diag = Some(prevent_destroy_error(self.config, request, action));
+            outcome
+                .diags
+                .push(prevent_destroy_error(self.config, request, action));
         }
         let mut change = self.change(request, action, Some(prior), Some(planned.clone()), reason);
         change.replace_paths = forced;

@@ -59,10 +59,7 @@ impl Provider for Recorder {
 
     async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, ProviderError> {
         self.0.lock().unwrap().push("plan".into());
-        Ok(PlanResponse {
-            planned: request.proposed,
-            requires_replace: Vec::new(),
-        })
+        Ok(PlanResponse::new(request.proposed))
     }
 
     async fn apply(&self, request: ApplyRequest) -> ApplyResponse {

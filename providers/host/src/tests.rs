@@ -6,7 +6,7 @@ use fleetform_sdk::{Nesting, Presence, Provider, ProviderSchema};
 use crate::HostProvider;
 
 fn schema() -> ProviderSchema {
-    HostProvider.schema()
+    HostProvider::default().schema()
 }
 
 #[test]

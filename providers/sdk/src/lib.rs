@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod diag;
+pub mod duration;
 pub mod provider;
 pub mod schema;
 pub mod testing;
@@ -15,6 +16,7 @@ pub mod types;
 pub mod value;
 
 pub use diag::{Diagnostic, Diagnostics, Label, Pos, Severity, SourceFile, SourceRange};
+pub use duration::parse_duration;
 pub use provider::{
     ApplyRequest, ApplyResponse, CancellationToken, ConfigureRequest, ErrorKind, ImportRequest,
     PlanRequest, PlanResponse, Provider, ProviderError, ReadDataRequest, ReadRequest,

@@ -33,6 +33,10 @@ pub enum ErrorKind {
     Transient,
     /// The operation stopped because it was cancelled.
     Cancelled,
+    /// The remote system could not be reached (host down, site link cut). A plan keeps
+    /// the recorded object, warns and goes on, so one unreachable site does not block the
+    /// rest of the fleet; the object's own changes fail at apply unless it is back.
+    Unreachable,
 }
 
 impl ProviderError {
@@ -48,6 +52,14 @@ impl ProviderError {
     pub fn transient(message: impl Into<String>) -> ProviderError {
         ProviderError {
             kind: ErrorKind::Transient,
+            message: message.into(),
+        }
+    }
+
+    /// The remote system could not be reached.
+    pub fn unreachable(message: impl Into<String>) -> ProviderError {
+        ProviderError {
+            kind: ErrorKind::Unreachable,
             message: message.into(),
         }
     }
@@ -101,6 +113,21 @@ pub struct PlanResponse {
     pub planned: Value,
     /// Attributes whose change cannot be made in place, beyond the schema's `force_new`.
     pub requires_replace: Vec<Path>,
+    /// Things the user should know that do not stop the plan, e.g. checks that could not
+    /// run because a host was unreachable.
+    pub warnings: Vec<String>,
+}
+
+impl PlanResponse {
+    /// A plan of `planned` that replaces nothing beyond the schema's rules and warns of
+    /// nothing.
+    pub fn new(planned: Value) -> PlanResponse {
+        PlanResponse {
+            planned,
+            requires_replace: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// `apply`: make one planned change.
@@ -173,6 +200,14 @@ pub trait Provider: Send + Sync {
     fn validate_resource(&self, request: &ValidateRequest) -> Diagnostics {
         let _ = request;
         Diagnostics::new()
+    }
+
+    /// Shows the provider an object of its types recorded in state, before a plan, apply
+    /// or import touches anything. Objects that others act through (a host whose
+    /// connection the files on it use) are known this way even when the run leaves them
+    /// unchanged. Must not do I/O; most providers ignore it.
+    fn observe(&self, type_name: &str, state: &Value) {
+        let _ = (type_name, state);
     }
 
     /// Receives the provider block once, before any other operation of the run.

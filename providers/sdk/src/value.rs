@@ -132,6 +132,17 @@ impl Value {
         matches!(self.unmark().0, Value::Unknown)
     }
 
+    /// The attribute `name` of an object (looking through a sensitive mark); `Null` when
+    /// it is absent or `self` is not an object.
+    pub fn get(&self, name: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.unmark()
+            .0
+            .as_object()
+            .and_then(|attrs| attrs.get(name))
+            .unwrap_or(&NULL)
+    }
+
     /// True for `null`, looking through a sensitive mark.
     pub fn is_null(&self) -> bool {
         matches!(self.unmark().0, Value::Null)

@@ -9,8 +9,6 @@ use fleetform_sdk::{
     Schema, Type, Value,
 };
 
-use super::get;
-
 /// The resource type name.
 pub const TYPE: &str = "fleetform_data";
 
@@ -50,21 +48,18 @@ pub fn schema() -> Schema {
 /// is to be replaced).
 pub(crate) fn plan(request: &PlanRequest) -> PlanResponse {
     let proposed = &request.proposed;
-    let input = get(proposed, "input").clone();
-    let triggers = get(proposed, "triggers_replace").clone();
+    let input = proposed.get("input").clone();
+    let triggers = proposed.get("triggers_replace").clone();
     let id = match &request.prior {
         Some(prior)
-            if get(prior, "triggers_replace").unmark_deep() == triggers.unmark_deep()
-                && !get(prior, "id").is_null() =>
+            if prior.get("triggers_replace").unmark_deep() == triggers.unmark_deep()
+                && !prior.get("id").is_null() =>
         {
-            get(prior, "id").clone()
+            prior.get("id").clone()
         }
         _ => Value::Unknown,
     };
-    PlanResponse {
-        planned: state(id, input, triggers),
-        requires_replace: Vec::new(),
-    }
+    PlanResponse::new(state(id, input, triggers))
 }
 
 /// Makes a planned change: a create draws a new UUID, an update keeps the id, a delete
@@ -80,7 +75,7 @@ pub(crate) fn apply(request: ApplyRequest) -> ApplyResponse {
     // unknowns that depended on other resources: take the user's values from it.
     let settable = |name: &str| match request.config.as_object() {
         Some(config) => config.get(name).cloned().unwrap_or(Value::Null),
-        None => get(planned, name).clone(),
+        None => planned.get(name).clone(),
     };
     let input = settable("input");
     let triggers = settable("triggers_replace");
@@ -92,7 +87,7 @@ pub(crate) fn apply(request: ApplyRequest) -> ApplyResponse {
             )),
         };
     }
-    let id = match get(planned, "id").as_str() {
+    let id = match planned.get("id").as_str() {
         Some(id) => Value::from(id),
         None => Value::from(uuid::Uuid::new_v4().to_string()),
     };
@@ -137,7 +132,7 @@ mod tests {
     fn proposed(config: &Value, prior: Option<&Value>) -> Value {
         let mut map = config.as_object().unwrap().clone();
         for name in ["id", "output"] {
-            let v = prior.map_or(Value::Unknown, |p| get(p, name).clone());
+            let v = prior.map_or(Value::Unknown, |p| p.get(name).clone());
             map.insert(name.into(), v);
         }
         Value::Object(map)
@@ -176,15 +171,15 @@ mod tests {
     async fn create_plans_unknown_id_and_output_equal_to_input_then_draws_a_uuid() {
         let cfg = config(Value::from("v1"), Value::Null);
         let planned = plan(None, &cfg).await;
-        assert_eq!(get(&planned, "id"), &Value::Unknown);
-        assert_eq!(get(&planned, "output"), &Value::from("v1"));
-        assert_eq!(get(&planned, "input"), &Value::from("v1"));
+        assert_eq!(planned.get("id"), &Value::Unknown);
+        assert_eq!(planned.get("output"), &Value::from("v1"));
+        assert_eq!(planned.get("input"), &Value::from("v1"));
 
         let state = apply(None, Some(&planned), &cfg).await;
-        let id = get(&state, "id").as_str().unwrap();
+        let id = state.get("id").as_str().unwrap();
         let uuid = uuid::Uuid::parse_str(id).unwrap();
         assert_eq!(uuid.get_version_num(), 4);
-        assert_eq!(get(&state, "output"), &Value::from("v1"));
+        assert_eq!(state.get("output"), &Value::from("v1"));
         assert!(state.is_wholly_known());
     }
 
@@ -192,11 +187,11 @@ mod tests {
     async fn unknown_input_plans_unknown_output_and_apply_takes_the_known_config() {
         let cfg = config(Value::Unknown, Value::Null);
         let planned = plan(None, &cfg).await;
-        assert!(get(&planned, "output").is_unknown());
+        assert!(planned.get("output").is_unknown());
 
         let known = config(Value::from(42), Value::Null);
         let state = apply(None, Some(&planned), &known).await;
-        assert_eq!(get(&state, "output"), &Value::from(42));
+        assert_eq!(state.get("output"), &Value::from(42));
     }
 
     #[tokio::test]
@@ -211,18 +206,18 @@ mod tests {
         // Input changes: updated in place, same id.
         let cfg2 = config(Value::from("v2"), Value::from("t1"));
         let planned = plan(Some(&first), &cfg2).await;
-        assert_eq!(get(&planned, "id"), get(&first, "id"));
-        assert_eq!(get(&planned, "output"), &Value::from("v2"));
+        assert_eq!(planned.get("id"), first.get("id"));
+        assert_eq!(planned.get("output"), &Value::from("v2"));
         let second = apply(Some(&first), Some(&planned), &cfg2).await;
-        assert_eq!(get(&second, "id"), get(&first, "id"));
-        assert_eq!(get(&second, "output"), &Value::from("v2"));
+        assert_eq!(second.get("id"), first.get("id"));
+        assert_eq!(second.get("output"), &Value::from("v2"));
 
         // Trigger changes: a replacement with a new id.
         let cfg3 = config(Value::from("v2"), Value::from("t2"));
         let planned = plan(Some(&second), &cfg3).await;
-        assert_eq!(get(&planned, "id"), &Value::Unknown);
+        assert_eq!(planned.get("id"), &Value::Unknown);
         let third = apply(None, Some(&planned), &cfg3).await;
-        assert_ne!(get(&third, "id"), get(&second, "id"));
+        assert_ne!(third.get("id"), second.get("id"));
     }
 
     #[tokio::test]
@@ -248,9 +243,9 @@ mod tests {
     async fn sensitive_input_stays_sensitive_in_output() {
         let cfg = config(Value::from("s3cret").into_sensitive(), Value::Null);
         let planned = plan(None, &cfg).await;
-        assert!(get(&planned, "output").contains_sensitive());
+        assert!(planned.get("output").contains_sensitive());
         let state = apply(None, Some(&planned), &cfg).await;
-        assert!(get(&state, "output").contains_sensitive());
+        assert!(state.get("output").contains_sensitive());
     }
 
     #[tokio::test]

@@ -23,8 +23,6 @@ use fleetform_sdk::{
 };
 use sha1::Digest as _;
 
-use super::get;
-
 /// The resource type name.
 pub const TYPE: &str = "local_file";
 
@@ -105,14 +103,14 @@ pub(crate) fn validate(config: &Value) -> Diagnostics {
     let mut set: Vec<&str> = CONTENT_ATTRS
         .into_iter()
         .filter(|name| {
-            let v = get(config, name);
+            let v = config.get(name);
             !v.is_null() && !v.is_unknown()
         })
         .collect();
     set.sort_unstable();
     let unknown = CONTENT_ATTRS
         .iter()
-        .any(|name| get(config, name).is_unknown());
+        .any(|name| config.get(name).is_unknown());
     let mut all = CONTENT_ATTRS;
     all.sort_unstable();
     let all = all.join(",");
@@ -132,7 +130,8 @@ pub(crate) fn validate(config: &Value) -> Diagnostics {
         ));
     }
 
-    if let Some(Err(err)) = get(config, "content_base64")
+    if let Some(Err(err)) = config
+        .get("content_base64")
         .as_str()
         .map(|s| BASE64.decode(s))
     {
@@ -146,7 +145,7 @@ pub(crate) fn validate(config: &Value) -> Diagnostics {
     }
 
     for name in ["file_permission", "directory_permission"] {
-        if let Some(Err(detail)) = get(config, name).as_str().map(parse_mode) {
+        if let Some(Err(detail)) = config.get(name).as_str().map(parse_mode) {
             diags.push(Diagnostic::error(
                 format!("Invalid value for \"{name}\""),
                 format!("{detail}. A permission is 3 or 4 octal digits, such as \"0644\"."),
@@ -160,10 +159,10 @@ pub(crate) fn validate(config: &Value) -> Diagnostics {
 /// default permissions, and `id`/`content_sha256` computed from the content when it is
 /// known (unknown otherwise), so an unchanged file plans exactly its prior object.
 pub(crate) fn plan(request: &PlanRequest) -> Result<PlanResponse, ProviderError> {
-    Ok(PlanResponse {
-        planned: desired(settable_source(&request.config, &request.proposed))?,
-        requires_replace: Vec::new(),
-    })
+    Ok(PlanResponse::new(desired(settable_source(
+        &request.config,
+        &request.proposed,
+    ))?))
 }
 
 /// Writes the file (create or replace), or removes it (delete).
@@ -192,12 +191,13 @@ pub(crate) fn apply(request: ApplyRequest) -> ApplyResponse {
         }
         Err(err) => return fail(prior, err.message),
     };
-    let filename = get(&state, "filename").as_str().unwrap_or_default();
+    let filename = state.get("filename").as_str().unwrap_or_default();
     let (Ok(Content::Known(bytes)), Ok(file_mode), Ok(dir_mode)) = (
         content_bytes(&state),
-        parse_mode(get(&state, "file_permission").as_str().unwrap_or_default()),
+        parse_mode(state.get("file_permission").as_str().unwrap_or_default()),
         parse_mode(
-            get(&state, "directory_permission")
+            state
+                .get("directory_permission")
                 .as_str()
                 .unwrap_or_default(),
         ),
@@ -214,7 +214,7 @@ pub(crate) fn apply(request: ApplyRequest) -> ApplyResponse {
     }
 
     // Should the engine ever hand a replacement to one call, the old file must not stay.
-    let old = prior.as_ref().and_then(|p| get(p, "filename").as_str());
+    let old = prior.as_ref().and_then(|p| p.get("filename").as_str());
     if let Some(old) = old.filter(|old| *old != filename)
         && let Err(err) = remove_if_present(Path::new(old))
     {
@@ -234,7 +234,8 @@ pub(crate) fn apply(request: ApplyRequest) -> ApplyResponse {
 /// argument in use, `id`, `content_sha256` and `file_permission` taken from the file, so
 /// edits and mode changes show as changes.
 pub(crate) fn read(current: &Value) -> Result<Option<Value>, ProviderError> {
-    let filename = get(current, "filename")
+    let filename = current
+        .get("filename")
         .as_str()
         .ok_or_else(|| ProviderError::permanent("the local_file state has no filename"))?;
     let Some(disk) = read_disk(Path::new(filename))? else {
@@ -249,20 +250,21 @@ pub(crate) fn read(current: &Value) -> Result<Option<Value>, ProviderError> {
     if recorded.as_deref() != Some(&disk.bytes[..]) {
         let attr = CONTENT_ATTRS
             .into_iter()
-            .find(|name| !get(current, name).is_null())
+            .find(|name| !current.get(name).is_null())
             .unwrap_or("content");
         let text = match attr {
             "content_base64" => BASE64.encode(&disk.bytes),
             _ => String::from_utf8_lossy(&disk.bytes).into_owned(),
         };
-        let sensitive = attr == "sensitive_content" || get(current, attr).unmark().1;
+        let sensitive = attr == "sensitive_content" || current.get(attr).unmark().1;
         state.insert(attr.into(), Value::from(text).mark_if(sensitive));
     }
     let (id, sha256) = digests(&disk.bytes);
     state.insert("id".into(), id.into());
     state.insert("content_sha256".into(), sha256.into());
     // "644" and "0644" are the same mode: keep the user's spelling unless the mode differs.
-    let recorded_mode = get(current, "file_permission")
+    let recorded_mode = current
+        .get("file_permission")
         .as_str()
         .and_then(|s| parse_mode(s).ok());
     if recorded_mode != Some(disk.mode) {
@@ -303,7 +305,7 @@ pub(crate) fn import(filename: &str) -> Result<Value, ProviderError> {
 fn delete(prior: Option<Value>) -> ApplyResponse {
     let Some(filename) = prior
         .as_ref()
-        .and_then(|p| get(p, "filename").as_str())
+        .and_then(|p| p.get("filename").as_str())
         .map(str::to_owned)
     else {
         return ApplyResponse {
@@ -339,9 +341,9 @@ fn settable_source<'a>(config: &'a Value, fallback: &'a Value) -> &'a Value {
 /// content digests (unknown while the content is).
 fn desired(source: &Value) -> Result<Value, ProviderError> {
     let mut state = BTreeMap::new();
-    state.insert("filename".to_owned(), get(source, "filename").clone());
+    state.insert("filename".to_owned(), source.get("filename").clone());
     for name in CONTENT_ATTRS {
-        let value = get(source, name).clone();
+        let value = source.get(name).clone();
         let sensitive = name == "sensitive_content" && !value.is_null();
         state.insert(name.to_owned(), value.mark_if(sensitive));
     }
@@ -349,7 +351,7 @@ fn desired(source: &Value) -> Result<Value, ProviderError> {
         ("file_permission", DEFAULT_FILE_PERMISSION),
         ("directory_permission", DEFAULT_DIRECTORY_PERMISSION),
     ] {
-        let value = get(source, name);
+        let value = source.get(name);
         let value = if value.is_null() {
             Value::from(default)
         } else {
@@ -378,7 +380,7 @@ enum Content {
 fn content_bytes(source: &Value) -> Result<Content, ProviderError> {
     let given: Vec<(&str, &Value)> = CONTENT_ATTRS
         .into_iter()
-        .map(|name| (name, get(source, name)))
+        .map(|name| (name, source.get(name)))
         .filter(|(_, v)| !v.is_null())
         .collect();
     if given.iter().any(|(_, v)| !v.is_wholly_known()) {
@@ -620,7 +622,7 @@ mod tests {
             "content_sha256",
         ] {
             if map.get(name).is_none_or(Value::is_null) {
-                let v = prior.map_or(Value::Unknown, |p| get(p, name).clone());
+                let v = prior.map_or(Value::Unknown, |p| p.get(name).clone());
                 map.insert(name.into(), v);
             }
         }
@@ -711,10 +713,10 @@ mod tests {
 
         assert_eq!(fs::read_to_string(&path).unwrap(), "hello");
         assert_eq!(mode_of(&path), 0o644);
-        assert_eq!(get(&state, "id"), &Value::from(HELLO_SHA1));
-        assert_eq!(get(&state, "content_sha256"), &Value::from(HELLO_SHA256));
-        assert_eq!(get(&state, "file_permission"), &Value::from("0644"));
-        assert_eq!(get(&state, "directory_permission"), &Value::from("0755"));
+        assert_eq!(state.get("id"), &Value::from(HELLO_SHA1));
+        assert_eq!(state.get("content_sha256"), &Value::from(HELLO_SHA256));
+        assert_eq!(state.get("file_permission"), &Value::from("0644"));
+        assert_eq!(state.get("directory_permission"), &Value::from("0755"));
         // No temporary file is left beside it.
         assert_eq!(entries(dir.path()), std::slice::from_ref(&path));
 
@@ -738,7 +740,7 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "hunter2");
         assert_eq!(mode_of(&path), 0o600);
         assert!(matches!(
-            get(&state, "sensitive_content"),
+            state.get("sensitive_content"),
             Value::Sensitive(_)
         ));
         assert!(!state.to_string().contains("hunter2"));
@@ -793,19 +795,19 @@ mod tests {
 
         fs::write(&path, "edited").unwrap();
         let drifted = read(&state).await.unwrap();
-        assert_eq!(get(&drifted, "content"), &Value::from("edited"));
-        assert_ne!(get(&drifted, "id"), get(&state, "id"));
-        assert_eq!(get(&drifted, "file_permission"), &Value::from("0644"));
+        assert_eq!(drifted.get("content"), &Value::from("edited"));
+        assert_ne!(drifted.get("id"), state.get("id"));
+        assert_eq!(drifted.get("file_permission"), &Value::from("0644"));
         // The plan now differs from the refreshed state in `content`, which forces a new
         // file.
         assert_ne!(
-            get(&plan(Some(&drifted), &cfg).await, "content"),
-            get(&drifted, "content")
+            plan(Some(&drifted), &cfg).await.get("content"),
+            drifted.get("content")
         );
 
         fs::set_permissions(&path, Permissions::from_mode(0o600)).unwrap();
         let drifted = read(&state).await.unwrap();
-        assert_eq!(get(&drifted, "file_permission"), &Value::from("0600"));
+        assert_eq!(drifted.get("file_permission"), &Value::from("0600"));
 
         fs::remove_file(&path).unwrap();
         assert_eq!(read(&state).await, None);
@@ -820,17 +822,17 @@ mod tests {
         fs::write(&path, "b").unwrap();
         let drifted = read(&state).await.unwrap();
         assert_eq!(
-            get(&drifted, "sensitive_content"),
+            drifted.get("sensitive_content"),
             &Value::from("b").into_sensitive()
         );
-        assert_eq!(get(&drifted, "content"), &Value::Null);
+        assert_eq!(drifted.get("content"), &Value::Null);
 
         let path = dir.path().join("bin");
         let cfg = config(&path, &[("content_base64", Value::from("AAE="))]);
         let state = create(&cfg).await;
         fs::write(&path, [9u8, 9]).unwrap();
         let drifted = read(&state).await.unwrap();
-        assert_eq!(get(&drifted, "content_base64"), &Value::from("CQk="));
+        assert_eq!(drifted.get("content_base64"), &Value::from("CQk="));
     }
 
     #[tokio::test]
@@ -902,9 +904,9 @@ mod tests {
     async fn unknown_content_plans_unknown_digests() {
         let cfg = config(Path::new("/nowhere/f"), &[("content", Value::Unknown)]);
         let planned = plan(None, &cfg).await;
-        assert_eq!(get(&planned, "id"), &Value::Unknown);
-        assert_eq!(get(&planned, "content_sha256"), &Value::Unknown);
-        assert_eq!(get(&planned, "file_permission"), &Value::from("0644"));
+        assert_eq!(planned.get("id"), &Value::Unknown);
+        assert_eq!(planned.get("content_sha256"), &Value::Unknown);
+        assert_eq!(planned.get("file_permission"), &Value::from("0644"));
 
         // Apply refuses what it cannot know, and writes nothing.
         let response = apply(None, Some(&planned), &cfg).await;
@@ -947,9 +949,9 @@ mod tests {
             })
         };
         let state = import(path.to_str().unwrap().into()).await.unwrap();
-        assert_eq!(get(&state, "content"), &Value::from("hello"));
-        assert_eq!(get(&state, "id"), &Value::from(HELLO_SHA1));
-        assert_eq!(get(&state, "file_permission"), &Value::from("0600"));
+        assert_eq!(state.get("content"), &Value::from("hello"));
+        assert_eq!(state.get("id"), &Value::from(HELLO_SHA1));
+        assert_eq!(state.get("file_permission"), &Value::from("0600"));
 
         let cfg = config(
             &path,

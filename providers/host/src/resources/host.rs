@@ -2,7 +2,19 @@
 //! pinned host key, runs the preflight checks and records the host's facts; it installs
 //! nothing. Other resources refer to it by `id`.
 
-use fleetform_sdk::{Attribute, Block, NestedBlock, Nesting, Schema, Type};
+use std::collections::BTreeMap;
+
+use fleetform_sdk::{
+    ApplyRequest, ApplyResponse, Attribute, Block, Diagnostic, Diagnostics, NestedBlock, Nesting,
+    PlanRequest, PlanResponse, ProviderError, Schema, Type, Value,
+};
+
+use crate::config::Defaults;
+use crate::connection::{DEFAULT_PORT, host_id, target};
+use crate::fleet::{Fleet, HostError, Rerun};
+use crate::shell::Shell;
+use crate::ssh::Target;
+use crate::ssh::host_key::HostKeyPin;
 
 use crate::connection::with_connection;
 use crate::facts::with_facts;
@@ -82,4 +94,200 @@ fn preflight() -> Block {
             Attribute::optional(Type::list(Type::String))
                 .describe("Programs that must be on PATH, e.g. [\"iptables\", \"conntrack\"]."),
         )
+}
+
+/// The shell a host's `os_family` implies.
+pub(crate) fn shell_of(object: &Value) -> Shell {
+    match object.get("os_family").as_str() {
+        Some("windows") => Shell::PowerShell,
+        _ => Shell::Posix,
+    }
+}
+
+/// Checks what the schema cannot: the os family, the port, a parseable pin.
+pub(crate) fn validate(config: &Value) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    if let Some(family) = config.get("os_family").as_str()
+        && !["linux", "windows"].contains(&family)
+    {
+        diags.push(Diagnostic::error(
+            "Invalid value for \"os_family\"",
+            format!("{family:?} is not an OS family: use \"linux\" or \"windows\"."),
+        ));
+    }
+    for (block, prefix) in [(config, ""), (config.get("bastion"), "bastion.")] {
+        if let Some(pin) = block.get("host_key").as_str()
+            && let Err(e) = HostKeyPin::parse(pin)
+        {
+            diags.push(Diagnostic::error(
+                format!("Invalid value for \"{prefix}host_key\""),
+                format!("{e}."),
+            ));
+        }
+    }
+    diags
+}
+
+/// The object a configuration describes: defaults filled in, facts from `prior` when the
+/// host is the same machine (unknown until apply otherwise).
+fn desired(
+    config: &Value,
+    prior: Option<&Value>,
+    defaults: &Defaults,
+) -> Result<(Value, Option<Target>), ProviderError> {
+    let mut object = config.as_object().cloned().unwrap_or_default();
+    let fill = |object: &mut BTreeMap<String, Value>, name: &str, default: Value| {
+        if object.get(name).is_none_or(Value::is_null) {
+            object.insert(name.into(), default);
+        }
+    };
+    fill(&mut object, "port", Value::Number(DEFAULT_PORT.into()));
+    fill(&mut object, "user", Value::from(defaults.user.as_str()));
+    fill(&mut object, "os_family", Value::from("linux"));
+    let known = config.get("address").is_wholly_known() && config.get("bastion").is_wholly_known();
+    let target = if known {
+        Some(target(&Value::Object(object.clone()), defaults).map_err(ProviderError::permanent)?)
+    } else {
+        None
+    };
+    let id = target
+        .as_ref()
+        .map_or(Value::Unknown, |t| Value::from(host_id(t)));
+    let same_machine = prior.is_some_and(|p| p.get("id") == &id);
+    for name in crate::facts::NAMES {
+        let fact = match prior {
+            Some(p) if same_machine => p.get(name).clone(),
+            _ => Value::Unknown,
+        };
+        object.insert(name.into(), fact);
+    }
+    object.insert("id".into(), id);
+    Ok((Value::Object(object), target))
+}
+
+/// Plans a host: defaults, its id, and the preflight checks when the host is new or its
+/// checks changed. An unreachable host only warns, so the rest of the fleet plans.
+pub(crate) async fn plan(
+    fleet: &Fleet,
+    defaults: &Defaults,
+    request: &PlanRequest,
+) -> Result<PlanResponse, ProviderError> {
+    let (planned, target) = desired(&request.config, request.prior.as_ref(), defaults)?;
+    let mut response = PlanResponse::new(planned);
+    let preflight = request.config.get("preflight").clone();
+    let checks_changed = request
+        .prior
+        .as_ref()
+        .is_none_or(|p| p.get("preflight") != &preflight);
+    if let Some(target) = target.filter(|_| !preflight.is_null() && checks_changed) {
+        let shell = shell_of(&response.planned);
+        let described = target.describe();
+        match preflight_failures(fleet, target, shell, preflight).await {
+            Ok(failed) if failed.is_empty() => {}
+            Ok(failed) => {
+                return Err(ProviderError::permanent(format!(
+                    "preflight checks failed on {described}:\n  - {}",
+                    failed.join("\n  - ")
+                )));
+            }
+            Err(e) if e.is_unreachable() => response
+                .warnings
+                .push(format!("preflight checks could not run: {e}")),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(response)
+}
+
+async fn preflight_failures(
+    fleet: &Fleet,
+    target: Target,
+    shell: Shell,
+    preflight: Value,
+) -> Result<Vec<String>, HostError> {
+    fleet
+        .run_on(target, Rerun::Safe, move |c| {
+            let report = crate::facts::gather(c, shell)?;
+            let missing = crate::preflight::missing_binaries(c, shell, &preflight)?;
+            Ok(crate::preflight::failures(&preflight, &report, &missing))
+        })
+        .await
+}
+
+/// Connects (verifying the host key and logging in), runs the preflight checks again and
+/// records the facts. A delete forgets the host; nothing on it changes.
+pub(crate) async fn apply(
+    fleet: &Fleet,
+    defaults: &Defaults,
+    request: ApplyRequest,
+) -> ApplyResponse {
+    let Some(planned) = request.planned.as_ref() else {
+        return ApplyResponse {
+            new_state: None,
+            error: None,
+        };
+    };
+    let fail = |e: ProviderError| ApplyResponse {
+        new_state: request.prior.clone(),
+        error: Some(e),
+    };
+    let (object, target) = match desired(&request.config, None, defaults) {
+        Ok((object, Some(target))) => (object, target),
+        Ok((_, None)) => return fail(ProviderError::permanent("the host's address is not known")),
+        Err(e) => return fail(e),
+    };
+    let shell = shell_of(planned);
+    let preflight = request.config.get("preflight").clone();
+    let gathered = fleet
+        .run_on(target.clone(), Rerun::Safe, move |c| {
+            let report = crate::facts::gather(c, shell)?;
+            let missing = crate::preflight::missing_binaries(c, shell, &preflight)?;
+            let failed = crate::preflight::failures(&preflight, &report, &missing);
+            Ok((report, failed))
+        })
+        .await;
+    match gathered {
+        Ok((_, failed)) if !failed.is_empty() => fail(ProviderError::permanent(format!(
+            "preflight checks failed on {}:\n  - {}",
+            target.describe(),
+            failed.join("\n  - ")
+        ))),
+        Ok((report, _)) => {
+            let id = host_id(&target);
+            fleet.register(&id, target, shell);
+            let mut state = object.as_object().cloned().unwrap_or_default();
+            report.insert_into(&mut state);
+            ApplyResponse {
+                new_state: Some(Value::Object(state)),
+                error: None,
+            }
+        }
+        Err(e) => fail(e.into()),
+    }
+}
+
+/// Refreshes the facts. Unreachable hosts report it, so the plan keeps their recorded
+/// facts and goes on.
+pub(crate) async fn read(
+    fleet: &Fleet,
+    defaults: &Defaults,
+    current: Value,
+) -> Result<Option<Value>, ProviderError> {
+    let target = target(&current, defaults).map_err(ProviderError::permanent)?;
+    let shell = shell_of(&current);
+    fleet.register(&host_id(&target), target.clone(), shell);
+    let report = fleet
+        .run_on(target, Rerun::Safe, move |c| crate::facts::gather(c, shell))
+        .await?;
+    let mut state = current.as_object().cloned().unwrap_or_default();
+    report.insert_into(&mut state);
+    Ok(Some(Value::Object(state)))
+}
+
+/// Makes a recorded host known to the fleet, so that files and commands on it can run
+/// even when the host itself does not change.
+pub(crate) fn observe(fleet: &Fleet, defaults: &Defaults, state: &Value) {
+    if let Ok(target) = target(state, defaults) {
+        fleet.register(&host_id(&target), target, shell_of(state));
+    }
 }

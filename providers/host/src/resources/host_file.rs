@@ -2,7 +2,16 @@
 //! file. Like Terraform's local_file / local_sensitive_file, secret content goes in
 //! `sensitive_content` so plans never show it.
 
-use fleetform_sdk::{Attribute, Block, Schema, Type};
+use std::time::Duration;
+
+use fleetform_sdk::{
+    ApplyRequest, ApplyResponse, Attribute, Block, Diagnostic, Diagnostics, PlanRequest,
+    PlanResponse, ProviderError, Schema, Type, Value,
+};
+
+use crate::fleet::{Fleet, Rerun};
+use crate::shell::{Shell, quote};
+use crate::ssh::{Connection, SessionError};
 
 /// The schema of `resource "host_file"`.
 pub fn schema() -> Schema {
@@ -66,4 +75,386 @@ pub fn schema() -> Schema {
                     .describe("Identifier in state: the host id and path."),
             ),
     )
+}
+
+/// The arguments that give the content; exactly one is set.
+const CONTENT_ATTRS: [&str; 3] = ["content", "sensitive_content", "source"];
+const DEFAULT_MODE: &str = "0644";
+const FILE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Checks what the schema cannot: one content argument, an absolute path, an octal mode.
+pub(crate) fn validate(config: &Value) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    let set: Vec<&str> = CONTENT_ATTRS
+        .into_iter()
+        .filter(|n| !config.get(n).is_null())
+        .collect();
+    if set.len() != 1 && !CONTENT_ATTRS.iter().any(|n| config.get(n).is_unknown()) {
+        diags.push(Diagnostic::error(
+            "Invalid combination of arguments",
+            format!(
+                "Set exactly one of `content`, `sensitive_content` or `source`{}.",
+                if set.is_empty() {
+                    String::new()
+                } else {
+                    format!(", not `{}`", set.join("`, `"))
+                }
+            ),
+        ));
+    }
+    if let Some(path) = config.get("path").as_str()
+        && !path.starts_with('/')
+    {
+        diags.push(Diagnostic::error(
+            "Invalid value for \"path\"",
+            format!("{path:?} is not an absolute path."),
+        ));
+    }
+    if let Some(Err(e)) = config.get("mode").as_str().map(parse_mode) {
+        diags.push(Diagnostic::error(
+            "Invalid value for \"mode\"",
+            format!("{e}."),
+        ));
+    }
+    diags
+}
+
+/// Plans the file: the default mode, and the SHA-256 of the content it should have (read
+/// from `source` now, so a changed local file shows in the plan).
+pub(crate) fn plan(request: &PlanRequest) -> Result<PlanResponse, ProviderError> {
+    let mut object = request.proposed.as_object().cloned().unwrap_or_default();
+    if object
+        .get("mode")
+        .is_none_or(|m| m.is_null() || m.is_unknown())
+    {
+        object.insert("mode".into(), DEFAULT_MODE.into());
+    }
+    let sha256 = match content(&request.config)? {
+        Some(bytes) => Value::from(hex_sha256(&bytes)),
+        None => Value::Unknown,
+    };
+    // Keep the user's spelling of an unchanged mode ("644" and "0644" are one mode).
+    if let (Some(prior), Some(mode)) = (&request.prior, object.get("mode").and_then(Value::as_str))
+        && prior.get("mode").as_str().and_then(|m| parse_mode(m).ok()) == parse_mode(mode).ok()
+    {
+        object.insert("mode".into(), prior.get("mode").clone());
+    }
+    object.insert("sha256".into(), sha256);
+    let id = match (
+        request.config.get("host").as_str(),
+        request.config.get("path").as_str(),
+    ) {
+        (Some(host), Some(path)) => Value::from(format!("{host}:{path}")),
+        _ => Value::Unknown,
+    };
+    object.insert("id".into(), id);
+    if let Some(s) = object.get_mut("sensitive_content") {
+        *s = std::mem::take(s).mark_if(true);
+    }
+    Ok(PlanResponse::new(Value::Object(object)))
+}
+
+/// The content the configuration gives, `None` while it is unknown.
+fn content(config: &Value) -> Result<Option<Vec<u8>>, ProviderError> {
+    let inline = ["content", "sensitive_content"]
+        .into_iter()
+        .map(|n| config.get(n))
+        .find(|v| !v.is_null());
+    if let Some(v) = inline {
+        return Ok(v.as_str().map(|s| s.as_bytes().to_vec()));
+    }
+    match config.get("source") {
+        v if v.is_unknown() => Ok(None),
+        v => {
+            let path = v.as_str().ok_or_else(|| {
+                ProviderError::permanent(
+                    "host_file needs one of content, sensitive_content or source",
+                )
+            })?;
+            std::fs::read(path).map(Some).map_err(|e| {
+                ProviderError::permanent(format!("cannot read source file {path:?}: {e}"))
+            })
+        }
+    }
+}
+
+/// What `stat` and `sha256sum` say about the file on the host; `None` when it is absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OnHost {
+    mode: u32,
+    owner: String,
+    group: String,
+    sha256: String,
+}
+
+fn inspect(connection: &mut Connection, path: &str) -> Result<Option<OnHost>, SessionError> {
+    let p = quote(path);
+    let command = format!(
+        "if [ -e {p} ]; then stat -c '%a %U %G' -- {p} && sha256sum -- {p}; else echo absent; fi"
+    );
+    let output = connection.exec(&command, None, FILE_TIMEOUT)?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if output.exit_code != 0 {
+        return Err(SessionError::Refused(format!(
+            "cannot inspect {path:?}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    if first == "absent" {
+        return Ok(None);
+    }
+    let fields: Vec<&str> = first.split_whitespace().collect();
+    let sha256 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_default();
+    match fields[..] {
+        [mode, owner, group] => Ok(Some(OnHost {
+            mode: u32::from_str_radix(mode, 8).unwrap_or(0),
+            owner: owner.to_owned(),
+            group: group.to_owned(),
+            sha256: sha256.to_owned(),
+        })),
+        _ => Err(SessionError::Refused(format!(
+            "unexpected stat output for {path:?}"
+        ))),
+    }
+}
+
+/// Refreshes from the host: `None` when the file is gone, otherwise its digest, mode and
+/// owners as they are, so an edit on the host shows as a change to undo.
+pub(crate) async fn read(fleet: &Fleet, current: Value) -> Result<Option<Value>, ProviderError> {
+    let host = current.get("host").as_str().unwrap_or_default().to_owned();
+    let path = current.get("path").as_str().unwrap_or_default().to_owned();
+    let (target, shell) = fleet.host(&host)?;
+    posix_only(shell)?;
+    let Some(found) = fleet
+        .run_on(target, Rerun::Safe, move |c| inspect(c, &path))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut state = current.as_object().cloned().unwrap_or_default();
+    let recorded_mode = current
+        .get("mode")
+        .as_str()
+        .and_then(|m| parse_mode(m).ok());
+    if recorded_mode != Some(found.mode) {
+        state.insert("mode".into(), format!("{:04o}", found.mode).into());
+    }
+    state.insert("owner".into(), found.owner.into());
+    state.insert("group".into(), found.group.into());
+    state.insert("sha256".into(), found.sha256.into());
+    Ok(Some(Value::Object(state)))
+}
+
+/// Uploads the file (create or update) atomically, or removes it (delete).
+pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse {
+    let ApplyRequest {
+        prior,
+        planned,
+        config,
+        ..
+    } = request;
+    let fail = |prior: Option<Value>, e: ProviderError| ApplyResponse {
+        new_state: prior,
+        error: Some(e),
+    };
+    let Some(planned) = planned else {
+        return match delete(fleet, prior.as_ref()).await {
+            Ok(()) => ApplyResponse {
+                new_state: None,
+                error: None,
+            },
+            Err(e) => fail(prior, e),
+        };
+    };
+    let host = planned.get("host").as_str().unwrap_or_default().to_owned();
+    let path = planned.get("path").as_str().unwrap_or_default().to_owned();
+    let (target, shell) = match fleet.host(&host) {
+        Ok(h) => h,
+        Err(e) => return fail(prior, e.into()),
+    };
+    if let Err(e) = posix_only(shell) {
+        return fail(prior, e);
+    }
+    let bytes = match content(&config) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return fail(
+                prior,
+                ProviderError::permanent("the file's content is not known"),
+            );
+        }
+        Err(e) => return fail(prior, e),
+    };
+    let mode = parse_mode(planned.get("mode").as_str().unwrap_or(DEFAULT_MODE)).unwrap_or(0o644);
+    let owner = config.get("owner").as_str().map(str::to_owned);
+    let group = config.get("group").as_str().map(str::to_owned);
+    let digest = hex_sha256(&bytes);
+    let found = fleet
+        .run_on(target, Rerun::Safe, move |c| {
+            upload(c, &path, &bytes, mode, owner.as_deref(), group.as_deref())
+        })
+        .await;
+    match found {
+        Ok(found) => {
+            let mut state = planned.as_object().cloned().unwrap_or_default();
+            state.insert("owner".into(), found.owner.into());
+            state.insert("group".into(), found.group.into());
+            state.insert("sha256".into(), digest.into());
+            ApplyResponse {
+                new_state: Some(Value::Object(state)),
+                error: None,
+            }
+        }
+        // The rename is atomic: what was on the host before is still there.
+        Err(e) => fail(prior, e.into()),
+    }
+}
+
+/// SFTP to a temporary file beside the target, created readable by its owner only; then
+/// owner, group and mode; then a rename over the target, so readers see the old file or
+/// the new one and a secret is never readable by more people than the final mode allows.
+fn upload(
+    connection: &mut Connection,
+    path: &str,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<&str>,
+    group: Option<&str>,
+) -> Result<OnHost, SessionError> {
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let dir = if dir.is_empty() { "/" } else { dir };
+    let temp = format!("{dir}/.{name}.fleetform-{}", unique());
+    let first = connection.upload(&temp, bytes, 0o600, FILE_TIMEOUT);
+    if let Err(SessionError::Refused(_)) = first {
+        // Most likely a missing directory: create it, then try once more.
+        let mkdir = format!("mkdir -p -- {}", quote(dir));
+        let out = connection.exec(&mkdir, None, FILE_TIMEOUT)?;
+        if out.exit_code != 0 {
+            return Err(SessionError::Refused(format!(
+                "cannot create directory {dir:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        connection.upload(&temp, bytes, 0o600, FILE_TIMEOUT)?;
+    } else {
+        first?;
+    }
+    let (t, p) = (quote(&temp), quote(path));
+    let ownership = match (owner, group) {
+        (Some(o), Some(g)) => format!("chown -- {} {t} && ", quote(&format!("{o}:{g}"))),
+        (Some(o), None) => format!("chown -- {} {t} && ", quote(o)),
+        (None, Some(g)) => format!("chgrp -- {} {t} && ", quote(g)),
+        (None, None) => String::new(),
+    };
+    let command = format!(
+        "{{ {ownership}chmod {mode:04o} {t} && mv -f -- {t} {p}; }} || {{ rc=$?; rm -f -- {t}; exit $rc; }}; \
+         stat -c '%a %U %G' -- {p}"
+    );
+    let out = connection.exec(&command, None, FILE_TIMEOUT)?;
+    if out.exit_code != 0 {
+        return Err(SessionError::Refused(format!(
+            "cannot install {path:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    Ok(OnHost {
+        mode,
+        owner: fields.get(1).copied().unwrap_or_default().to_owned(),
+        group: fields.get(2).copied().unwrap_or_default().to_owned(),
+        sha256: String::new(),
+    })
+}
+
+async fn delete(fleet: &Fleet, prior: Option<&Value>) -> Result<(), ProviderError> {
+    let Some(prior) = prior else { return Ok(()) };
+    let host = prior.get("host").as_str().unwrap_or_default();
+    let path = prior.get("path").as_str().unwrap_or_default().to_owned();
+    let (target, shell) = fleet.host(host)?;
+    posix_only(shell)?;
+    let out = fleet
+        .run_on(target, Rerun::Safe, move |c| {
+            c.exec(&format!("rm -f -- {}", quote(&path)), None, FILE_TIMEOUT)
+        })
+        .await?;
+    if out.exit_code != 0 {
+        return Err(ProviderError::permanent(format!(
+            "cannot delete the file: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+fn posix_only(shell: Shell) -> Result<(), ProviderError> {
+    match shell {
+        Shell::Posix => Ok(()),
+        Shell::PowerShell => Err(ProviderError::permanent(
+            "host_file does not manage files on windows hosts yet; use host_command with a PowerShell script",
+        )),
+    }
+}
+
+/// "0644", "644" or "0600" as a mode.
+fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.trim();
+    if !(3..=4).contains(&digits.len()) || !digits.chars().all(|c| ('0'..='7').contains(&c)) {
+        return Err(format!(
+            "{text:?} is not a mode: use 3 or 4 octal digits, such as \"0644\""
+        ));
+    }
+    u32::from_str_radix(digits, 8).map_err(|e| e.to_string())
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A name part no two uploads of this process share.
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_are_three_or_four_octal_digits() {
+        assert_eq!(parse_mode("0644"), Ok(0o644));
+        assert_eq!(parse_mode("600"), Ok(0o600));
+        assert!(parse_mode("0999").is_err() && parse_mode("rw-r--r--").is_err());
+    }
+
+    #[test]
+    fn validation_wants_one_content_and_an_absolute_path() {
+        let config = Value::object([
+            ("host", Value::from("h:22")),
+            ("path", Value::from("etc/x")),
+            ("content", Value::from("a")),
+            ("source", Value::from("b")),
+        ]);
+        let diags = validate(&config);
+        assert_eq!(diags.len(), 2, "{diags:?}");
+    }
 }
