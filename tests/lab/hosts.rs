@@ -102,7 +102,7 @@ pub fn preflight() -> Result<(), LabError> {
             "{SSHD} is missing: install Debian's openssh-server (apt-get install openssh-server)"
         )));
     }
-    for tool in ["ip", "unshare", "ssh-keygen", "mount", "hostname"] {
+    for tool in ["ip", "unshare", "ssh-keygen", "mount", "hostname", "sysctl"] {
         if Command::new(tool)
             .arg("--help")
             .stdout(Stdio::null())
@@ -111,7 +111,7 @@ pub fn preflight() -> Result<(), LabError> {
             .is_err()
         {
             return Err(LabError::new(format!(
-                "`{tool}` is missing (needs iproute2, util-linux, openssh-client)"
+                "`{tool}` is missing (needs iproute2, util-linux, openssh-client, procps)"
             )));
         }
     }
@@ -231,6 +231,12 @@ pub fn create_netns(netns: &str, veth: &str, bridge: &str, addr: Ipv4Addr) -> Re
     in_ns(&["link", "set", "lo", "up"])?;
     in_ns(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
     in_ns(&["link", "set", "eth0", "up"])?;
+    Ok(())
+}
+
+/// Routes the root namespace to a host over the lab's bridge. `replace`, because a route a
+/// crashed lab left for this address is stale once its lease has been taken over.
+pub fn route_host(addr: Ipv4Addr, bridge: &str) -> Result<(), LabError> {
     ip(&[
         "route",
         "replace",
@@ -239,8 +245,46 @@ pub fn create_netns(netns: &str, veth: &str, bridge: &str, addr: Ipv4Addr) -> Re
         bridge,
         "src",
         &ROOT_ADDR.to_string(),
-    ])?;
-    Ok(())
+    ])
+    .map(drop)
+}
+
+/// Makes a host private. The root namespace gets an unreachable route for its address:
+/// without one the address would follow the machine's default route, and connections would
+/// leave the machine and hang until they time out instead of failing at once with "No
+/// route to host". The host loses IPv6: its link-local address would still be reachable
+/// from the root namespace over the bridge.
+pub fn make_private(netns: &str, addr: Ipv4Addr) -> Result<(), LabError> {
+    run(Command::new("ip").args(["netns", "exec", netns]).args([
+        "sysctl",
+        "-q",
+        "-w",
+        "net.ipv6.conf.all.disable_ipv6=1",
+    ]))?;
+    ip(&["route", "replace", "unreachable", &format!("{addr}/32")]).map(drop)
+}
+
+/// Removes the route [`make_private`] added. It belongs to no link, so deleting the bridge
+/// does not take it away.
+pub fn remove_private_route(addr: Ipv4Addr) -> Result<(), LabError> {
+    let prefix = format!("{addr}/32");
+    match ip(&["route", "del", "unreachable", &prefix]) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let left = ip(&["route", "show", "exact", &prefix, "type", "unreachable"])
+                .map_or(true, |routes| !routes.trim().is_empty());
+            // Already gone is what was wanted.
+            if left { Err(e) } else { Ok(()) }
+        }
+    }
+}
+
+/// The PID holding the lease on `addr`, if its holder is alive.
+pub fn lease_holder(addr: Ipv4Addr) -> Option<u32> {
+    fs::read_to_string(Path::new(LEASE_DIR).join(addr.to_string()))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .filter(|&pid| process_alive(pid))
 }
 
 /// Quotes a path for sshd_config; refuses what cannot be quoted.
@@ -252,7 +296,8 @@ fn config_path(p: &Path) -> Result<String, LabError> {
     Ok(format!("\"{s}\""))
 }
 
-/// Writes a host's sshd_config.
+/// Writes a host's sshd_config. TCP forwarding is on explicitly because any host may be the
+/// jump host (`ssh -J`, direct-tcpip) in front of private ones.
 pub fn write_sshd_config(
     path: &Path,
     addr: Ipv4Addr,
@@ -272,6 +317,7 @@ pub fn write_sshd_config(
          StrictModes no\n\
          PidFile none\n\
          UseDNS no\n\
+         AllowTcpForwarding yes\n\
          Subsystem sftp internal-sftp\n",
         config_path(host_key)?,
         config_path(authorized_keys)?,
@@ -329,10 +375,18 @@ pub fn spawn_sshd(
         .map_err(|e| LabError::new(format!("cannot start `{line}`: {e}")))
 }
 
-/// Waits until sshd accepts TCP connections, or fails with its log.
-pub fn wait_ready(child: &mut Child, addr: Ipv4Addr, log: &Path) -> Result<(), LabError> {
+/// Waits until sshd accepts connections, or fails with its log. A private host cannot be
+/// reached from here, so for it the check is that sshd listens, as its namespace's socket
+/// table (`/proc/PID/net/tcp`) shows.
+pub fn wait_ready(
+    child: &mut Child,
+    addr: Ipv4Addr,
+    private: bool,
+    log: &Path,
+) -> Result<(), LabError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let sock = SocketAddr::from((addr, SSH_PORT));
+    let tcp_table = PathBuf::from(format!("/proc/{}/net/tcp", child.id()));
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(LabError::new(format!(
@@ -340,7 +394,12 @@ pub fn wait_ready(child: &mut Child, addr: Ipv4Addr, log: &Path) -> Result<(), L
                 fs::read_to_string(log).unwrap_or_default()
             )));
         }
-        if TcpStream::connect_timeout(&sock, Duration::from_millis(200)).is_ok() {
+        let ready = if private {
+            fs::read_to_string(&tcp_table).is_ok_and(|t| listens(&t, addr, SSH_PORT))
+        } else {
+            TcpStream::connect_timeout(&sock, Duration::from_millis(200)).is_ok()
+        };
+        if ready {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -351,6 +410,18 @@ pub fn wait_ready(child: &mut Child, addr: Ipv4Addr, log: &Path) -> Result<(), L
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether a `/proc/net/tcp` table has a socket listening on `addr:port`. Addresses there
+/// are the raw network-order word printed as a native integer, ports are host order.
+fn listens(table: &str, addr: Ipv4Addr, port: u16) -> bool {
+    let local = format!("{:08X}:{port:04X}", u32::from_ne_bytes(addr.octets()));
+    table.lines().skip(1).any(|line| {
+        let mut fields = line.split_whitespace();
+        let local_field = fields.nth(1);
+        let state = fields.nth(1);
+        local_field == Some(local.as_str()) && state == Some("0A")
+    })
 }
 
 /// Kills a process by PID (SIGKILL), ignoring a process that is already gone.

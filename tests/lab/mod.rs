@@ -4,14 +4,26 @@
 //! /etc/kubernetes, /var/lib/kubelet, /etc/containerd, /var/lib/etcd, /opt/cni; its own
 //! hostname). Needs root.
 //!
+//! Some hosts may be private, like a remote clinic's machines behind its bastion: they sit
+//! on the lab's bridge, so the other hosts reach them, but the root namespace has no route
+//! to them, so they are reached only through the jump host (`ssh -J`).
+//!
 //! ```no_run
-//! let lab = fleetform_tests::lab::Lab::start(3)?;
+//! use fleetform_tests::lab::{Lab, LabSpec};
+//!
+//! let lab = Lab::start_with(LabSpec { hosts: 2, private: 1 })?;
 //! for h in lab.hosts() {
 //!     println!("{} {}:{} {}", h.name, h.address, h.port, h.fingerprint);
 //! }
+//! // ssh -F <ssh_config> private-1 goes through the jump host.
+//! println!("{}", lab.ssh_config().display());
 //! # Ok::<(), fleetform_tests::lab::LabError>(())
 //! ```
+//!
+//! `fleetform-lab up` (tests/bin/lab.rs) runs a lab outside the tests and describes it with
+//! [`Lab::to_json`] and [`Lab::to_hcl`].
 
+mod files;
 mod hosts;
 
 use std::fmt;
@@ -19,7 +31,8 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 
-pub use hosts::{PRIVATE_DIRS, ROOT_ADDR, SSHD};
+pub use files::reap;
+pub use hosts::{PRIVATE_DIRS, ROOT_ADDR, SSHD, process_alive};
 
 /// Why the lab could not start or stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +59,7 @@ impl std::error::Error for LabError {}
 /// One lab host as a client sees it.
 #[derive(Debug, Clone)]
 pub struct LabHost {
-    /// `lab-1`, `lab-2`, ...; also the host's hostname.
+    /// `lab-1`, `lab-2`, ..., `private-1`, ...; also the host's hostname.
     pub name: String,
     /// The host's address, in 169.254.100.0/24.
     pub address: Ipv4Addr,
@@ -58,6 +71,8 @@ pub struct LabHost {
     pub fingerprint: String,
     /// The host's network namespace (for `ip netns exec`).
     pub netns: String,
+    /// Reachable only through the lab's jump host: the root namespace has no route to it.
+    pub private: bool,
     /// The root namespace's end of the host's veth pair.
     veth: String,
 }
@@ -76,6 +91,16 @@ impl LabHost {
     }
 }
 
+/// What to start: `hosts` reachable hosts (`lab-1` ..) and `private` hosts (`private-1` ..)
+/// reachable only through the jump host, `lab-1`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LabSpec {
+    /// Hosts the root namespace routes to; at least one.
+    pub hosts: usize,
+    /// Hosts behind the jump host.
+    pub private: usize,
+}
+
 /// A running lab. Stopped (processes killed, namespaces, veths, bridge deleted, temp dir
 /// removed) by [`Lab::stop`] or on drop.
 pub struct Lab {
@@ -83,6 +108,7 @@ pub struct Lab {
     sshd: Vec<Option<Child>>,
     bridge: String,
     client_key: PathBuf,
+    jump: Option<usize>,
     leases: hosts::Leases,
     dir: Option<tempfile::TempDir>,
     stopped: bool,
@@ -92,12 +118,27 @@ impl Lab {
     /// Starts `n` hosts named `lab-1` .. `lab-n`, each with a fresh ed25519 host key and the
     /// lab's client key authorized for root, and waits until every sshd accepts connections.
     pub fn start(n: usize) -> Result<Lab, LabError> {
-        if n == 0 || n > 64 {
-            return Err(LabError::new(format!("a lab has 1 to 64 hosts, not {n}")));
+        Lab::start_with(LabSpec {
+            hosts: n,
+            private: 0,
+        })
+    }
+
+    /// Starts the hosts `spec` asks for, private ones last; with private hosts, `lab-1` is
+    /// the jump host. Every host authorizes the same client key, so one key logs in to the
+    /// jump host and, through it, to the private hosts.
+    pub fn start_with(spec: LabSpec) -> Result<Lab, LabError> {
+        let n = spec.hosts + spec.private;
+        if spec.hosts == 0 || n > 64 {
+            return Err(LabError::new(format!(
+                "a lab has 1 to 64 hosts, at least one of them reachable (the jump host of \
+                 private ones), not {} reachable and {} private",
+                spec.hosts, spec.private
+            )));
         }
         hosts::preflight()?;
         let dir = tempfile::Builder::new()
-            .prefix("fleetform-lab-")
+            .prefix(files::TEMP_PREFIX)
             .tempdir()
             .map_err(|e| LabError::new(format!("temp dir: {e}")))?;
         let suffix = hosts::random_suffix();
@@ -110,14 +151,17 @@ impl Lab {
             sshd: Vec::new(),
             bridge: format!("ffbr{suffix}"),
             client_key,
+            jump: (spec.private > 0).then_some(0),
             leases,
             dir: Some(dir),
             stopped: false,
         };
+        let names = (1..=spec.hosts)
+            .map(|i| (format!("lab-{i}"), false))
+            .chain((1..=spec.private).map(|i| (format!("private-{i}"), true)));
         // From here on, a failure drops `lab`, which tears down whatever was created.
         hosts::create_bridge(&lab.bridge)?;
-        for (i, addr) in addrs.into_iter().enumerate() {
-            let name = format!("lab-{}", i + 1);
+        for (i, ((name, private), addr)) in names.zip(addrs).enumerate() {
             let host_dir = lab.dir().join(&name);
             std::fs::create_dir(&host_dir)
                 .map_err(|e| LabError::new(format!("{}: {e}", host_dir.display())))?;
@@ -136,23 +180,30 @@ impl Lab {
                 host_key,
                 fingerprint,
                 netns: format!("fflab-{suffix}-{}", i + 1),
+                private,
                 veth: format!("ffv{suffix}-{}", i + 1),
             };
             lab.hosts.push(host.clone());
             lab.sshd.push(None);
             hosts::create_netns(&host.netns, &host.veth, &lab.bridge, addr)?;
+            if private {
+                hosts::make_private(&host.netns, addr)?;
+            } else {
+                hosts::route_host(addr, &lab.bridge)?;
+            }
             let config = host_dir.join("sshd_config");
             hosts::write_sshd_config(&config, addr, &host_key_path, &authorized_keys)?;
             let log = host_dir.join("sshd.log");
             let child = hosts::spawn_sshd(&host.netns, &name, &config, &log)?;
             let slot = lab.sshd.last_mut().expect("pushed above");
             *slot = Some(child);
-            hosts::wait_ready(slot.as_mut().expect("just set"), addr, &log)?;
+            hosts::wait_ready(slot.as_mut().expect("just set"), addr, private, &log)?;
         }
+        files::write_ssh_files(&lab)?;
         Ok(lab)
     }
 
-    /// The hosts, `lab-1` first.
+    /// The hosts, `lab-1` first, private ones last.
     pub fn hosts(&self) -> &[LabHost] {
         &self.hosts
     }
@@ -168,6 +219,43 @@ impl Lab {
     /// The lab client's private key (mode 0600), authorized for root on every host.
     pub fn client_key(&self) -> &Path {
         &self.client_key
+    }
+
+    /// The host in front of the private hosts (`lab-1`), when there are any.
+    pub fn jump_host(&self) -> Option<&LabHost> {
+        self.jump.map(|i| &self.hosts[i])
+    }
+
+    /// A known_hosts file pinning every host's key.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir().join(files::KNOWN_HOSTS)
+    }
+
+    /// An ssh_config for the system client: one `Host` per lab host by name (private ones
+    /// with `ProxyJump` through the jump host) and, for every host, user root, the client
+    /// key, [`Lab::known_hosts`] with strict checking, and batch mode. Because ssh hands
+    /// `-F` on to the jump connection, `ssh -F <this> -J root@<jump address> root@<address>`
+    /// is pinned at both hops too.
+    pub fn ssh_config(&self) -> PathBuf {
+        self.dir().join(files::SSH_CONFIG)
+    }
+
+    /// Runs `argv` on the host named `name` as root, over the system ssh client with the
+    /// lab's pinned keys (through the jump host for private hosts). Each word is quoted,
+    /// so the remote shell sees data, not code.
+    pub fn exec(&self, name: &str, argv: &[&str]) -> std::process::Output {
+        let remote: Vec<String> = argv
+            .iter()
+            .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+            .collect();
+        std::process::Command::new("ssh")
+            .arg("-F")
+            .arg(self.ssh_config())
+            .arg(name)
+            .arg("--")
+            .arg(remote.join(" "))
+            .output()
+            .expect("run the system ssh client (openssh-client)")
     }
 
     /// The lab's temp dir (keys, configs, sshd logs under `lab-N/`).
@@ -199,8 +287,8 @@ impl Lab {
     }
 
     /// Stops everything: kills each sshd, then leftover processes in each namespace, then
-    /// deletes namespaces, veths and the bridge, releases the addresses and removes the
-    /// temp dir. Idempotent.
+    /// deletes namespaces, veths, private hosts' routes and the bridge, releases the
+    /// addresses and removes the temp dir. Idempotent.
     pub fn stop(&mut self) -> Result<(), LabError> {
         if self.stopped {
             return Ok(());
@@ -209,6 +297,12 @@ impl Lab {
         let mut problem = None;
         for (host, child) in self.hosts.iter().zip(self.sshd.iter_mut()) {
             if let Err(e) = hosts::teardown_host(child.as_mut(), &host.netns, &host.veth) {
+                problem.get_or_insert(e);
+            }
+            // Still under our lease, so the route is ours to delete.
+            if host.private
+                && let Err(e) = hosts::remove_private_route(host.address)
+            {
                 problem.get_or_insert(e);
             }
         }

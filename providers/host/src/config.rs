@@ -80,9 +80,10 @@ impl Defaults {
         if let Some(t) = config.get("connect_timeout").as_str() {
             d.connect_timeout = parse_duration(t).map_err(|e| format!("connect_timeout: {e}"))?;
         }
-        if let Some(n) = config.get("parallelism").as_number() {
-            d.parallelism = n
-                .as_u64()
+        if !config.get("parallelism").is_null() {
+            d.parallelism = config
+                .get("parallelism")
+                .as_i64()
                 .filter(|n| *n >= 1)
                 .ok_or("parallelism must be a whole number of at least 1")?
                 as usize;

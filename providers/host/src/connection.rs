@@ -84,13 +84,13 @@ pub(crate) fn target(block: &Value, defaults: &Defaults) -> Result<Target, Strin
         .as_str()
         .ok_or("address is not known yet")?
         .to_owned();
-    let port = match block.get("port").as_number() {
-        Some(n) => n
-            .as_u64()
+    let port = match block.get("port") {
+        p if p.is_null() => DEFAULT_PORT,
+        p => p
+            .as_i64()
             .and_then(|p| u16::try_from(p).ok())
             .filter(|p| *p > 0)
             .ok_or("port must be between 1 and 65535")?,
-        None => DEFAULT_PORT,
     };
     let text = |name: &str| block.get(name).as_str().map(str::to_owned);
     let user = text("user").unwrap_or_else(|| defaults.user.clone());

@@ -12,7 +12,12 @@ use crate::ssh::{Connection, SessionError};
 /// when the host passes. `missing` lists the required binaries not found on PATH.
 pub(crate) fn failures(preflight: &Value, report: &Report, missing: &[String]) -> Vec<String> {
     let mut failed = Vec::new();
-    let number = |name: &str| preflight.get(name).as_number().and_then(|n| n.as_u64());
+    let number = |name: &str| {
+        preflight
+            .get(name)
+            .as_i64()
+            .and_then(|n| u64::try_from(n).ok())
+    };
     if let Some(min) = number("min_memory_mb")
         && report.memory_mb < min
     {
@@ -40,7 +45,10 @@ pub(crate) fn failures(preflight: &Value, report: &Report, missing: &[String]) -
         }
     }
     for port in preflight.get("ports_free").as_list().unwrap_or_default() {
-        let port = port.as_number().and_then(|n| n.as_u64()).unwrap_or(0);
+        let port = port
+            .as_i64()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0);
         if report.listening_ports.iter().any(|p| u64::from(*p) == port) {
             failed.push(format!("port {port} is already in use"));
         }

@@ -132,6 +132,16 @@ impl Value {
         matches!(self.unmark().0, Value::Unknown)
     }
 
+    /// The whole number inside (looking through a sensitive mark), however it is stored:
+    /// `2` and `2.0` are the same number to the language.
+    pub fn as_i64(&self) -> Option<i64> {
+        let n = self.as_number()?;
+        n.as_i64().or_else(|| {
+            let f = n.as_f64()?;
+            (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+        })
+    }
+
     /// The attribute `name` of an object (looking through a sensitive mark); `Null` when
     /// it is absent or `self` is not an object.
     pub fn get(&self, name: &str) -> &Value {

@@ -164,10 +164,7 @@ pub(crate) fn validate(config: &Value) -> Diagnostics {
 pub(crate) fn plan(fleet: &Fleet, request: &PlanRequest) -> PlanResponse {
     let mut object = request.proposed.as_object().cloned().unwrap_or_default();
     let host = request.config.get("host").as_str();
-    if object
-        .get("interpreter")
-        .is_none_or(|v| v.is_null() || v.is_unknown())
-    {
+    if request.config.get("interpreter").is_null() {
         let interpreter = match host.map(|h| fleet.host(h)) {
             Some(Ok((_, shell))) => Value::List(
                 shell
@@ -180,13 +177,11 @@ pub(crate) fn plan(fleet: &Fleet, request: &PlanRequest) -> PlanResponse {
         };
         object.insert("interpreter".into(), interpreter);
     }
-    if object.get("timeout").is_none_or(|v| v.is_null()) {
+    // Unset computed arguments arrive unknown: the defaults are known now.
+    if request.config.get("timeout").is_null() {
         object.insert("timeout".into(), DEFAULT_TIMEOUT.into());
     }
-    if object
-        .get("expected_exit_codes")
-        .is_none_or(|v| v.is_null())
-    {
+    if request.config.get("expected_exit_codes").is_null() {
         object.insert(
             "expected_exit_codes".into(),
             Value::List(vec![Value::Number(0.into())]),
@@ -316,7 +311,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
         .as_list()
         .unwrap_or_default()
         .iter()
-        .filter_map(|n| n.as_number().and_then(|n| n.as_i64()))
+        .filter_map(Value::as_i64)
         .collect();
     if !expected.contains(&i64::from(output.exit_code)) {
         // Not recorded: the next apply runs it again.

@@ -123,10 +123,7 @@ pub(crate) fn validate(config: &Value) -> Diagnostics {
 /// from `source` now, so a changed local file shows in the plan).
 pub(crate) fn plan(request: &PlanRequest) -> Result<PlanResponse, ProviderError> {
     let mut object = request.proposed.as_object().cloned().unwrap_or_default();
-    if object
-        .get("mode")
-        .is_none_or(|m| m.is_null() || m.is_unknown())
-    {
+    if request.config.get("mode").is_null() {
         object.insert("mode".into(), DEFAULT_MODE.into());
     }
     let sha256 = match content(&request.config)? {

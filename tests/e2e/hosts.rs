@@ -1,0 +1,425 @@
+//! The host provider against the lab's real OpenSSH hosts: facts, files and commands
+//! converge and stay converged; drift on a host is found and undone; triggers rerun only
+//! on change; wrong host keys and credentials are refused with distinct errors; a cut-off
+//! host fails only its own resources; configuration values reach hosts as data; secrets
+//! never reach output. Needs root (the lab).
+
+use std::path::Path;
+use std::process::Output;
+
+use fleetform_tests::lab::{Lab, LabSpec};
+use fleetform_tests::run_in;
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = run_in(dir, args);
+    assert!(
+        out.status.success(),
+        "fleetform {args:?} failed:\n{}",
+        text(&out)
+    );
+    text(&out)
+}
+
+/// Writes `main.hcl` (the fleet) and `lab.auto.hcl` (the lab, as `var.lab`).
+fn fleet(dir: &Path, lab: &Lab, main: &str) {
+    std::fs::write(dir.join("lab.auto.hcl"), lab.to_hcl()).unwrap();
+    std::fs::write(dir.join("main.hcl"), main).unwrap();
+}
+
+const VARIABLES: &str = r#"
+variable "lab" {
+  type = object({
+    client_key = string
+    hosts      = map(object({ address = string, port = number, host_key = string, private = bool }))
+    jump       = string
+  })
+}
+variable "release" {
+  type    = string
+  default = "1"
+}
+
+provider "host" {
+  private_key_file = var.lab.client_key
+  connect_timeout  = "2s"
+}
+"#;
+
+const CONVERGE: &str = r#"
+resource "host" "node" {
+  for_each = var.lab.hosts
+  address  = each.value.address
+  port     = each.value.port
+  host_key = each.value.host_key
+  labels   = { role = "worker" }
+
+  # Clinic machines are reached through the site's jump host.
+  dynamic "bastion" {
+    for_each = each.value.private ? [var.lab.hosts[var.lab.jump]] : []
+    content {
+      address  = bastion.value.address
+      host_key = bastion.value.host_key
+    }
+  }
+
+  preflight {
+    min_cpus       = 1
+    min_memory_mb  = 64
+    ports_free     = [6443]
+    binaries       = ["sh", "sha256sum"]
+  }
+}
+
+resource "host_file" "config" {
+  for_each = host.node
+  host     = each.value.id
+  path     = "/etc/kubernetes/fleet/config.yaml"
+  content  = "node: ${each.key}\nrelease: 1\n"
+  mode     = "0640"
+}
+
+resource "host_command" "install" {
+  for_each = host.node
+  host     = each.value.id
+  command  = ["sh", "-c", "echo \"run $1\" >> /etc/kubernetes/fleet/runs", "sh", var.release]
+  triggers = { release = var.release }
+  depends_on = [host_file.config]
+}
+
+output "hostnames" {
+  value = { for k, h in host.node : k => h.hostname }
+}
+"#;
+
+fn state(dir: &Path) -> serde_json::Value {
+    let out = run_in(dir, &["show", "-json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every resource in `show -json` output, child modules included.
+fn resources(state: &serde_json::Value) -> Vec<serde_json::Value> {
+    fn collect(module: &serde_json::Value, all: &mut Vec<serde_json::Value>) {
+        all.extend(module["resources"].as_array().cloned().unwrap_or_default());
+        for child in module["child_modules"].as_array().into_iter().flatten() {
+            collect(child, all);
+        }
+    }
+    let mut all = Vec::new();
+    collect(&state["values"]["root_module"], &mut all);
+    all
+}
+
+#[test]
+fn facts_files_and_commands_converge_drift_is_undone_and_triggers_rerun() {
+    // Two hosts reached directly, one only through the first as its jump host.
+    let mut lab = Lab::start_with(LabSpec {
+        hosts: 2,
+        private: 1,
+    })
+    .expect("lab");
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path(), &lab, &format!("{VARIABLES}{CONVERGE}"));
+
+    let applied = ok(dir.path(), &["apply", "-auto-approve"]);
+    assert!(
+        applied.contains("9 added, 0 changed, 0 destroyed"),
+        "{applied}"
+    );
+
+    // Facts come from each host itself.
+    let json = state(dir.path());
+    for r in resources(&json).iter().filter(|r| r["type"] == "host") {
+        let values = &r["values"];
+        let name = r["index"].as_str().unwrap();
+        assert_eq!(values["hostname"], *name, "{values}");
+        assert_eq!(values["os_id"], "debian");
+        assert_eq!(values["architecture"], "amd64");
+        assert!(values["cpus"].as_u64().unwrap() >= 1);
+        assert!(values["memory_mb"].as_u64().unwrap() > 64);
+        let address = lab.host(name).unwrap().address.to_string();
+        let via_jump = values["id"].as_str().unwrap().contains(" via ");
+        assert_eq!(via_jump, name.starts_with("private-"), "{values}");
+        assert!(
+            values["addresses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| *a == address.as_str()),
+            "{values}"
+        );
+        assert_eq!(
+            values["host_key_fingerprint"],
+            lab.host(name).unwrap().fingerprint
+        );
+        assert_eq!(values["container_runtime"], serde_json::Value::Null);
+    }
+
+    // Files are on each host with their content and mode; the command ran once.
+    for h in lab.hosts() {
+        let out = lab.exec(
+            &h.name,
+            &["stat", "-c", "%a", "/etc/kubernetes/fleet/config.yaml"],
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "640");
+        let out = lab.exec(
+            &h.name,
+            &[
+                "cat",
+                "/etc/kubernetes/fleet/config.yaml",
+                "/etc/kubernetes/fleet/runs",
+            ],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("node: {}\nrelease: 1\nrun 1\n", h.name)
+        );
+    }
+
+    // Nothing to do the second time.
+    let out = run_in(dir.path(), &["plan", "-detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // An edit on one host is drift: planned and undone, and only there.
+    let edited = &lab.hosts()[1].name.clone();
+    let out = lab.exec(edited, &["sh", "-c", "echo tampered > /etc/kubernetes/fleet/config.yaml; chmod 0666 /etc/kubernetes/fleet/config.yaml"]);
+    assert!(out.status.success());
+    let out = run_in(dir.path(), &["plan", "-detailed-exitcode"]);
+    let plan = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{plan}");
+    assert!(
+        plan.contains(&format!(
+            "host_file.config[\"{edited}\"] will be updated in-place"
+        )),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("0 to add, 1 to change, 0 to destroy"),
+        "{plan}"
+    );
+    ok(dir.path(), &["apply", "-auto-approve"]);
+    let out = lab.exec(
+        edited,
+        &[
+            "sh",
+            "-c",
+            "stat -c %a /etc/kubernetes/fleet/config.yaml; cat /etc/kubernetes/fleet/config.yaml",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("640\nnode: {edited}\nrelease: 1\n")
+    );
+
+    // A trigger change reruns the command, and nothing else.
+    let out = run_in(dir.path(), &["apply", "-auto-approve", "-var", "release=2"]);
+    let applied = text(&out);
+    assert!(out.status.success(), "{applied}");
+    assert!(
+        applied.contains("3 added, 0 changed, 3 destroyed"),
+        "{applied}"
+    );
+    for h in lab.hosts() {
+        let out = lab.exec(&h.name, &["cat", "/etc/kubernetes/fleet/runs"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "run 1\nrun 2\n");
+    }
+    let out = run_in(
+        dir.path(),
+        &["plan", "-detailed-exitcode", "-var", "release=2"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Destroy removes the files (commands leave nothing to undo).
+    ok(
+        dir.path(),
+        &["destroy", "-auto-approve", "-var", "release=2"],
+    );
+    for h in lab.hosts() {
+        let out = lab.exec(
+            &h.name,
+            &["test", "-e", "/etc/kubernetes/fleet/config.yaml"],
+        );
+        assert_eq!(out.status.code(), Some(1));
+    }
+    lab.stop().unwrap();
+}
+
+#[test]
+fn wrong_host_keys_and_credentials_are_refused_with_distinct_errors() {
+    let mut lab = Lab::start(2).expect("lab");
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (&lab.hosts()[0], &lab.hosts()[1]);
+    // Host a, pinned to b's key: as if a were reinstalled or impersonated.
+    let main = format!(
+        r#"
+resource "host" "moved" {{
+  address          = {:?}
+  host_key         = {:?}
+  private_key_file = {:?}
+}}
+"#,
+        a.address.to_string(),
+        b.host_key,
+        lab.client_key().display().to_string()
+    );
+    std::fs::write(dir.path().join("main.hcl"), &main).unwrap();
+    let out = run_in(dir.path(), &["apply", "-auto-approve"]);
+    let message = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{message}");
+    assert!(message.contains("host key mismatch"), "{message}");
+    assert!(
+        message.contains(&a.fingerprint) && message.contains(&b.fingerprint),
+        "{message}"
+    );
+
+    // Pinned by fingerprint, but no credential the host accepts.
+    let other_key = dir.path().join("other_key");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other_key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for auth in [
+        format!("private_key_file = {:?}", other_key.display().to_string()),
+        "password = \"not-the-password\"".to_owned(),
+    ] {
+        let main = format!(
+            "resource \"host\" \"a\" {{\n  address = {:?}\n  host_key = {:?}\n  {auth}\n}}\n",
+            a.address.to_string(),
+            a.fingerprint
+        );
+        std::fs::write(dir.path().join("main.hcl"), &main).unwrap();
+        let out = run_in(dir.path(), &["apply", "-auto-approve"]);
+        let message = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{message}");
+        assert!(
+            message.contains("authentication failed for root@"),
+            "{message}"
+        );
+        assert!(!message.contains("host key mismatch"), "{message}");
+        assert!(!message.contains("not-the-password"), "{message}");
+    }
+
+    // No pin at all is refused before connecting: no trust on first use.
+    let main = format!(
+        "resource \"host\" \"a\" {{\n  address = {:?}\n  private_key_file = {:?}\n}}\n",
+        a.address.to_string(),
+        lab.client_key().display().to_string()
+    );
+    std::fs::write(dir.path().join("main.hcl"), &main).unwrap();
+    let out = run_in(dir.path(), &["plan"]);
+    let message = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("never trusts a host key on first use"),
+        "{message}"
+    );
+    lab.stop().unwrap();
+}
+
+/// One module instance per site, as a fleet of clinics is written: a site's resources
+/// depend on its own host only.
+const SITES: &str = r#"
+module "site" {
+  for_each = var.lab.hosts
+  source   = "./site"
+  name     = each.key
+  machine  = each.value
+  release  = var.release
+}
+"#;
+
+const SITE: &str = r#"
+variable "name" { type = string }
+variable "release" { type = string }
+variable "machine" {
+  type = object({ address = string, port = number, host_key = string, private = bool })
+}
+
+resource "host" "this" {
+  address  = var.machine.address
+  port     = var.machine.port
+  host_key = var.machine.host_key
+}
+
+resource "host_file" "config" {
+  host    = host.this.id
+  path    = "/etc/kubernetes/fleet/config.yaml"
+  content = "node: ${var.name}\n"
+}
+
+resource "host_command" "install" {
+  host       = host.this.id
+  command    = ["sh", "-c", "echo \"run $1\" >> /etc/kubernetes/fleet/runs", "sh", var.release]
+  triggers   = { release = var.release }
+  depends_on = [host_file.config]
+}
+"#;
+
+#[test]
+fn a_cut_off_host_fails_only_its_own_resources_and_a_reapply_finishes_it() {
+    let mut lab = Lab::start(6).expect("lab");
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path(), &lab, &format!("{VARIABLES}{SITES}"));
+    std::fs::create_dir(dir.path().join("site")).unwrap();
+    std::fs::write(dir.path().join("site/main.hcl"), SITE).unwrap();
+    let cut = lab.hosts()[2].name.clone();
+    lab.cut(&cut).unwrap();
+
+    let out = run_in(dir.path(), &["apply", "-auto-approve"]);
+    let message = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("timed out after 2s connecting to"),
+        "{message}"
+    );
+    let recorded: Vec<String> = resources(&state(dir.path()))
+        .iter()
+        .map(|r| r["address"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recorded.len(), 15, "{recorded:#?}\n{message}");
+    assert!(!recorded.iter().any(|a| a.contains(&cut)), "{recorded:#?}");
+    for h in lab.hosts().iter().filter(|h| h.name != cut) {
+        let out = lab.exec(&h.name, &["cat", "/etc/kubernetes/fleet/runs"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "run 1\n");
+    }
+
+    // While it is still cut off, the plan warns and still plans the rest of its site.
+    let out = run_in(dir.path(), &["plan", "-detailed-exitcode"]);
+    let plan = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{plan}");
+    assert!(
+        plan.contains("3 to add, 0 to change, 0 to destroy"),
+        "{plan}"
+    );
+
+    lab.heal(&cut).unwrap();
+    let applied = ok(dir.path(), &["apply", "-auto-approve"]);
+    assert!(
+        applied.contains("3 added, 0 changed, 0 destroyed"),
+        "{applied}"
+    );
+    let out = run_in(dir.path(), &["plan", "-detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // A recorded host that goes dark does not block the plan of the others.
+    lab.cut(&cut).unwrap();
+    let out = run_in(dir.path(), &["plan", "-detailed-exitcode"]);
+    let plan = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{plan}");
+    assert!(
+        plan.contains("Object unreachable; planned from the recorded state"),
+        "{plan}"
+    );
+    lab.stop().unwrap();
+}
