@@ -423,3 +423,130 @@ fn a_cut_off_host_fails_only_its_own_resources_and_a_reapply_finishes_it() {
     );
     lab.stop().unwrap();
 }
+
+const HOSTILE: &str = "'; rm -rf /tmp/x; '$(touch /tmp/pwned)";
+const SECRETS: [&str; 3] = ["canary-password-7f3a", "canary-content-91bd", "canary-token-55c2"];
+
+const HOSTILE_FLEET: &str = r#"
+variable "hostile" { type = string }
+variable "password" {
+  type      = string
+  sensitive = true
+  default   = "canary-password-7f3a"
+}
+
+resource "host" "h" {
+  address     = var.lab.hosts["lab-1"].address
+  host_key    = var.lab.hosts["lab-1"].host_key
+  private_key = file(var.lab.client_key)
+  password    = var.password
+  labels      = { note = var.hostile }
+}
+
+resource "host_file" "hostile" {
+  host    = host.h.id
+  path    = "/etc/kubernetes/fleet/${replace(var.hostile, "/", "-")}"
+  content = var.hostile
+  owner   = "root"
+}
+
+resource "host_file" "secret" {
+  host              = host.h.id
+  path              = "/etc/kubernetes/fleet/secret"
+  sensitive_content = "canary-content-91bd"
+  mode              = "0600"
+}
+
+resource "host_command" "argv" {
+  host        = host.h.id
+  command     = ["printf", "%s", var.hostile]
+  environment = { HOSTILE = var.hostile }
+  working_dir = "/etc/kubernetes"
+  creates     = "/etc/kubernetes/${var.hostile}"
+  unless      = ["test", var.hostile, "=", "x"]
+  depends_on  = [host_file.hostile]
+}
+
+resource "host_command" "script" {
+  host        = host.h.id
+  script      = "printf '%s' \"$HOSTILE\" > /etc/kubernetes/fleet/from-script"
+  environment = { HOSTILE = var.hostile }
+  depends_on  = [host_file.hostile]
+}
+
+resource "host_command" "token" {
+  host                  = host.h.id
+  command               = ["sh", "-c", "echo token=$TOKEN"]
+  sensitive_environment = { TOKEN = "canary-token-55c2" }
+  depends_on            = [host_file.hostile]
+}
+
+resource "host_command" "leaky_failure" {
+  host                  = host.h.id
+  command               = ["sh", "-c", "echo leaked $TOKEN >&2; exit 3"]
+  sensitive_environment = { TOKEN = "canary-token-55c2" }
+  depends_on            = [host_command.token]
+}
+"#;
+
+#[test]
+fn configuration_values_reach_hosts_as_data_and_secrets_stay_out_of_output() {
+    let mut lab = Lab::start(1).expect("lab");
+    let dir = tempfile::tempdir().unwrap();
+    let vars = VARIABLES.replace("private_key_file = var.lab.client_key", "");
+    fleet(dir.path(), &lab, &format!("{vars}{HOSTILE_FLEET}"));
+    std::fs::write(
+        dir.path().join("hostile.auto.hcl"),
+        format!("hostile = {HOSTILE:?}\n"),
+    )
+    .unwrap();
+    // What the canary would destroy or create if any value reached a shell as code.
+    std::fs::create_dir_all("/tmp/x").unwrap();
+    let _ = std::fs::remove_file("/tmp/pwned");
+
+    let plan = run_in(dir.path(), &["plan"]);
+    let plan = text(&plan);
+    let mut apply = fleetform_tests::fleetform();
+    let apply = apply
+        .current_dir(dir.path())
+        .env("FLEETFORM_LOG", "debug")
+        .args(["apply", "-auto-approve"])
+        .output()
+        .unwrap();
+    let applied = text(&apply);
+    assert_eq!(apply.status.code(), Some(1), "only leaky_failure fails:\n{applied}");
+    assert!(applied.contains("the command exited with code 3"), "{applied}");
+    assert!(applied.contains("leaked (sensitive value)"), "{applied}");
+
+    // Nothing ran: the directory is there and the file was never touched.
+    assert!(Path::new("/tmp/x").is_dir(), "/tmp/x was removed");
+    assert!(!Path::new("/tmp/pwned").exists(), "/tmp/pwned was created");
+
+    // The values arrived intact, as data.
+    let on_host = |argv: &[&str]| String::from_utf8(lab.exec("lab-1", argv).stdout).unwrap();
+    let hostile_path = format!("/etc/kubernetes/fleet/{}", HOSTILE.replace('/', "-"));
+    assert_eq!(on_host(&["cat", &hostile_path]), HOSTILE);
+    assert_eq!(on_host(&["cat", "/etc/kubernetes/fleet/from-script"]), HOSTILE);
+    assert_eq!(on_host(&["stat", "-c", "%a", "/etc/kubernetes/fleet/secret"]), "600\n");
+    assert_eq!(on_host(&["cat", "/etc/kubernetes/fleet/secret"]), "canary-content-91bd");
+    let json = state(dir.path());
+    let argv = resources(&json)
+        .into_iter()
+        .find(|r| r["address"] == "host_command.argv")
+        .expect("host_command.argv in state");
+    assert_eq!(argv["values"]["stdout"], HOSTILE, "{argv}");
+    assert_eq!(argv["values"]["exit_code"], 0);
+
+    // No secret in the plan, the apply output, its debug logs, or the error messages.
+    let shown = text(&run_in(dir.path(), &["show"]));
+    for secret in SECRETS {
+        for (what, output) in [("plan", &plan), ("apply", &applied), ("show", &shown)] {
+            assert!(!output.contains(secret), "{secret} appears in {what}:\n{output}");
+        }
+    }
+    // The private key's body is a secret too.
+    let key = std::fs::read_to_string(lab.client_key()).unwrap();
+    let key_line = key.lines().nth(1).unwrap();
+    assert!(!plan.contains(key_line) && !applied.contains(key_line));
+    lab.stop().unwrap();
+}
