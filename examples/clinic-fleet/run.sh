@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: builds fleetform, validates the clinic fleet and draws its dependency
-# graph (clinic-fleet.svg). Planning and applying against the local lab join this script
-# as the engine and the lab grow.
+# graph (clinic-fleet.svg), then plans and applies the hosts, files and commands of
+# examples/lab-hosts against the local lab (real OpenSSH hosts, one behind a jump host).
+# The clinic fleet itself plans and applies against the lab once the cluster provider
+# bootstraps clusters.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -16,3 +18,5 @@ if command -v dot >/dev/null 2>&1; then
 else
   echo "Dependency graph (DOT): $here/clinic-fleet.dot (install graphviz to render it)"
 fi
+
+"$root/examples/lab-hosts/run.sh"

@@ -425,7 +425,11 @@ fn a_cut_off_host_fails_only_its_own_resources_and_a_reapply_finishes_it() {
 }
 
 const HOSTILE: &str = "'; rm -rf /tmp/x; '$(touch /tmp/pwned)";
-const SECRETS: [&str; 3] = ["canary-password-7f3a", "canary-content-91bd", "canary-token-55c2"];
+const SECRETS: [&str; 3] = [
+    "canary-password-7f3a",
+    "canary-content-91bd",
+    "canary-token-55c2",
+];
 
 const HOSTILE_FLEET: &str = r#"
 variable "hostile" { type = string }
@@ -514,8 +518,15 @@ fn configuration_values_reach_hosts_as_data_and_secrets_stay_out_of_output() {
         .output()
         .unwrap();
     let applied = text(&apply);
-    assert_eq!(apply.status.code(), Some(1), "only leaky_failure fails:\n{applied}");
-    assert!(applied.contains("the command exited with code 3"), "{applied}");
+    assert_eq!(
+        apply.status.code(),
+        Some(1),
+        "only leaky_failure fails:\n{applied}"
+    );
+    assert!(
+        applied.contains("the command exited with code 3"),
+        "{applied}"
+    );
     assert!(applied.contains("leaked (sensitive value)"), "{applied}");
 
     // Nothing ran: the directory is there and the file was never touched.
@@ -526,9 +537,18 @@ fn configuration_values_reach_hosts_as_data_and_secrets_stay_out_of_output() {
     let on_host = |argv: &[&str]| String::from_utf8(lab.exec("lab-1", argv).stdout).unwrap();
     let hostile_path = format!("/etc/kubernetes/fleet/{}", HOSTILE.replace('/', "-"));
     assert_eq!(on_host(&["cat", &hostile_path]), HOSTILE);
-    assert_eq!(on_host(&["cat", "/etc/kubernetes/fleet/from-script"]), HOSTILE);
-    assert_eq!(on_host(&["stat", "-c", "%a", "/etc/kubernetes/fleet/secret"]), "600\n");
-    assert_eq!(on_host(&["cat", "/etc/kubernetes/fleet/secret"]), "canary-content-91bd");
+    assert_eq!(
+        on_host(&["cat", "/etc/kubernetes/fleet/from-script"]),
+        HOSTILE
+    );
+    assert_eq!(
+        on_host(&["stat", "-c", "%a", "/etc/kubernetes/fleet/secret"]),
+        "600\n"
+    );
+    assert_eq!(
+        on_host(&["cat", "/etc/kubernetes/fleet/secret"]),
+        "canary-content-91bd"
+    );
     let json = state(dir.path());
     let argv = resources(&json)
         .into_iter()
@@ -541,12 +561,49 @@ fn configuration_values_reach_hosts_as_data_and_secrets_stay_out_of_output() {
     let shown = text(&run_in(dir.path(), &["show"]));
     for secret in SECRETS {
         for (what, output) in [("plan", &plan), ("apply", &applied), ("show", &shown)] {
-            assert!(!output.contains(secret), "{secret} appears in {what}:\n{output}");
+            assert!(
+                !output.contains(secret),
+                "{secret} appears in {what}:\n{output}"
+            );
         }
     }
     // The private key's body is a secret too.
     let key = std::fs::read_to_string(lab.client_key()).unwrap();
     let key_line = key.lines().nth(1).unwrap();
     assert!(!plan.contains(key_line) && !applied.contains(key_line));
+    lab.stop().unwrap();
+}
+
+#[test]
+fn the_lab_hosts_example_applies_and_then_has_nothing_to_do() {
+    let mut lab = Lab::start_with(LabSpec {
+        hosts: 2,
+        private: 1,
+    })
+    .expect("lab");
+    let dir = tempfile::tempdir().unwrap();
+    let example = fleetform_tests::workspace().join("examples/lab-hosts");
+    for file in ["main.hcl", "containerd.toml.tftpl"] {
+        std::fs::copy(example.join(file), dir.path().join(file)).unwrap();
+    }
+    std::fs::write(dir.path().join("lab.auto.hcl"), lab.to_hcl()).unwrap();
+    let applied = ok(dir.path(), &["apply", "-auto-approve"]);
+    assert!(
+        applied.contains("12 added, 0 changed, 0 destroyed"),
+        "{applied}"
+    );
+    assert!(!applied.contains("lab-token-for-"), "{applied}");
+    let out = lab.exec("private-1", &["cat", "/var/lib/kubelet/runtime-installed"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "containerd 1.7.24 installed on private-1\n"
+    );
+    let out = lab.exec(
+        "private-1",
+        &["stat", "-c", "%a %U", "/etc/containerd/registry-token"],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "600 root\n");
+    let out = run_in(dir.path(), &["plan", "-detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     lab.stop().unwrap();
 }
