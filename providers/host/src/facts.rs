@@ -129,14 +129,8 @@ pub(crate) fn gather(connection: &mut Connection, shell: Shell) -> Result<Report
         ),
         ..Invocation::default()
     };
-    let interpreter: Vec<String> = shell
-        .default_interpreter()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let rendered = shell.render(&invocation, &interpreter);
     let before = SystemTime::now();
-    let output = connection.exec(&rendered.command, Some(&rendered.stdin), FACTS_TIMEOUT)?;
+    let output = shell.run(connection, &invocation, &[], FACTS_TIMEOUT)?;
     let after = SystemTime::now();
     if output.exit_code != 0 {
         return Err(SessionError::Refused(format!(

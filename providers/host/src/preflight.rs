@@ -106,10 +106,10 @@ pub(crate) fn missing_binaries(
             ..Invocation::default()
         },
     };
-    let rendered = shell.render(&invocation, &[]);
-    let output = connection.exec(
-        &rendered.command,
-        Some(&rendered.stdin),
+    let output = shell.run(
+        connection,
+        &invocation,
+        &[],
         std::time::Duration::from_secs(30),
     )?;
     Ok(String::from_utf8_lossy(&output.stdout)

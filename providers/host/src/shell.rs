@@ -60,6 +60,30 @@ pub fn valid_env_name(name: &str) -> bool {
 }
 
 impl Shell {
+    /// Runs `invocation` on `connection` (`interpreter` runs a script; empty means the
+    /// default).
+    pub fn run(
+        self,
+        connection: &mut crate::ssh::Connection,
+        invocation: &Invocation,
+        interpreter: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<crate::ssh::Output, crate::ssh::SessionError> {
+        let default: Vec<String>;
+        let interpreter = if interpreter.is_empty() {
+            default = self
+                .default_interpreter()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            &default
+        } else {
+            interpreter
+        };
+        let rendered = self.render(invocation, interpreter);
+        connection.exec(&rendered.command, Some(&rendered.stdin), timeout)
+    }
+
     /// The default interpreter for scripts.
     pub fn default_interpreter(self) -> Vec<&'static str> {
         match self {

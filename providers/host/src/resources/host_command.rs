@@ -260,14 +260,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
         environment: map(config.get("environment")),
         secret_environment: map(config.get("sensitive_environment")),
     };
-    let interpreter = match strings(planned.get("interpreter")) {
-        i if i.is_empty() => shell
-            .default_interpreter()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        i => i,
-    };
+    let interpreter = strings(planned.get("interpreter"));
     let timeout = parse_duration(planned.get("timeout").as_str().unwrap_or(DEFAULT_TIMEOUT))
         .unwrap_or(Duration::from_secs(600));
     let creates = config.get("creates").as_str().map(str::to_owned);
@@ -283,9 +276,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
             if guard_says_done(c, shell, creates.as_deref(), &unless)? {
                 return Ok(None);
             }
-            let rendered = shell.render(&invocation, &interpreter);
-            c.exec(&rendered.command, Some(&rendered.stdin), timeout)
-                .map(Some)
+            shell.run(c, &invocation, &interpreter, timeout).map(Some)
         })
         .await;
     let output = match outcome {
@@ -350,9 +341,9 @@ fn guard_says_done(
     creates: Option<&str>,
     unless: &[String],
 ) -> Result<bool, SessionError> {
-    let timeout = Duration::from_secs(60);
+    let mut checks = Vec::new();
     if let Some(path) = creates {
-        let check = match shell {
+        checks.push(match shell {
             Shell::Posix => Invocation {
                 argv: vec!["test".into(), "-e".into(), path.into()],
                 ..Invocation::default()
@@ -364,24 +355,17 @@ fn guard_says_done(
                 )),
                 ..Invocation::default()
             },
-        };
-        let rendered = shell.render(&check, &[]);
-        if connection
-            .exec(&rendered.command, Some(&rendered.stdin), timeout)?
-            .exit_code
-            == 0
-        {
-            return Ok(true);
-        }
+        });
     }
     if !unless.is_empty() {
-        let check = Invocation {
+        checks.push(Invocation {
             argv: unless.to_vec(),
             ..Invocation::default()
-        };
-        let rendered = shell.render(&check, &[]);
-        if connection
-            .exec(&rendered.command, Some(&rendered.stdin), timeout)?
+        });
+    }
+    for check in &checks {
+        if shell
+            .run(connection, check, &[], Duration::from_secs(60))?
             .exit_code
             == 0
         {

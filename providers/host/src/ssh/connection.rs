@@ -89,10 +89,7 @@ impl Connection {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Output, SessionError> {
-        self.session.set_timeout(super::millis(timeout));
-        let result = self.exec_inner(command, stdin, timeout);
-        self.session.set_timeout(0);
-        result
+        self.bounded(timeout, |c| c.exec_inner(command, stdin, timeout))
     }
 
     fn exec_inner(
@@ -133,8 +130,18 @@ impl Connection {
         mode: i32,
         timeout: Duration,
     ) -> Result<(), SessionError> {
+        self.bounded(timeout, |c| c.upload_inner(path, content, mode, timeout))
+    }
+
+    /// Runs `op` with every blocking call bounded by `timeout`; between operations the
+    /// connection waits without limit (keepalives watch it).
+    fn bounded<T>(
+        &mut self,
+        timeout: Duration,
+        op: impl FnOnce(&mut Connection) -> Result<T, SessionError>,
+    ) -> Result<T, SessionError> {
         self.session.set_timeout(super::millis(timeout));
-        let result = self.upload_inner(path, content, mode, timeout);
+        let result = op(self);
         self.session.set_timeout(0);
         result
     }
