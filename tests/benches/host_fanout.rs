@@ -1,0 +1,547 @@
+//! fleetform and Ansible side by side on the same work, against a lab of 20 real OpenSSH
+//! hosts: per host, converge 20 small files (mode 0644) and run 5 commands, each command
+//! idempotent in the tool's own way (fleetform records a `host_command` in state and does
+//! not run it again; Ansible's `command` module skips it when its `creates:` file exists).
+//! Both tools gather facts. Each tool is timed (wall clock) cold, then again with nothing
+//! to do, which must change nothing: fleetform refreshes every file from its host, Ansible
+//! checks every file's checksum on its host.
+//!
+//! fleetform is the release binary (this bench builds it: `cargo bench` builds only this
+//! package's targets). Ansible is ansible-core from PyPI in a throwaway venv under the
+//! target dir (`target/bench-ansible-venv`, reused when present), never a project
+//! dependency; without it (no network, no venv module) only fleetform's numbers are printed.
+//!
+//! Run: `cargo bench -p fleetform-tests --bench host_fanout` (needs root, for the lab).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use fleetform_tests::lab::Lab;
+use serde_json::json;
+
+const HOSTS: usize = 20;
+const FILES: usize = 20;
+const COMMANDS: usize = 5;
+const PARALLELISM: &str = "-parallelism=64";
+const FLEETFORM_DIR: &str = "/etc/kubernetes/bench";
+const ANSIBLE_DIR: &str = "/etc/kubernetes/bench-ansible";
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs `cmd`, returning its output and how long it took.
+fn timed(cmd: &mut Command) -> (Output, Duration) {
+    let started = Instant::now();
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run {:?}: {e}", cmd.get_program()));
+    (out, started.elapsed())
+}
+
+/// What file `n` holds on `host`, for both tools.
+fn file_content(host: &str, n: usize) -> String {
+    format!("bench file {n} on {host}\n")
+}
+
+/// Checks that every host has the tool's files and command outputs under `dir`: the
+/// count, one file's mode and content, one command's output.
+fn verify(lab: &Lab, dir: &str, tool: &str) {
+    let (n, c) = (FILES / 2 + 1, COMMANDS / 2);
+    let script = format!(
+        "ls {dir} | wc -l; stat -c %a {dir}/file-{n}.conf; cat {dir}/file-{n}.conf {dir}/cmd-{c}"
+    );
+    for h in lab.hosts() {
+        let out = lab.exec(&h.name, &["sh", "-c", &script]);
+        let expected = format!(
+            "{}\n644\n{}{c}\n",
+            FILES + COMMANDS,
+            file_content(&h.name, n)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected,
+            "{tool} did not do the work on {}:\n{}",
+            h.name,
+            text(&out)
+        );
+    }
+}
+
+// --- fleetform ---------------------------------------------------------------------
+
+const FLEET: &str = r#"
+variable "lab" {
+  type = object({
+    client_key = string
+    hosts      = map(object({ address = string, port = number, host_key = string, private = bool }))
+    jump       = string
+  })
+}
+
+provider "host" {
+  private_key_file = var.lab.client_key
+}
+
+locals {
+  # "lab-1/0" => { host = "lab-1", n = 0 }, ...: every host times every file or command.
+  files = {
+    for p in flatten([for h in keys(var.lab.hosts) : [for n in range(FILES) : { host = h, n = n }]]) :
+    "${p.host}/${p.n}" => p
+  }
+  commands = {
+    for p in flatten([for h in keys(var.lab.hosts) : [for n in range(COMMANDS) : { host = h, n = n }]]) :
+    "${p.host}/${p.n}" => p
+  }
+}
+
+resource "host" "node" {
+  for_each = var.lab.hosts
+  address  = each.value.address
+  port     = each.value.port
+  host_key = each.value.host_key
+}
+
+resource "host_file" "bench" {
+  for_each = local.files
+  host     = host.node[each.value.host].id
+  path     = "DIR/file-${each.value.n}.conf"
+  content  = "bench file ${each.value.n} on ${each.value.host}\n"
+  mode     = "0644"
+}
+
+# After the files, as Ansible's play runs its tasks in order (and the files create DIR).
+resource "host_command" "bench" {
+  for_each   = local.commands
+  host       = host.node[each.value.host].id
+  command    = ["sh", "-c", "echo ${each.value.n} > DIR/cmd-${each.value.n}"]
+  depends_on = [host_file.bench]
+}
+"#;
+
+fn fleetform_fleet(dir: &Path, lab: &Lab) {
+    let main = FLEET
+        .replace("FILES", &FILES.to_string())
+        .replace("COMMANDS", &COMMANDS.to_string())
+        .replace("DIR", FLEETFORM_DIR);
+    std::fs::write(dir.join("main.hcl"), main).expect("main.hcl");
+    std::fs::write(dir.join("lab.auto.hcl"), lab.to_hcl()).expect("lab.auto.hcl");
+}
+
+/// Builds the release `fleetform` and returns its path: `cargo bench` builds this bench
+/// in release (target/release/deps), and `fleetform_bin()` looks beside it.
+fn release_fleetform() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(fleetform_tests::workspace())
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "fleetform",
+            "--bin",
+            "fleetform",
+        ])
+        .status()
+        .expect("run cargo build");
+    assert!(
+        status.success(),
+        "cargo build --release -p fleetform failed"
+    );
+    let bin = fleetform_tests::fleetform_bin();
+    assert!(
+        bin.parent().and_then(Path::file_name) == Some("release".as_ref()),
+        "{} is not a release binary: run this with `cargo bench`",
+        bin.display()
+    );
+    bin
+}
+
+fn fleetform_apply(dir: &Path) -> (Output, Duration) {
+    timed(fleetform_tests::fleetform().current_dir(dir).args([
+        "apply",
+        "-auto-approve",
+        PARALLELISM,
+    ]))
+}
+
+struct Times {
+    cold: Duration,
+    again: Duration,
+}
+
+fn bench_fleetform(lab: &Lab) -> Times {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fleetform_fleet(dir.path(), lab);
+    let total = HOSTS * (1 + FILES + COMMANDS);
+
+    let (out, cold) = fleetform_apply(dir.path());
+    let applied = text(&out);
+    assert!(out.status.success(), "cold apply failed:\n{applied}");
+    assert!(
+        applied.contains(&format!("{total} added, 0 changed, 0 destroyed")),
+        "{applied}"
+    );
+    verify(lab, FLEETFORM_DIR, "fleetform");
+
+    let (out, again) = fleetform_apply(dir.path());
+    let applied = text(&out);
+    assert!(out.status.success(), "second apply failed:\n{applied}");
+    assert!(
+        applied.contains("0 added, 0 changed, 0 destroyed") || applied.contains("No changes"),
+        "the second apply changed something:\n{applied}"
+    );
+
+    // Where a no-change run's time goes: the plan (load, state, connect, refresh) alone.
+    let (out, plan) = timed(fleetform_tests::fleetform().current_dir(dir.path()).args([
+        "plan",
+        "-detailed-exitcode",
+        PARALLELISM,
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    println!(
+        "fleetform: cold apply {:.2} s, no-change apply {:.2} s, no-change plan {:.2} s",
+        cold.as_secs_f64(),
+        again.as_secs_f64(),
+        plan.as_secs_f64()
+    );
+    Times { cold, again }
+}
+
+// --- Ansible -----------------------------------------------------------------------
+
+/// The target dir: this bench runs as target/<profile>/deps/host_fanout-<hash>.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("bench path");
+    exe.ancestors()
+        .nth(3)
+        .expect("target/<profile>/deps/<bench>")
+        .to_path_buf()
+}
+
+/// ansible-core in a throwaway venv (created and installed once), with its version line;
+/// or why it is not available.
+fn ansible_venv() -> Result<(PathBuf, String), String> {
+    let venv = target_dir().join("bench-ansible-venv");
+    let bin = venv.join("bin");
+    if !bin.join("ansible-playbook").is_file() {
+        eprintln!(
+            "host_fanout: installing ansible-core into {}",
+            venv.display()
+        );
+        let out = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .output()
+            .map_err(|e| format!("python3 -m venv: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("python3 -m venv failed:\n{}", text(&out)));
+        }
+        let out = Command::new(bin.join("pip"))
+            .args(["install", "--disable-pip-version-check", "--quiet"])
+            .args(["--timeout", "20", "--retries", "2", "ansible-core"])
+            .output()
+            .map_err(|e| format!("pip: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("pip install ansible-core failed:\n{}", text(&out)));
+        }
+    }
+    let out = Command::new(bin.join("ansible-playbook"))
+        .arg("--version")
+        .env("LC_ALL", "C.UTF-8")
+        .output()
+        .map_err(|e| format!("ansible-playbook --version: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ansible-playbook --version failed:\n{}",
+            text(&out)
+        ));
+    }
+    let version = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    Ok((bin, version))
+}
+
+const PLAYBOOK: &str = r#"- name: host fanout
+  hosts: lab
+  gather_facts: true
+  tasks:
+    # copy does not create missing parent directories (host_file does).
+    - name: directory
+      ansible.builtin.file:
+        path: DIR
+        state: directory
+        mode: "0755"
+
+    - name: files
+      ansible.builtin.copy:
+        content: "bench file {{ item }} on {{ inventory_hostname }}\n"
+        dest: "DIR/file-{{ item }}.conf"
+        mode: "0644"
+      loop: "{{ range(FILES) | list }}"
+
+    - name: commands
+      ansible.builtin.command:
+        cmd: "sh -c 'echo {{ item }} > DIR/cmd-{{ item }}'"
+        creates: "DIR/cmd-{{ item }}"
+      loop: "{{ range(COMMANDS) | list }}"
+"#;
+
+/// Writes the inventory, ansible.cfg and playbook into `dir`.
+fn ansible_project(dir: &Path, lab: &Lab) {
+    let hosts: serde_json::Map<String, serde_json::Value> = lab
+        .hosts()
+        .iter()
+        .map(|h| {
+            (
+                h.name.clone(),
+                json!({ "ansible_host": h.address.to_string(), "ansible_port": h.port }),
+            )
+        })
+        .collect();
+    let common_args = format!(
+        "-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null",
+        lab.known_hosts().display()
+    );
+    // JSON is YAML: the yaml inventory plugin reads it as is.
+    let inventory = json!({
+        "lab": {
+            "hosts": hosts,
+            "vars": {
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": lab.client_key().display().to_string(),
+                "ansible_ssh_common_args": common_args,
+            }
+        }
+    });
+    let inventory_path = dir.join("inventory.yml");
+    std::fs::write(&inventory_path, inventory.to_string()).expect("inventory");
+    // Ansible's best shot: a fork per host, pipelining, facts gathered (fleetform gathers
+    // them too), ssh's ControlPersist left at Ansible's default (60s).
+    let cfg = format!(
+        "[defaults]\n\
+         inventory = {}\n\
+         forks = {HOSTS}\n\
+         host_key_checking = True\n\
+         gathering = implicit\n\
+         retry_files_enabled = False\n\
+         nocolor = True\n\
+         \n\
+         [ssh_connection]\n\
+         pipelining = True\n\
+         control_path_dir = {}\n",
+        inventory_path.display(),
+        dir.join("cp").display()
+    );
+    std::fs::write(dir.join("ansible.cfg"), cfg).expect("ansible.cfg");
+    let playbook = PLAYBOOK
+        .replace("COMMANDS", &COMMANDS.to_string())
+        .replace("FILES", &FILES.to_string())
+        .replace("DIR", ANSIBLE_DIR);
+    std::fs::write(dir.join("playbook.yml"), playbook).expect("playbook");
+}
+
+/// Each host's PLAY RECAP counters: `lab-1 : ok=3 changed=2 unreachable=0 failed=0 ...`.
+fn recap(stdout: &str) -> Vec<(String, Vec<(String, u64)>)> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("PLAY RECAP"))
+        .skip(1)
+        .filter_map(|l| {
+            let (host, counts) = l.split_once(" : ")?;
+            let counts = counts
+                .split_whitespace()
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    Some((k.to_owned(), v.parse().ok()?))
+                })
+                .collect();
+            Some((host.trim().to_owned(), counts))
+        })
+        .collect()
+}
+
+/// Asserts every host finished without failures and with `changed` changed tasks.
+fn check_recap(out: &Output, changed: u64, run: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "ansible {run} failed:\n{}", text(out));
+    let recap = recap(&stdout);
+    assert_eq!(recap.len(), HOSTS, "ansible {run}: recap\n{}", text(out));
+    for (host, counts) in &recap {
+        let get = |k: &str| counts.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+        assert_eq!(
+            get("changed"),
+            Some(changed),
+            "ansible {run}: {host}\n{stdout}"
+        );
+        assert_eq!(get("failed"), Some(0), "ansible {run}: {host}\n{stdout}");
+        assert_eq!(
+            get("unreachable"),
+            Some(0),
+            "ansible {run}: {host}\n{stdout}"
+        );
+    }
+}
+
+fn ansible_playbook(bin: &Path, dir: &Path, control_dir: &str) -> (Output, Duration) {
+    let mut cmd = Command::new(bin.join("ansible-playbook"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ANSIBLE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.current_dir(dir)
+        .arg("playbook.yml")
+        .env("ANSIBLE_CONFIG", dir.join("ansible.cfg"))
+        .env("ANSIBLE_LOCAL_TEMP", dir.join("local-tmp"))
+        .env("ANSIBLE_REMOTE_TEMP", dir.join("remote-tmp"))
+        .env("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3")
+        .env("ANSIBLE_SSH_CONTROL_PATH_DIR", dir.join(control_dir))
+        .env("LC_ALL", "C.UTF-8");
+    timed(&mut cmd)
+}
+
+/// Closes the ssh control masters that Ansible left running (ControlPersist) under `cp`.
+fn close_masters(cp: &Path) {
+    for socket in std::fs::read_dir(cp).into_iter().flatten().flatten() {
+        let _ = Command::new("ssh")
+            .arg("-o")
+            .arg(format!("ControlPath={}", socket.path().display()))
+            .args(["-O", "exit", "unused"])
+            .output();
+    }
+}
+
+struct AnsibleTimes {
+    times: Times,
+    /// The no-change run again, with no ssh master left from an earlier run.
+    fresh: Duration,
+}
+
+fn bench_ansible(lab: &Lab, bin: &Path) -> AnsibleTimes {
+    let dir = tempfile::tempdir().expect("temp dir");
+    ansible_project(dir.path(), lab);
+
+    let (out, cold) = ansible_playbook(bin, dir.path(), "cp");
+    check_recap(&out, 3, "cold run");
+    verify(lab, ANSIBLE_DIR, "ansible");
+
+    // Within ControlPersist: reuses the cold run's ssh connections, as Ansible would.
+    let (out, again) = ansible_playbook(bin, dir.path(), "cp");
+    check_recap(&out, 0, "second run");
+
+    // Like fleetform's second run, which is a new process that connects afresh.
+    let (out, fresh) = ansible_playbook(bin, dir.path(), "cp-fresh");
+    check_recap(&out, 0, "third run");
+    close_masters(&dir.path().join("cp"));
+    close_masters(&dir.path().join("cp-fresh"));
+    println!(
+        "ansible: cold run {:.2} s, no-change run {:.2} s (reusing ssh masters), {:.2} s (fresh connections)",
+        cold.as_secs_f64(),
+        again.as_secs_f64(),
+        fresh.as_secs_f64()
+    );
+    AnsibleTimes {
+        times: Times { cold, again },
+        fresh,
+    }
+}
+
+/// Hides root's ~/.bashrc from the lab hosts' login shells: bash sources it for every
+/// command sshd runs, so on a development machine whose ~/.bashrc runs e.g. `pyenv init`
+/// every exec channel of either tool would pay for that (about 0.15 CPU-s here, on CPUs
+/// the 20 hosts and both tools share) and the bench would measure it instead of the
+/// tools. The bind mount is made inside each host's private mount namespace, so it goes
+/// away with the lab and the machine's own file is untouched. `-- --keep-bashrc` skips it.
+fn mask_bashrc(lab: &Lab) {
+    for h in lab.hosts() {
+        let out = lab.exec(
+            &h.name,
+            &[
+                "sh",
+                "-c",
+                "if [ -f \"$HOME/.bashrc\" ]; then mount --bind /dev/null \"$HOME/.bashrc\"; fi",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "mask ~/.bashrc on {}:\n{}",
+            h.name,
+            text(&out)
+        );
+    }
+}
+
+fn main() {
+    let bin = release_fleetform();
+    eprintln!("host_fanout: fleetform at {}", bin.display());
+    let ansible = ansible_venv();
+    if let Err(why) = &ansible {
+        println!("host_fanout: no Ansible to compare with, fleetform only: {why}");
+    }
+
+    let mut lab = Lab::start(HOSTS).expect("lab");
+    let keep_bashrc = std::env::args().any(|a| a == "--keep-bashrc");
+    if !keep_bashrc {
+        mask_bashrc(&lab);
+    }
+    let fleetform = bench_fleetform(&lab);
+    let ansible = ansible
+        .ok()
+        .map(|(bin, version)| (bench_ansible(&lab, &bin), version));
+    lab.stop().expect("stop the lab");
+
+    let secs = |d: Duration| format!("{:.2} s", d.as_secs_f64());
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "\nhost_fanout: {HOSTS} hosts x ({FILES} files + {COMMANDS} commands), facts gathered, {}",
+        if keep_bashrc {
+            "hosts' ~/.bashrc kept"
+        } else {
+            "hosts' ~/.bashrc masked"
+        }
+    );
+    let _ = writeln!(table, "  {:<20} {:>10} {:>12}", "tool", "cold", "no-change");
+    let _ = writeln!(
+        table,
+        "  {:<20} {:>10} {:>12}",
+        "fleetform",
+        secs(fleetform.cold),
+        secs(fleetform.again)
+    );
+    if let Some((a, version)) = &ansible {
+        let ratio = |a: Duration, f: Duration| format!("{:.2}x", a.as_secs_f64() / f.as_secs_f64());
+        let _ = writeln!(
+            table,
+            "  {:<20} {:>10} {:>12}",
+            "ansible",
+            secs(a.times.cold),
+            secs(a.times.again)
+        );
+        let _ = writeln!(
+            table,
+            "  {:<20} {:>10} {:>12}",
+            "ansible/fleetform",
+            ratio(a.times.cold, fleetform.cold),
+            ratio(a.times.again, fleetform.again)
+        );
+        let _ = writeln!(
+            table,
+            "  ({version}; its no-change run with fresh ssh connections: {}, {} of fleetform's)",
+            secs(a.fresh),
+            ratio(a.fresh, fleetform.again)
+        );
+    }
+    print!("{table}");
+}
