@@ -11,6 +11,14 @@
 //! target dir (`target/bench-ansible-venv`, reused when present), never a project
 //! dependency; without it (no network, no venv module) only fleetform's numbers are printed.
 //!
+//! Besides wall time, each run's CPU time is shown twice: the tool's own (with its worker
+//! processes and ssh clients) and the whole machine's. The lab's hosts run on this
+//! machine, so their side of the work (sshd, shells, Ansible's Python modules) shares its
+//! CPUs with the tool; the difference between the two is mostly theirs.
+//!
+//! Root's ~/.bashrc is hidden from the hosts' login shells (see [`mask_bashrc`]);
+//! `-- --keep-bashrc` measures the hosts as they are.
+//!
 //! Run: `cargo bench -p fleetform-tests --bench host_fanout` (needs root, for the lab).
 
 use std::fmt::Write as _;
@@ -37,13 +45,70 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Runs `cmd`, returning its output and how long it took.
-fn timed(cmd: &mut Command) -> (Output, Duration) {
+/// Linux reports CPU times in /proc in USER_HZ ticks, always 100 a second.
+const USER_HZ: f64 = 100.0;
+
+/// CPU seconds used so far by the whole machine (every CPU's busy time) and by this
+/// process's waited-for children (with their own waited-for children).
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let machine: u64 = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .enumerate()
+        // user nice system idle iowait irq softirq steal (guest time is in user)
+        .filter(|(i, _)| matches!(i, 0 | 1 | 2 | 5 | 6 | 7))
+        .filter_map(|(_, v)| v.parse::<u64>().ok())
+        .sum();
+    let me = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name in parentheses, from field 3 (state) on;
+    // cutime and cstime are fields 16 and 17.
+    let fields: Vec<&str> = me
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let children: u64 = fields[13..15]
+        .iter()
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    (machine as f64 / USER_HZ, children as f64 / USER_HZ)
+}
+
+/// One timed run.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    wall: Duration,
+    /// CPU seconds of the tool, its workers and its ssh clients.
+    tool_cpu: f64,
+    /// CPU seconds of the whole machine: the tool, the lab's hosts, anything else running.
+    machine_cpu: f64,
+}
+
+impl Measured {
+    fn secs(&self) -> f64 {
+        self.wall.as_secs_f64()
+    }
+}
+
+/// Runs `cmd`, returning its output, how long it took and the CPU time it cost.
+fn timed(cmd: &mut Command) -> (Output, Measured) {
+    let (machine, children) = cpu_seconds();
     let started = Instant::now();
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("run {:?}: {e}", cmd.get_program()));
-    (out, started.elapsed())
+    let wall = started.elapsed();
+    let (machine_after, children_after) = cpu_seconds();
+    let measured = Measured {
+        wall,
+        tool_cpu: children_after - children,
+        machine_cpu: machine_after - machine,
+    };
+    (out, measured)
 }
 
 /// What file `n` holds on `host`, for both tools.
@@ -164,7 +229,7 @@ fn release_fleetform() -> PathBuf {
     bin
 }
 
-fn fleetform_apply(dir: &Path) -> (Output, Duration) {
+fn fleetform_apply(dir: &Path) -> (Output, Measured) {
     timed(fleetform_tests::fleetform().current_dir(dir).args([
         "apply",
         "-auto-approve",
@@ -173,8 +238,8 @@ fn fleetform_apply(dir: &Path) -> (Output, Duration) {
 }
 
 struct Times {
-    cold: Duration,
-    again: Duration,
+    cold: Measured,
+    again: Measured,
 }
 
 fn bench_fleetform(lab: &Lab) -> Times {
@@ -208,9 +273,9 @@ fn bench_fleetform(lab: &Lab) -> Times {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     println!(
         "fleetform: cold apply {:.2} s, no-change apply {:.2} s, no-change plan {:.2} s",
-        cold.as_secs_f64(),
-        again.as_secs_f64(),
-        plan.as_secs_f64()
+        cold.secs(),
+        again.secs(),
+        plan.secs()
     );
     Times { cold, again }
 }
@@ -393,7 +458,7 @@ fn check_recap(out: &Output, changed: u64, run: &str) {
     }
 }
 
-fn ansible_playbook(bin: &Path, dir: &Path, control_dir: &str) -> (Output, Duration) {
+fn ansible_playbook(bin: &Path, dir: &Path, control_dir: &str) -> (Output, Measured) {
     let mut cmd = Command::new(bin.join("ansible-playbook"));
     for (k, _) in std::env::vars() {
         if k.starts_with("ANSIBLE_") {
@@ -425,7 +490,7 @@ fn close_masters(cp: &Path) {
 struct AnsibleTimes {
     times: Times,
     /// The no-change run again, with no ssh master left from an earlier run.
-    fresh: Duration,
+    fresh: Measured,
 }
 
 fn bench_ansible(lab: &Lab, bin: &Path) -> AnsibleTimes {
@@ -447,9 +512,9 @@ fn bench_ansible(lab: &Lab, bin: &Path) -> AnsibleTimes {
     close_masters(&dir.path().join("cp-fresh"));
     println!(
         "ansible: cold run {:.2} s, no-change run {:.2} s (reusing ssh masters), {:.2} s (fresh connections)",
-        cold.as_secs_f64(),
-        again.as_secs_f64(),
-        fresh.as_secs_f64()
+        cold.secs(),
+        again.secs(),
+        fresh.secs()
     );
     AnsibleTimes {
         times: Times { cold, again },
@@ -501,47 +566,62 @@ fn main() {
         .map(|(bin, version)| (bench_ansible(&lab, &bin), version));
     lab.stop().expect("stop the lab");
 
-    let secs = |d: Duration| format!("{:.2} s", d.as_secs_f64());
-    let mut table = String::new();
+    print!("{}", table(keep_bashrc, &fleetform, ansible.as_ref()));
+}
+
+/// The summary: wall times, their ratios, CPU times.
+fn table(keep_bashrc: bool, fleetform: &Times, ansible: Option<&(AnsibleTimes, String)>) -> String {
+    let wall = |m: &Measured| format!("{:.2} s", m.secs());
+    let cpu = |m: &Measured| format!("{:.1} / {:.1} s", m.tool_cpu, m.machine_cpu);
+    let ratio = |a: &Measured, f: &Measured| format!("{:.1}x", a.secs() / f.secs());
+    let mut t = String::new();
     let _ = writeln!(
-        table,
-        "\nhost_fanout: {HOSTS} hosts x ({FILES} files + {COMMANDS} commands), facts gathered, {}",
-        if keep_bashrc {
-            "hosts' ~/.bashrc kept"
-        } else {
-            "hosts' ~/.bashrc masked"
-        }
+        t,
+        "\nhost_fanout: {HOSTS} hosts x ({FILES} files + {COMMANDS} commands), facts gathered, \
+         hosts' ~/.bashrc {}",
+        if keep_bashrc { "kept" } else { "masked" }
     );
-    let _ = writeln!(table, "  {:<20} {:>10} {:>12}", "tool", "cold", "no-change");
-    let _ = writeln!(
-        table,
-        "  {:<20} {:>10} {:>12}",
-        "fleetform",
-        secs(fleetform.cold),
-        secs(fleetform.again)
+    let row = |t: &mut String, a: &str, b: String, c: String| {
+        let _ = writeln!(t, "  {a:<22} {b:>16} {c:>16}");
+    };
+    row(&mut t, "wall time", "cold".into(), "no-change".into());
+    row(
+        &mut t,
+        "  fleetform",
+        wall(&fleetform.cold),
+        wall(&fleetform.again),
     );
-    if let Some((a, version)) = &ansible {
-        let ratio = |a: Duration, f: Duration| format!("{:.2}x", a.as_secs_f64() / f.as_secs_f64());
-        let _ = writeln!(
-            table,
-            "  {:<20} {:>10} {:>12}",
-            "ansible",
-            secs(a.times.cold),
-            secs(a.times.again)
+    if let Some((a, _)) = ansible {
+        row(
+            &mut t,
+            "  ansible",
+            wall(&a.times.cold),
+            wall(&a.times.again),
         );
-        let _ = writeln!(
-            table,
-            "  {:<20} {:>10} {:>12}",
-            "ansible/fleetform",
-            ratio(a.times.cold, fleetform.cold),
-            ratio(a.times.again, fleetform.again)
-        );
-        let _ = writeln!(
-            table,
-            "  ({version}; its no-change run with fresh ssh connections: {}, {} of fleetform's)",
-            secs(a.fresh),
-            ratio(a.fresh, fleetform.again)
+        row(
+            &mut t,
+            "  ansible/fleetform",
+            ratio(&a.times.cold, &fleetform.cold),
+            ratio(&a.times.again, &fleetform.again),
         );
     }
-    print!("{table}");
+    row(&mut t, "CPU: tool / machine", String::new(), String::new());
+    row(
+        &mut t,
+        "  fleetform",
+        cpu(&fleetform.cold),
+        cpu(&fleetform.again),
+    );
+    if let Some((a, version)) = ansible {
+        row(&mut t, "  ansible", cpu(&a.times.cold), cpu(&a.times.again));
+        let _ = writeln!(
+            t,
+            "  ({version}; the no-change run reused the cold run's ssh masters (ControlPersist); \
+             with fresh connections, as fleetform's run has: {}, {} of fleetform's, CPU {})",
+            wall(&a.fresh),
+            ratio(&a.fresh, &fleetform.again),
+            cpu(&a.fresh)
+        );
+    }
+    t
 }
