@@ -607,3 +607,41 @@ fn the_lab_hosts_example_applies_and_then_has_nothing_to_do() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     lab.stop().unwrap();
 }
+
+#[test]
+fn long_quiet_commands_finish_and_timeouts_are_the_configured_ones() {
+    let mut lab = Lab::start(1).expect("lab");
+    let dir = tempfile::tempdir().unwrap();
+    let main = r#"
+resource "host" "h" {
+  address  = var.lab.hosts["lab-1"].address
+  host_key = var.lab.hosts["lab-1"].host_key
+}
+
+# Quiet for longer than any keepalive interval: must simply finish.
+resource "host_command" "slow" {
+  host    = host.h.id
+  command = ["sh", "-c", "sleep 20; echo done"]
+  timeout = "2m"
+}
+
+resource "host_command" "stuck" {
+  host    = host.h.id
+  command = ["sleep", "30"]
+  timeout = "3s"
+}
+"#;
+    fleet(dir.path(), &lab, &format!("{VARIABLES}{main}"));
+    let out = run_in(dir.path(), &["apply", "-auto-approve"]);
+    let message = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{message}");
+    assert!(message.contains("host_command.stuck: "), "{message}");
+    assert!(message.contains("timed out after 3s"), "{message}");
+    let json = state(dir.path());
+    let slow = resources(&json)
+        .into_iter()
+        .find(|r| r["address"] == "host_command.slow")
+        .unwrap_or_else(|| panic!("the slow command is not in state:\n{message}"));
+    assert_eq!(slow["values"]["stdout"], "done\n");
+    lab.stop().unwrap();
+}

@@ -76,11 +76,6 @@ impl Connection {
         &self.host_key_fingerprint
     }
 
-    /// Sends a keepalive; an error means the link is gone.
-    pub fn check_alive(&self) -> bool {
-        self.session.keepalive_send().is_ok()
-    }
-
     /// Runs `command` (a string the remote login shell interprets: callers quote every
     /// value) with `stdin` fed to it, and collects its output and exit code.
     pub fn exec(
@@ -171,6 +166,14 @@ impl Connection {
         })?;
         file.close().map_err(|e| sftp_error(&e, path, timeout))?;
         Ok(())
+    }
+}
+
+impl Drop for Connection {
+    // Closing waits for open channels to close; one abandoned after a timeout may run on
+    // for ever on the host. Bound the goodbye instead of hanging on it.
+    fn drop(&mut self) {
+        self.session.set_timeout(2000);
     }
 }
 
