@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod data;
+pub mod pki;
 pub mod resources;
 
 use fleetform_sdk::{
