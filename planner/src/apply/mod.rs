@@ -247,72 +247,79 @@ fn run_wave(
     diags: &mut Diagnostics,
 ) {
     let stopping = inputs.stopping.load(Ordering::SeqCst);
-    let outcomes: Vec<(AbsResourceInstance, Result<(), String>)> = inputs.runtime.block_on(
-        futures::stream::iter(wave.into_iter().map(|change| async move {
-            let addr = change.addr.clone();
-            // An object that failed to go must keep what it depends on.
-            let blocked = keep.contains(&addr);
-            if stopping || blocked {
-                inputs.progress.skipped(
-                    &addr,
-                    Action::Delete,
-                    if stopping {
-                        "the run was interrupted"
-                    } else {
-                        "something that depends on it could not be destroyed"
-                    },
-                );
-                return (addr, Err(String::new()));
-            }
-            let Some(prior) = change.before.clone() else {
-                return (addr, Ok(()));
-            };
-            let Some((provider_name, _)) = inputs
-                .providers
-                .resource_type(ResourceMode::Managed, &addr.resource.resource.ty)
-            else {
-                return (addr, Err("no provider supplies this resource type".into()));
-            };
-            let Some(provider) = inputs.providers.get(provider_name) else {
-                return (addr, Err("provider not registered".into()));
-            };
-            inputs.progress.start(&addr, Action::Delete);
-            let started = Instant::now();
-            let request = ApplyRequest {
-                type_name: addr.resource.resource.ty.clone(),
-                prior: Some(prior),
-                planned: None,
-                config: Value::Null,
-                cancel: inputs.cancel.clone(),
-            };
-            let response = bounded(inputs.settings.timeout, &inputs.cancel, async {
-                Ok(provider.apply(request).await)
-            })
-            .await;
-            match response {
-                Ok(r) if r.error.is_none() => {
-                    inputs
-                        .progress
-                        .complete(&addr, Action::Delete, started.elapsed(), None);
-                    (addr, Ok(()))
+    // Each delete is recorded the moment it completes, so a crash forgets at most the
+    // ones in flight.
+    let outcomes: Vec<(AbsResourceInstance, Result<Diagnostics, String>)> =
+        inputs.runtime.block_on(
+            futures::stream::iter(wave.into_iter().map(|change| async move {
+                let addr = change.addr.clone();
+                // An object that failed to go must keep what it depends on.
+                let blocked = keep.contains(&addr);
+                if stopping || blocked {
+                    inputs.progress.skipped(
+                        &addr,
+                        Action::Delete,
+                        if stopping {
+                            "the run was interrupted"
+                        } else {
+                            "something that depends on it could not be destroyed"
+                        },
+                    );
+                    return (addr, Err(String::new()));
                 }
-                Ok(r) => {
-                    let message = r.error.map(|e| e.message).unwrap_or_default();
-                    inputs.progress.errored(&addr, Action::Delete, &message);
-                    (addr, Err(message))
+                let Some(prior) = change.before.clone() else {
+                    let mut recorded = Diagnostics::new();
+                    record(state, journal, &addr, None, &mut recorded);
+                    return (addr, Ok(recorded));
+                };
+                let Some((provider_name, _)) = inputs
+                    .providers
+                    .resource_type(ResourceMode::Managed, &addr.resource.resource.ty)
+                else {
+                    return (addr, Err("no provider supplies this resource type".into()));
+                };
+                let Some(provider) = inputs.providers.get(provider_name) else {
+                    return (addr, Err("provider not registered".into()));
+                };
+                inputs.progress.start(&addr, Action::Delete);
+                let started = Instant::now();
+                let request = ApplyRequest {
+                    type_name: addr.resource.resource.ty.clone(),
+                    prior: Some(prior),
+                    planned: None,
+                    config: Value::Null,
+                    cancel: inputs.cancel.clone(),
+                };
+                let response = bounded(inputs.settings.timeout, &inputs.cancel, async {
+                    Ok(provider.apply(request).await)
+                })
+                .await;
+                match response {
+                    Ok(r) if r.error.is_none() => {
+                        let mut recorded = Diagnostics::new();
+                        record(state, journal, &addr, None, &mut recorded);
+                        inputs
+                            .progress
+                            .complete(&addr, Action::Delete, started.elapsed(), None);
+                        (addr, Ok(recorded))
+                    }
+                    Ok(r) => {
+                        let message = r.error.map(|e| e.message).unwrap_or_default();
+                        inputs.progress.errored(&addr, Action::Delete, &message);
+                        (addr, Err(message))
+                    }
+                    Err(e) => {
+                        inputs.progress.errored(&addr, Action::Delete, &e.message);
+                        (addr, Err(e.message))
+                    }
                 }
-                Err(e) => {
-                    inputs.progress.errored(&addr, Action::Delete, &e.message);
-                    (addr, Err(e.message))
-                }
-            }
-        }))
-        .buffer_unordered(inputs.settings.parallelism.max(1))
-        .collect(),
-    );
+            }))
+            .buffer_unordered(inputs.settings.parallelism.max(1))
+            .collect(),
+        );
     for (addr, outcome) in outcomes {
         match outcome {
-            Ok(()) => record(state, journal, &addr, None, diags),
+            Ok(recorded) => diags.extend(recorded),
             Err(message) => {
                 if !message.is_empty() {
                     diags.push(
