@@ -69,15 +69,11 @@ pub(crate) fn missing_binaries(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let script = match shell {
-        // The names arrive as positional parameters, never as code.
-        Shell::Posix => {
-            "for b in \"$@\"; do command -v -- \"$b\" >/dev/null 2>&1 || echo \"$b\"; done"
-        }
-        Shell::PowerShell => "",
-    };
     let invocation = match shell {
         Shell::Posix => {
+            // The names arrive as positional parameters, never as code.
+            let script =
+                "for b in \"$@\"; do command -v -- \"$b\" >/dev/null 2>&1 || echo \"$b\"; done";
             let mut argv = vec![
                 "/bin/sh".to_owned(),
                 "-c".to_owned(),

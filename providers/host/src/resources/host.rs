@@ -11,6 +11,7 @@ use fleetform_sdk::{
 
 use crate::config::Defaults;
 use crate::connection::{DEFAULT_PORT, host_id, target};
+use crate::facts::Report;
 use crate::fleet::{Fleet, HostError, Rerun};
 use crate::shell::Shell;
 use crate::ssh::Target;
@@ -182,7 +183,10 @@ pub(crate) async fn plan(
     if let Some(target) = target.filter(|_| !preflight.is_null() && checks_changed) {
         let shell = shell_of(&response.planned);
         let described = target.describe();
-        match preflight_failures(fleet, target, shell, preflight).await {
+        match examine(fleet, target, shell, preflight)
+            .await
+            .map(|(_, failed)| failed)
+        {
             Ok(failed) if failed.is_empty() => {}
             Ok(failed) => {
                 return Err(ProviderError::permanent(format!(
@@ -199,17 +203,19 @@ pub(crate) async fn plan(
     Ok(response)
 }
 
-async fn preflight_failures(
+/// The host's facts and every preflight check it fails.
+async fn examine(
     fleet: &Fleet,
     target: Target,
     shell: Shell,
     preflight: Value,
-) -> Result<Vec<String>, HostError> {
+) -> Result<(Report, Vec<String>), HostError> {
     fleet
         .run_on(target, Rerun::Safe, move |c| {
             let report = crate::facts::gather(c, shell)?;
             let missing = crate::preflight::missing_binaries(c, shell, &preflight)?;
-            Ok(crate::preflight::failures(&preflight, &report, &missing))
+            let failed = crate::preflight::failures(&preflight, &report, &missing);
+            Ok((report, failed))
         })
         .await
 }
@@ -238,15 +244,7 @@ pub(crate) async fn apply(
     };
     let shell = shell_of(planned);
     let preflight = request.config.get("preflight").clone();
-    let gathered = fleet
-        .run_on(target.clone(), Rerun::Safe, move |c| {
-            let report = crate::facts::gather(c, shell)?;
-            let missing = crate::preflight::missing_binaries(c, shell, &preflight)?;
-            let failed = crate::preflight::failures(&preflight, &report, &missing);
-            Ok((report, failed))
-        })
-        .await;
-    match gathered {
+    match examine(fleet, target.clone(), shell, preflight).await {
         Ok((_, failed)) if !failed.is_empty() => fail(ProviderError::permanent(format!(
             "preflight checks failed on {}:\n  - {}",
             target.describe(),

@@ -283,7 +283,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
         Ok(output) => output,
         Err(e) => return fail(e.into()),
     };
-    let id = format!("{host}#{}", unique_id());
+    let id = format!("{host}#{}", super::unique());
     state.insert("id".into(), id.into());
     let Some(output) = output else {
         // A guard said the work is already done: nothing ran.
@@ -389,14 +389,6 @@ fn captured(bytes: &[u8], secrets: &[String]) -> String {
         text = format!("(output cut to the last 64 KiB)\n{}", &text[cut..]);
     }
     text
-}
-
-fn unique_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{nanos:x}")
 }
 
 #[cfg(test)]

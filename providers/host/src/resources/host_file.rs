@@ -297,10 +297,10 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
         })
         .await;
     match found {
-        Ok(found) => {
+        Ok((owner, group)) => {
             let mut state = planned.as_object().cloned().unwrap_or_default();
-            state.insert("owner".into(), found.owner.into());
-            state.insert("group".into(), found.group.into());
+            state.insert("owner".into(), owner.into());
+            state.insert("group".into(), group.into());
             state.insert("sha256".into(), digest.into());
             ApplyResponse {
                 new_state: Some(Value::Object(state)),
@@ -315,6 +315,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
 /// SFTP to a temporary file beside the target, created readable by its owner only; then
 /// owner, group and mode; then a rename over the target, so readers see the old file or
 /// the new one and a secret is never readable by more people than the final mode allows.
+/// Returns the file's owner and group.
 fn upload(
     connection: &mut Connection,
     path: &str,
@@ -322,10 +323,10 @@ fn upload(
     mode: u32,
     owner: Option<&str>,
     group: Option<&str>,
-) -> Result<OnHost, SessionError> {
+) -> Result<(String, String), SessionError> {
     let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
     let dir = if dir.is_empty() { "/" } else { dir };
-    let temp = format!("{dir}/.{name}.fleetform-{}", unique());
+    let temp = format!("{dir}/.{name}.fleetform-{}", super::unique());
     let first = connection.upload(&temp, bytes, 0o600, FILE_TIMEOUT);
     if let Err(SessionError::Refused(_)) = first {
         // Most likely a missing directory: create it, then try once more.
@@ -361,12 +362,9 @@ fn upload(
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let fields: Vec<&str> = text.split_whitespace().collect();
-    Ok(OnHost {
-        mode,
-        owner: fields.get(1).copied().unwrap_or_default().to_owned(),
-        group: fields.get(2).copied().unwrap_or_default().to_owned(),
-        sha256: String::new(),
-    })
+    let owner = fields.get(1).copied().unwrap_or_default().to_owned();
+    let group = fields.get(2).copied().unwrap_or_default().to_owned();
+    Ok((owner, group))
 }
 
 async fn delete(fleet: &Fleet, prior: Option<&Value>) -> Result<(), ProviderError> {
@@ -415,21 +413,6 @@ fn hex_sha256(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// A name part no two uploads of this process share.
-fn unique() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{}-{}-{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 #[cfg(test)]
