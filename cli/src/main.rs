@@ -8,6 +8,9 @@ use fleetform_cli::{Outcome, commands, terraform_style};
 
 fn main() -> ExitCode {
     init_logging();
+    // One TLS crypto provider for every client in the process (kube, reqwest): with two
+    // linked, rustls cannot pick one by itself.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = match commands::Cli::try_parse_from(terraform_style(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {

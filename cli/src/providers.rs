@@ -7,17 +7,22 @@ use fleetform_planner::providers::{DuplicateType, Providers};
 /// A registry of every built-in provider.
 pub fn builtin() -> Result<Providers, DuplicateType> {
     let mut providers = Providers::new();
+    // The cluster provider works on the hosts the host provider knows, over the same
+    // connections.
+    let fleet = fleetform_provider_host::Fleet::new();
     providers.register(
         fleetform_provider_fleetform::NAME,
         Arc::new(fleetform_provider_fleetform::FleetformProvider),
     )?;
     providers.register(
         fleetform_provider_host::NAME,
-        Arc::new(fleetform_provider_host::HostProvider::default()),
+        Arc::new(fleetform_provider_host::HostProvider::new(fleet.clone())),
     )?;
     providers.register(
         fleetform_provider_kubernetes::NAME,
-        Arc::new(fleetform_provider_kubernetes::KubernetesProvider),
+        Arc::new(fleetform_provider_kubernetes::KubernetesProvider::new(
+            fleet,
+        )),
     )?;
     providers.register(
         fleetform_provider_addons::NAME,

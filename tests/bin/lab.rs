@@ -9,8 +9,8 @@
 //!
 //! `up` stays in the foreground and stops the lab on SIGINT, SIGTERM or SIGHUP; `down`
 //! signals it through DIR/lab.pid and waits until it has exited. lab.json appears only once
-//! every host accepts connections, and is written whole (renamed into place), so a script
-//! may wait for it and read it at once.
+//! every host accepts connections and runs its node agent (the lab's kubelet), and is
+//! written whole (renamed into place), so a script may wait for it and read it at once.
 
 use std::fs;
 use std::io::Write as _;
@@ -19,7 +19,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use fleetform_tests::lab::{self, Lab, LabSpec};
+use fleetform_tests::lab::{self, Lab, LabSpec, node};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Runs the fleetform lab: real sshd hosts in network namespaces (needs root).
@@ -196,6 +196,13 @@ fn serve(
     let mut lab = Lab::start_with(spec).map_err(|e| e.to_string())?;
     let mut record = lab.to_json();
     record["pid"] = std::process::id().into();
+    // Paths inside every host (each has its own copy): read them over ssh.
+    record["node_agent"] = serde_json::json!({
+        "log": node::AGENT_LOG,
+        "pid_file": node::AGENT_PID,
+        "systemctl_log": node::SYSTEMCTL_LOG,
+        "pod_logs": format!("{}/logs", node::STATE_DIR),
+    });
     let pretty = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
     // lab.json last: once it exists, everything is ready.
     let written = write_whole(&hcl_path, &lab.to_hcl())
@@ -219,6 +226,11 @@ fn serve(
         "  ssh -F {} {}",
         lab.ssh_config().display(),
         names.last().copied().unwrap_or_default()
+    ));
+    say(&format!(
+        "  every host runs the node agent (static pods in {}; log {})",
+        node::MANIFEST_DIR,
+        node::AGENT_LOG
     ));
     say(&format!(
         "stop it with Ctrl-C or `fleetform-lab down --dir {}`",

@@ -26,14 +26,69 @@ pub const ROOT_ADDR: Ipv4Addr = Ipv4Addr::new(169, 254, 100, 1);
 /// The port every lab sshd listens on (each host has its own address).
 pub const SSH_PORT: u16 = 22;
 
-/// Directories each host gets its own (tmpfs) copy of.
+/// Directories each host gets its own (tmpfs) copy of: everything the cluster provider
+/// writes (unit files and the `systemctl` stand-in included), and the node agent's state,
+/// so that nothing a host does touches the real machine.
 pub const PRIVATE_DIRS: &[&str] = &[
     "/etc/kubernetes",
     "/var/lib/kubelet",
     "/etc/containerd",
     "/var/lib/etcd",
     "/opt/cni",
+    "/etc/systemd/system",
+    "/var/lib/fleetform-lab-node",
+    "/usr/local/sbin",
 ];
+
+/// The node agent, run inside every host (tests/bin/lab_node.rs).
+pub const NODE_AGENT_BIN: &str = "fleetform-lab-node";
+/// The lab API server, which the node agent runs for a kube-apiserver static pod when the
+/// host has no `kube-apiserver` (tests/bin/lab_apiserver.rs).
+pub const APISERVER_BIN: &str = "fleetform-lab-apiserver";
+
+/// The lab's own programs that run inside its hosts, built by cargo with the tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabBinaries {
+    pub node_agent: PathBuf,
+    pub apiserver: PathBuf,
+}
+
+impl LabBinaries {
+    /// Finds the binaries beside the running executable, the way the tests find
+    /// `fleetform`: a test binary lives in target/<profile>/deps, the package's binaries
+    /// (`fleetform-lab` itself among them) in target/<profile>.
+    pub fn locate() -> Result<LabBinaries, LabError> {
+        let exe = std::env::current_exe()
+            .map_err(|e| LabError::new(format!("cannot tell where this program is: {e}")))?;
+        let mut dirs = Vec::new();
+        if let Some(dir) = exe.parent() {
+            dirs.push(dir.to_path_buf());
+            if dir.file_name().is_some_and(|n| n == "deps")
+                && let Some(profile) = dir.parent()
+            {
+                dirs.insert(0, profile.to_path_buf());
+            }
+        }
+        let find = |name: &str| {
+            dirs.iter()
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+                .ok_or_else(|| {
+                    let looked: Vec<String> =
+                        dirs.iter().map(|d| d.display().to_string()).collect();
+                    LabError::new(format!(
+                        "{name} is missing (looked in {}): build it with \
+                         `cargo build -p fleetform-tests --bins`",
+                        looked.join(", ")
+                    ))
+                })
+        };
+        Ok(LabBinaries {
+            node_agent: find(NODE_AGENT_BIN)?,
+            apiserver: find(APISERVER_BIN)?,
+        })
+    }
+}
 
 /// The first and last host octet in 169.254.100.0/24.
 const FIRST_HOST: u8 = 11;
@@ -43,15 +98,72 @@ const LAST_HOST: u8 = 254;
 const LEASE_DIR: &str = "/run/fleetform-lab";
 
 /// Runs inside the host's new mount and UTS namespaces: sets the hostname ($1), puts a
-/// tmpfs over each private directory, then execs the rest of the arguments (sshd). Values
-/// arrive only as positional parameters.
+/// tmpfs over each private directory (the arguments after the node agent ($2) and the lab
+/// API server ($3), up to `--`), installs the `systemctl` stand-in, starts the node agent
+/// in the background, then execs the rest of the arguments (sshd). The agent thus shares
+/// the host's network, mount and UTS namespaces, and is sshd's child. Values arrive only
+/// as positional parameters.
 const HOST_INIT: &str = r#"set -eu
 hostname "$1"
-shift
-for d in /etc/kubernetes /var/lib/kubelet /etc/containerd /var/lib/etcd /opt/cni; do
-  mkdir -p "$d"
-  mount -t tmpfs -o mode=0755 fleetform-lab "$d"
+agent="$2"
+apiserver="$3"
+shift 3
+while [ "$1" != -- ]; do
+  mkdir -p "$1"
+  mount -t tmpfs -o mode=0755 fleetform-lab "$1"
+  shift
 done
+shift
+cat > /usr/local/sbin/systemctl <<'SHIM'
+#!/bin/sh
+# The lab host's systemctl: there is no systemd in a lab host. Records every call, accepts
+# the verbs the cluster provider uses for any unit, and has the node agent (the lab's
+# kubelet) re-read its flags and configuration when kubelet is (re)started.
+state=/var/lib/fleetform-lab-node
+printf '%s\n' "$*" >> "$state/systemctl.log"
+verb=
+now=no
+quiet=no
+kubelet=no
+for arg in "$@"; do
+  case "$arg" in
+    --now) now=yes ;;
+    -q | --quiet) quiet=yes ;;
+    -*) ;;
+    kubelet | kubelet.service) [ -z "$verb" ] && verb="$arg" || kubelet=yes ;;
+    *) [ -z "$verb" ] && verb="$arg" ;;
+  esac
+done
+case "$verb" in
+  daemon-reload | enable | disable | start | stop | restart | try-restart | \
+    reload-or-restart | reload) ;;
+  is-active) [ "$quiet" = yes ] || echo active ;;
+  is-enabled) [ "$quiet" = yes ] || echo enabled ;;
+  *)
+    echo "systemctl (fleetform lab): unsupported: $*" >&2
+    exit 1
+    ;;
+esac
+case "$verb:$now:$kubelet" in
+  restart:*:yes | try-restart:*:yes | reload-or-restart:*:yes | start:*:yes | enable:yes:yes)
+    pid=$(cat "$state/agent.pid" 2>/dev/null || true)
+    case "$pid" in
+      '' | *[!0-9]*) ;;
+      *) kill -HUP "$pid" 2>/dev/null || true ;;
+    esac
+    ;;
+esac
+exit 0
+SHIM
+chmod 0755 /usr/local/sbin/systemctl
+# Root's PATH over ssh has /usr/local/sbin before /usr/bin, but a caller may name the
+# real one, or set a PATH of its own.
+for real in /usr/bin/systemctl /bin/systemctl; do
+  if [ -e "$real" ] && ! [ "$real" -ef /usr/local/sbin/systemctl ]; then
+    mount --bind /usr/local/sbin/systemctl "$real"
+  fi
+done
+"$agent" --apiserver-binary "$apiserver" </dev/null >>/var/lib/fleetform-lab-node/agent.log 2>&1 &
 exec "$@"
 "#;
 
@@ -348,11 +460,12 @@ pub fn fingerprint(pub_path: &Path) -> Result<String, LabError> {
 }
 
 /// Starts sshd for one host: in its network namespace, in new mount and UTS namespaces
-/// with private directories and its own hostname. The returned child is sshd itself
-/// (`ip netns exec`, `unshare` and `sh` all exec).
+/// with private directories and its own hostname, with the node agent beside it. The
+/// returned child is sshd itself (`ip netns exec`, `unshare` and `sh` all exec).
 pub fn spawn_sshd(
     netns: &str,
     hostname: &str,
+    binaries: &LabBinaries,
     config: &Path,
     log: &Path,
 ) -> Result<Child, LabError> {
@@ -365,6 +478,10 @@ pub fn spawn_sshd(
     cmd.args(["netns", "exec", netns])
         .args(["unshare", "--mount", "--uts", "--propagation", "private"])
         .args(["sh", "-c", HOST_INIT, "fleetform-lab-host", hostname])
+        .arg(&binaries.node_agent)
+        .arg(&binaries.apiserver)
+        .args(PRIVATE_DIRS)
+        .arg("--")
         .args([SSHD, "-D", "-e", "-f"])
         .arg(config)
         .stdin(Stdio::null())
@@ -409,6 +526,36 @@ pub fn wait_ready(
             )));
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Where a path inside a host's private mount namespace is seen from the root namespace:
+/// under the root directory of a process in it (sshd), as long as that process lives.
+pub fn host_view(pid: u32, path: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/root")).join(path.trim_start_matches('/'))
+}
+
+/// Waits until the node agent beside sshd `sshd_pid` has written its PID file, which it
+/// does once it handles SIGHUP (from the `systemctl` stand-in) and SIGTERM; fails with the
+/// agent's log otherwise.
+pub fn wait_agent(sshd_pid: u32, agent_pid_file: &str, agent_log: &str) -> Result<u32, LabError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pid_path = host_view(sshd_pid, agent_pid_file);
+    loop {
+        let pid = fs::read_to_string(&pid_path)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .filter(|&p| process_alive(p));
+        if let Some(pid) = pid {
+            return Ok(pid);
+        }
+        if Instant::now() > deadline {
+            return Err(LabError::new(format!(
+                "the node agent did not start within 10 s; its log:\n{}",
+                fs::read_to_string(host_view(sshd_pid, agent_log)).unwrap_or_default()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -1,8 +1,15 @@
 //! The local lab's hosts (DESIGN.md section 6): real OpenSSH servers, one per host, each in
 //! its own network namespace (a veth into a per-lab bridge in the root namespace, address
-//! in 169.254.100.0/24) and its own mount and UTS namespaces (private tmpfs over
-//! /etc/kubernetes, /var/lib/kubelet, /etc/containerd, /var/lib/etcd, /opt/cni; its own
-//! hostname). Needs root.
+//! in 169.254.100.0/24) and its own mount and UTS namespaces (private tmpfs over each of
+//! [`PRIVATE_DIRS`]; its own hostname). Needs root.
+//!
+//! Beside each sshd, in the same namespaces, runs the lab's node agent ([`node`], binary
+//! `fleetform-lab-node`), its stand-in for kubelet: it runs the static pods in
+//! /etc/kubernetes/manifests as processes (kube-apiserver as the lab API server,
+//! `fleetform-lab-apiserver`, when the host has no kube-apiserver) and registers the host
+//! as a Node. Each host's `systemctl` is a stand-in that records its calls and has the
+//! agent re-read its configuration on `systemctl restart kubelet`. Both binaries are
+//! found beside the running executable (`cargo build -p fleetform-tests --bins`).
 //!
 //! Some hosts may be private, like a remote clinic's machines behind its bastion: they sit
 //! on the lab's bridge, so the other hosts reach them, but the root namespace has no route
@@ -23,8 +30,10 @@
 //! `fleetform-lab up` (tests/bin/lab.rs) runs a lab outside the tests and describes it with
 //! [`Lab::to_json`] and [`Lab::to_hcl`].
 
+pub mod apiserver;
 mod files;
 mod hosts;
+pub mod node;
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -32,7 +41,9 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 
 pub use files::reap;
-pub use hosts::{PRIVATE_DIRS, ROOT_ADDR, SSHD, process_alive};
+pub use hosts::{
+    APISERVER_BIN, LabBinaries, NODE_AGENT_BIN, PRIVATE_DIRS, ROOT_ADDR, SSHD, process_alive,
+};
 
 /// Why the lab could not start or stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +148,7 @@ impl Lab {
             )));
         }
         hosts::preflight()?;
+        let binaries = LabBinaries::locate()?;
         let dir = tempfile::Builder::new()
             .prefix(files::TEMP_PREFIX)
             .tempdir()
@@ -194,10 +206,12 @@ impl Lab {
             let config = host_dir.join("sshd_config");
             hosts::write_sshd_config(&config, addr, &host_key_path, &authorized_keys)?;
             let log = host_dir.join("sshd.log");
-            let child = hosts::spawn_sshd(&host.netns, &name, &config, &log)?;
+            let child = hosts::spawn_sshd(&host.netns, &name, &binaries, &config, &log)?;
+            let sshd_pid = child.id();
             let slot = lab.sshd.last_mut().expect("pushed above");
             *slot = Some(child);
             hosts::wait_ready(slot.as_mut().expect("just set"), addr, private, &log)?;
+            hosts::wait_agent(sshd_pid, node::AGENT_PID, node::AGENT_LOG)?;
         }
         files::write_ssh_files(&lab)?;
         Ok(lab)
@@ -274,6 +288,61 @@ impl Lab {
     pub fn sshd_log(&self, name: &str) -> Result<PathBuf, LabError> {
         let h = self.host(name)?;
         Ok(self.dir().join(&h.name).join("sshd.log"))
+    }
+
+    /// Where `path` on host `name` (in its private directories, like
+    /// [`node::AGENT_LOG`]) is seen from the test process: through the root directory of
+    /// the host's sshd, so it works without ssh and while the host is cut off.
+    pub fn host_path(&self, name: &str, path: &str) -> Result<PathBuf, LabError> {
+        let index = self
+            .hosts
+            .iter()
+            .position(|h| h.name == name)
+            .ok_or_else(|| LabError::new(format!("no lab host {name:?}")))?;
+        let pid = self.sshd[index]
+            .as_ref()
+            .map(Child::id)
+            .filter(|&pid| process_alive(pid))
+            .ok_or_else(|| LabError::new(format!("{name}: its sshd is not running")))?;
+        Ok(hosts::host_view(pid, path))
+    }
+
+    /// The text of `path` on host `name` (see [`Lab::host_path`]).
+    pub fn read_host_file(&self, name: &str, path: &str) -> Result<String, LabError> {
+        let file = self.host_path(name, path)?;
+        std::fs::read_to_string(&file).map_err(|e| LabError::new(format!("{name}:{path}: {e}")))
+    }
+
+    /// Host `name`'s node agent log ([`node::AGENT_LOG`]).
+    pub fn agent_log(&self, name: &str) -> Result<String, LabError> {
+        self.read_host_file(name, node::AGENT_LOG)
+    }
+
+    /// Every `systemctl` call made on host `name`, one line each, arguments separated by
+    /// spaces ([`node::SYSTEMCTL_LOG`]); empty when there was none.
+    pub fn systemctl_log(&self, name: &str) -> Result<String, LabError> {
+        match self.host_path(name, node::SYSTEMCTL_LOG) {
+            Ok(p) if !p.exists() => Ok(String::new()),
+            _ => self.read_host_file(name, node::SYSTEMCTL_LOG),
+        }
+    }
+
+    /// The PID of host `name`'s node agent.
+    pub fn agent_pid(&self, name: &str) -> Result<u32, LabError> {
+        let text = self.read_host_file(name, node::AGENT_PID)?;
+        text.trim()
+            .parse()
+            .map_err(|_| LabError::new(format!("{name}: bad agent PID file: {text:?}")))
+    }
+
+    /// The PID of the process host `name`'s node agent runs for container `container` of
+    /// static pod `pod`, if one runs.
+    pub fn pod_pid(&self, name: &str, pod: &str, container: &str) -> Result<Option<u32>, LabError> {
+        let file = self.host_path(name, &node::container_pid_file(pod, container))?;
+        Ok(std::fs::read_to_string(file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&pid| process_alive(pid)))
     }
 
     /// Makes host `name` unreachable (its veth goes down; sshd keeps running).

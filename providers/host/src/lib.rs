@@ -13,6 +13,7 @@ mod shell;
 
 pub mod config;
 pub mod data;
+pub mod files;
 pub mod fleet;
 pub mod resources;
 pub mod ssh;

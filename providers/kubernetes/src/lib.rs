@@ -1,25 +1,99 @@
 //! The `kubernetes` provider: conformant Kubernetes clusters bootstrapped on fleet hosts.
-//! It declares the `cluster` resource (PKI, control plane with stacked etcd, endpoint,
-//! versions, kubeconfig, certificate expiry), `node_pool` (Linux or Windows workers) and
-//! the `cluster_kubeconfig` data source. This crate declares the schemas only; planning
-//! and applying (bootstrap, join, upgrade, certificate renewal) come with later work.
+//! It manages the `cluster` resource (PKI, control plane with stacked etcd, endpoint,
+//! versions, kubeconfig, certificate expiry and renewal), `node_pool` (Linux or Windows
+//! workers) and the `cluster_kubeconfig` data source.
+//!
+//! It works on hosts through the host provider's [`Fleet`]: the same connections, the same
+//! file convergence. Nothing here speaks SSH or renders shell text of its own.
 
+pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod data;
+pub mod node_pool;
 pub mod pki;
+pub mod remote;
+pub mod render;
 pub mod resources;
+pub mod tls;
+pub mod version;
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use fleetform_provider_host::Fleet;
 use fleetform_sdk::{
-    ApplyRequest, ApplyResponse, PlanRequest, PlanResponse, Provider, ProviderError,
-    ProviderSchema, ReadRequest, Value,
+    ApplyRequest, ApplyResponse, ConfigureRequest, Diagnostics, PlanRequest, PlanResponse,
+    Provider, ProviderError, ProviderSchema, ReadDataRequest, ReadRequest, ValidateRequest, Value,
+    parse_duration,
 };
 
 /// The provider's name, as written in `provider "kubernetes" {}`.
 pub const NAME: &str = "kubernetes";
 
+/// The provider block's settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Longest wait for an API server or node to become ready.
+    pub wait_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            wait_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
 /// The built-in `kubernetes` provider.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KubernetesProvider;
+pub struct KubernetesProvider {
+    fleet: Arc<Fleet>,
+    settings: RwLock<Settings>,
+    /// The latest known object of every cluster, by id (recorded, planned or applied):
+    /// node pools join through it.
+    clusters: RwLock<HashMap<String, Value>>,
+}
+
+impl KubernetesProvider {
+    /// A provider working on `fleet`'s hosts (shared with the host provider).
+    pub fn new(fleet: Arc<Fleet>) -> KubernetesProvider {
+        KubernetesProvider {
+            fleet,
+            settings: RwLock::new(Settings::default()),
+            clusters: RwLock::default(),
+        }
+    }
+
+    fn settings(&self) -> Settings {
+        self.settings.read().expect("settings lock").clone()
+    }
+
+    fn remember_cluster(&self, value: &Value) {
+        if let Some(id) = value.get("id").as_str() {
+            self.clusters
+                .write()
+                .expect("clusters lock")
+                .insert(id.to_owned(), value.clone());
+        }
+    }
+
+    fn cluster_of(&self, pool: &Value) -> Option<Value> {
+        let id = pool.get("cluster").as_str()?;
+        self.clusters
+            .read()
+            .expect("clusters lock")
+            .get(id)
+            .cloned()
+    }
+}
+
+impl Default for KubernetesProvider {
+    fn default() -> Self {
+        KubernetesProvider::new(Fleet::new())
+    }
+}
 
 #[async_trait::async_trait]
 impl Provider for KubernetesProvider {
@@ -40,29 +114,104 @@ impl Provider for KubernetesProvider {
         }
     }
 
-    // Planning and applying arrive with this provider's own work; until then a plan that
-    // reaches one of its resources fails with this message rather than pretending.
+    fn validate_resource(&self, request: &ValidateRequest) -> Diagnostics {
+        match request.type_name.as_str() {
+            "cluster" => cluster::validate(&self.fleet, &request.config),
+            "node_pool" => node_pool::validate(&self.fleet, &request.config),
+            _ => Diagnostics::new(),
+        }
+    }
+
+    fn observe(&self, type_name: &str, state: &Value) {
+        if type_name == "cluster" {
+            self.remember_cluster(state);
+        }
+    }
+
+    async fn configure(&self, request: ConfigureRequest) -> Result<(), ProviderError> {
+        let mut settings = Settings::default();
+        if let Some(text) = request.config.get("wait_timeout").as_str() {
+            settings.wait_timeout = parse_duration(text)
+                .map_err(|e| ProviderError::permanent(format!("wait_timeout: {e}")))?;
+        }
+        *self.settings.write().expect("settings lock") = settings;
+        Ok(())
+    }
+
     async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, ProviderError> {
-        Err(not_yet(&request.type_name))
+        match request.type_name.as_str() {
+            "cluster" => {
+                let response = cluster::plan(&self.fleet, &request, SystemTime::now())?;
+                self.remember_cluster(&response.planned);
+                Ok(response)
+            }
+            "node_pool" => node_pool::plan(&request, self.cluster_of(&request.config).as_ref()),
+            other => Err(unknown_type(other)),
+        }
     }
 
     async fn apply(&self, request: ApplyRequest) -> ApplyResponse {
-        ApplyResponse {
-            new_state: request.prior,
-            error: Some(not_yet(&request.type_name)),
+        match request.type_name.as_str() {
+            "cluster" => {
+                let response = cluster::apply(&self.fleet, &self.settings(), request).await;
+                if let Some(state) = &response.new_state {
+                    self.remember_cluster(state);
+                }
+                response
+            }
+            "node_pool" => {
+                let cluster = request
+                    .planned
+                    .as_ref()
+                    .or(request.prior.as_ref())
+                    .and_then(|pool| self.cluster_of(pool));
+                node_pool::apply(&self.fleet, &self.settings(), request, cluster).await
+            }
+            other => ApplyResponse {
+                new_state: request.prior,
+                error: Some(unknown_type(other)),
+            },
+        }
+    }
+
+    async fn read_data(&self, request: ReadDataRequest) -> Result<Value, ProviderError> {
+        match request.type_name.as_str() {
+            "cluster_kubeconfig" => {
+                let cluster = self.cluster_of(&request.config).ok_or_else(|| {
+                    ProviderError::permanent(format!(
+                        "no cluster {:?} in this configuration's state",
+                        request.config.get("cluster").as_str().unwrap_or_default()
+                    ))
+                })?;
+                let mut out = request.config.as_object().cloned().unwrap_or_default();
+                for (from, to) in [
+                    ("admin_kubeconfig", "kubeconfig"),
+                    ("endpoint", "endpoint"),
+                    ("ca_certificate", "ca_certificate"),
+                ] {
+                    out.insert(to.into(), cluster.get(from).clone());
+                }
+                Ok(Value::Object(out))
+            }
+            other => Err(unknown_type(other)),
         }
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError> {
-        Err(not_yet(&request.type_name))
+        match request.type_name.as_str() {
+            // The recorded certificate times are what plans renew from; the cluster is
+            // checked when something changes.
+            "cluster" | "node_pool" => Ok(Some(request.current)),
+            other => Err(unknown_type(other)),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests;
 
-fn not_yet(type_name: &str) -> ProviderError {
+fn unknown_type(type_name: &str) -> ProviderError {
     ProviderError::permanent(format!(
-        "the {NAME} provider checks {type_name} configurations but cannot plan or apply them yet"
+        "the {NAME} provider has no resource type {type_name:?}"
     ))
 }

@@ -6,7 +6,7 @@ use fleetform_sdk::{Nesting, Presence, Provider, ProviderSchema};
 use crate::KubernetesProvider;
 
 fn schema() -> ProviderSchema {
-    KubernetesProvider.schema()
+    KubernetesProvider::default().schema()
 }
 
 #[test]

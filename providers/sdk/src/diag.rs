@@ -90,6 +90,10 @@ pub struct Diagnostic {
     pub related: Vec<Label>,
     /// A suggestion for fixing it.
     pub help: Option<String>,
+    /// The attribute of the resource's block the problem is in, as a dotted path
+    /// ("pod_cidr", "certificates.renew_before"), for providers that have no source ranges:
+    /// the engine points `subject` at that attribute.
+    pub attribute: Option<String>,
     /// The resource or module instance the problem belongs to, in address syntax.
     pub address: Option<String>,
 }
@@ -106,6 +110,7 @@ impl Diagnostic {
             related: Vec::new(),
             help: None,
             address: None,
+            attribute: None,
         }
     }
 
@@ -143,6 +148,12 @@ impl Diagnostic {
     /// Adds a suggestion.
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Names the attribute (a dotted path into the resource's block) the problem is in.
+    pub fn attribute(mut self, path: impl Into<String>) -> Diagnostic {
+        self.attribute = Some(path.into());
         self
     }
 

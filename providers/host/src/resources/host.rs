@@ -175,6 +175,15 @@ pub(crate) async fn plan(
 ) -> Result<PlanResponse, ProviderError> {
     let (planned, target) = desired(&request.config, request.prior.as_ref(), defaults)?;
     let mut response = PlanResponse::new(planned);
+    if let Some(target) = &target {
+        // Known from the plan on, so that other providers' plans (a cluster on this host)
+        // can check what kind of host it is.
+        fleet.register(
+            &host_id(target),
+            target.clone(),
+            shell_of(&response.planned),
+        );
+    }
     let preflight = request.config.get("preflight").clone();
     let checks_changed = request
         .prior

@@ -2,16 +2,14 @@
 //! file. Like Terraform's local_file / local_sensitive_file, secret content goes in
 //! `sensitive_content` so plans never show it.
 
-use std::time::Duration;
-
 use fleetform_sdk::{
     ApplyRequest, ApplyResponse, Attribute, Block, Diagnostic, Diagnostics, PlanRequest,
     PlanResponse, ProviderError, Schema, Type, Value,
 };
 
+use crate::files::{FILE_TIMEOUT, hex_sha256, inspect, install};
 use crate::fleet::{Fleet, Rerun};
 use crate::shell::{Shell, quote};
-use crate::ssh::{Connection, SessionError};
 
 /// The schema of `resource "host_file"`.
 pub fn schema() -> Schema {
@@ -80,7 +78,6 @@ pub fn schema() -> Schema {
 /// The arguments that give the content; exactly one is set.
 const CONTENT_ATTRS: [&str; 3] = ["content", "sensitive_content", "source"];
 const DEFAULT_MODE: &str = "0644";
-const FILE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Checks what the schema cannot: one content argument, an absolute path, an octal mode.
 pub(crate) fn validate(config: &Value) -> Diagnostics {
@@ -175,51 +172,6 @@ fn content(config: &Value) -> Result<Option<Vec<u8>>, ProviderError> {
     }
 }
 
-/// What `stat` and `sha256sum` say about the file on the host; `None` when it is absent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct OnHost {
-    mode: u32,
-    owner: String,
-    group: String,
-    sha256: String,
-}
-
-fn inspect(connection: &mut Connection, path: &str) -> Result<Option<OnHost>, SessionError> {
-    let p = quote(path);
-    let command = format!(
-        "if [ -e {p} ]; then stat -c '%a %U %G' -- {p} && sha256sum -- {p}; else echo absent; fi"
-    );
-    let output = connection.exec(&command, None, FILE_TIMEOUT)?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if output.exit_code != 0 {
-        return Err(SessionError::Refused(format!(
-            "cannot inspect {path:?}: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    let mut lines = text.lines();
-    let first = lines.next().unwrap_or_default();
-    if first == "absent" {
-        return Ok(None);
-    }
-    let fields: Vec<&str> = first.split_whitespace().collect();
-    let sha256 = lines
-        .next()
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap_or_default();
-    match fields[..] {
-        [mode, owner, group] => Ok(Some(OnHost {
-            mode: u32::from_str_radix(mode, 8).unwrap_or(0),
-            owner: owner.to_owned(),
-            group: group.to_owned(),
-            sha256: sha256.to_owned(),
-        })),
-        _ => Err(SessionError::Refused(format!(
-            "unexpected stat output for {path:?}"
-        ))),
-    }
-}
-
 /// Refreshes from the host: `None` when the file is gone, otherwise its digest, mode and
 /// owners as they are, so an edit on the host shows as a change to undo.
 pub(crate) async fn read(fleet: &Fleet, current: Value) -> Result<Option<Value>, ProviderError> {
@@ -293,7 +245,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
     let digest = hex_sha256(&bytes);
     let found = fleet
         .run_on(target, Rerun::Safe, move |c| {
-            upload(c, &path, &bytes, mode, owner.as_deref(), group.as_deref())
+            install(c, &path, &bytes, mode, owner.as_deref(), group.as_deref())
         })
         .await;
     match found {
@@ -310,61 +262,6 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
         // The rename is atomic: what was on the host before is still there.
         Err(e) => fail(prior, e.into()),
     }
-}
-
-/// SFTP to a temporary file beside the target, created readable by its owner only; then
-/// owner, group and mode; then a rename over the target, so readers see the old file or
-/// the new one and a secret is never readable by more people than the final mode allows.
-/// Returns the file's owner and group.
-fn upload(
-    connection: &mut Connection,
-    path: &str,
-    bytes: &[u8],
-    mode: u32,
-    owner: Option<&str>,
-    group: Option<&str>,
-) -> Result<(String, String), SessionError> {
-    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-    let dir = if dir.is_empty() { "/" } else { dir };
-    let temp = format!("{dir}/.{name}.fleetform-{}", super::unique());
-    let first = connection.upload(&temp, bytes, 0o600, FILE_TIMEOUT);
-    if let Err(SessionError::Refused(_)) = first {
-        // Most likely a missing directory: create it, then try once more.
-        let mkdir = format!("mkdir -p -- {}", quote(dir));
-        let out = connection.exec(&mkdir, None, FILE_TIMEOUT)?;
-        if out.exit_code != 0 {
-            return Err(SessionError::Refused(format!(
-                "cannot create directory {dir:?}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        connection.upload(&temp, bytes, 0o600, FILE_TIMEOUT)?;
-    } else {
-        first?;
-    }
-    let (t, p) = (quote(&temp), quote(path));
-    let ownership = match (owner, group) {
-        (Some(o), Some(g)) => format!("chown -- {} {t} && ", quote(&format!("{o}:{g}"))),
-        (Some(o), None) => format!("chown -- {} {t} && ", quote(o)),
-        (None, Some(g)) => format!("chgrp -- {} {t} && ", quote(g)),
-        (None, None) => String::new(),
-    };
-    let command = format!(
-        "{{ {ownership}chmod {mode:04o} {t} && mv -f -- {t} {p}; }} || {{ rc=$?; rm -f -- {t}; exit $rc; }}; \
-         stat -c '%a %U %G' -- {p}"
-    );
-    let out = connection.exec(&command, None, FILE_TIMEOUT)?;
-    if out.exit_code != 0 {
-        return Err(SessionError::Refused(format!(
-            "cannot install {path:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    let owner = fields.get(1).copied().unwrap_or_default().to_owned();
-    let group = fields.get(2).copied().unwrap_or_default().to_owned();
-    Ok((owner, group))
 }
 
 async fn delete(fleet: &Fleet, prior: Option<&Value>) -> Result<(), ProviderError> {
@@ -405,14 +302,6 @@ fn parse_mode(text: &str) -> Result<u32, String> {
         ));
     }
     u32::from_str_radix(digits, 8).map_err(|e| e.to_string())
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]

@@ -272,7 +272,7 @@ impl PkiSpec {
 
 /// One file's contents and mode. Certificates and kubeconfigs also carry the not-after
 /// time of the certificate in them.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct File {
     pub contents: String,
     pub mode: u32,
@@ -297,7 +297,7 @@ impl fmt::Debug for File {
 pub type Files = BTreeMap<String, File>;
 
 /// The issued PKI of a cluster.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Bundle {
     /// Files every control-plane node gets, the same on each: the CAs, the
     /// service-account key pair, the API server's certificates and `admin.conf`.
@@ -336,6 +336,35 @@ impl Bundle {
         &self.common[paths::ADMIN_CONF].contents
     }
 
+    /// This bundle with the certificates named in `names` (as in [`Bundle::expiry`]) and
+    /// their keys taken from `fresh`, which was issued from the same CAs; everything else
+    /// stays byte for byte. CAs are never taken: rotating them is a separate choice.
+    pub fn renewed(&self, fresh: &Bundle, names: &std::collections::BTreeSet<String>) -> Bundle {
+        let mut out = self.clone();
+        for name in names {
+            let (node, base) = match name.split_once('/') {
+                Some((node, base)) => (Some(node), base),
+                None => (None, name.as_str()),
+            };
+            let (from, to) = match node {
+                Some(node) => match (fresh.nodes.get(node), out.nodes.get_mut(node)) {
+                    (Some(from), Some(to)) => (from, to),
+                    _ => continue,
+                },
+                None => (&fresh.common, &mut out.common),
+            };
+            for path in renewable_files(base) {
+                if let Some(file) = from.get(*path) {
+                    to.insert((*path).to_owned(), file.clone());
+                }
+            }
+            if let Some(not_after) = fresh.expiry.get(name) {
+                out.expiry.insert(name.clone(), *not_after);
+            }
+        }
+        out
+    }
+
     /// The CAs and service-account key of this bundle, to renew from next time.
     pub fn existing(&self) -> Existing {
         let ca = |cert: &str, key: &str| {
@@ -350,6 +379,33 @@ impl Bundle {
             front_proxy_ca: ca(paths::FRONT_PROXY_CA_CERT, paths::FRONT_PROXY_CA_KEY),
             service_account_key: Some(self.common[paths::SERVICE_ACCOUNT_KEY].contents.clone()),
         }
+    }
+}
+
+/// Whether `name` (an [`Bundle::expiry`] name without its node) is a CA.
+pub fn is_ca(name: &str) -> bool {
+    matches!(name, "ca" | "etcd-ca" | "front-proxy-ca")
+}
+
+/// The files that hold the certificate called `name` and its key; none for the CAs.
+fn renewable_files(name: &str) -> &'static [&'static str] {
+    use paths::*;
+    match name {
+        "apiserver" => &[APISERVER_CERT, APISERVER_KEY],
+        "apiserver-kubelet-client" => {
+            &[APISERVER_KUBELET_CLIENT_CERT, APISERVER_KUBELET_CLIENT_KEY]
+        }
+        "apiserver-etcd-client" => &[APISERVER_ETCD_CLIENT_CERT, APISERVER_ETCD_CLIENT_KEY],
+        "front-proxy-client" => &[FRONT_PROXY_CLIENT_CERT, FRONT_PROXY_CLIENT_KEY],
+        "etcd-server" => &[ETCD_SERVER_CERT, ETCD_SERVER_KEY],
+        "etcd-peer" => &[ETCD_PEER_CERT, ETCD_PEER_KEY],
+        "etcd-healthcheck-client" => &[ETCD_HEALTHCHECK_CLIENT_CERT, ETCD_HEALTHCHECK_CLIENT_KEY],
+        "admin.conf" => &[ADMIN_CONF],
+        "super-admin.conf" => &[SUPER_ADMIN_CONF],
+        "controller-manager.conf" => &[CONTROLLER_MANAGER_CONF],
+        "scheduler.conf" => &[SCHEDULER_CONF],
+        "kubelet.conf" => &[KUBELET_CONF],
+        _ => &[],
     }
 }
 
@@ -765,7 +821,7 @@ fn first_service_ip(cidr: &str) -> Result<IpAddr, PkiError> {
 
 /// A lowercase RFC 1123 DNS subdomain, what Kubernetes requires of node names and kubeadm
 /// of certificate names.
-fn is_dns_subdomain(name: &str) -> bool {
+pub fn is_dns_subdomain(name: &str) -> bool {
     name.len() <= 253
         && name.split('.').all(|label| {
             let bytes = label.as_bytes();

@@ -166,6 +166,20 @@ fn with_outputs(block: Block) -> Block {
             "node_names",
             Attribute::computed(Type::list(Type::String)).describe("Names of the control-plane nodes."),
         )
+        .attr(
+            "rollout",
+            Attribute::computed(Type::list(Type::String)).describe(
+                "The steps of the latest version change, in the order apply takes them: one \
+                 control-plane member at a time.",
+            ),
+        )
+        .attr(
+            "pki",
+            Attribute::computed(Type::String).sensitive().describe(
+                "The cluster's certificates and keys, kept in state so that renewals reissue from \
+                 the same CAs (as Terraform's tls provider keeps keys): protect the state.",
+            ),
+        )
 }
 
 /// The cluster PKI. Changes apply to certificates issued from then on; existing ones are

@@ -57,6 +57,12 @@ pub fn schema() -> Schema {
                 "node_names",
                 Attribute::computed(Type::list(Type::String)).describe("Names of the pool's nodes."),
             )
+            .attr(
+                "rollout",
+                Attribute::computed(Type::list(Type::String)).describe(
+                    "The steps of the latest version change, in the order apply takes them: one node at a time.",
+                ),
+            )
             .attr("id", Attribute::computed(Type::String).describe("Identifier of the pool in state."))
             .block("taint", NestedBlock::new(Nesting::List, taint())),
     )

@@ -1,0 +1,754 @@
+//! Planning and applying the `cluster` resource: PKI, control plane with stacked etcd,
+//! renewal and upgrades, converged on the control-plane hosts through the host provider's
+//! connections and checked through the cluster's API.
+//!
+//! Every change runs the same convergence: work out each member's files (PKI, kubelet,
+//! containerd, static pod manifests), upload those that differ, restart only what reads
+//! them. A new cluster converges all members at once (etcd needs its quorum to start); an
+//! existing one member by member, each serving again before the next is touched.
+
+pub mod spec;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use fleetform_provider_host::Shell;
+use fleetform_provider_host::fleet::{Fleet, Rerun};
+use fleetform_sdk::{
+    ApplyRequest, ApplyResponse, Diagnostic, Diagnostics, PlanRequest, PlanResponse, ProviderError,
+    Value,
+};
+
+use crate::pki::{self, Bundle, Endpoint, PkiSpec};
+use crate::remote::{ClusterHost, DesiredFile};
+use crate::render;
+use crate::version::{self, Version};
+use crate::{Settings, api};
+pub use spec::ClusterSpec;
+
+/// Attributes the provider computes.
+const COMPUTED: [&str; 8] = [
+    "endpoint",
+    "ca_certificate",
+    "admin_kubeconfig",
+    "certificate_expiry",
+    "etcd_members",
+    "node_names",
+    "rollout",
+    "pki",
+];
+
+/// Checks a configuration: the spec's own rules, and that every control-plane host the
+/// run knows is a Linux host.
+pub fn validate(fleet: &Fleet, config: &Value) -> Diagnostics {
+    let mut diags = spec::validate(config);
+    for host in config
+        .get("control_plane_hosts")
+        .as_list()
+        .unwrap_or_default()
+    {
+        let Some(id) = host.as_str() else { continue };
+        if let Ok((_, Shell::PowerShell)) = fleet.host(id) {
+            diags.push(
+                Diagnostic::error(
+                    "Windows host in the control plane",
+                    format!(
+                        "{id:?} is a Windows host: Kubernetes runs its control plane (etcd, \
+                         kube-apiserver, controller-manager, scheduler) on Linux only."
+                    ),
+                )
+                .attribute("control_plane_hosts")
+                .help("Put Windows hosts in a node_pool with os = \"windows\"."),
+            );
+        }
+    }
+    diags
+}
+
+fn object(value: &Value) -> BTreeMap<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// The planned object: defaults filled in, computed attributes carried over or unknown,
+/// certificates due for renewal and version changes shown.
+pub fn plan(
+    fleet: &Fleet,
+    request: &PlanRequest,
+    now: SystemTime,
+) -> Result<PlanResponse, ProviderError> {
+    let mut planned = object(&request.proposed);
+    let config = &request.config;
+    if let Some(name) = config.get("name").as_str() {
+        planned.insert("id".into(), Value::from(name));
+    } else {
+        planned.insert("id".into(), Value::Unknown);
+    }
+    // Optional attributes left out of the configuration get kubeadm's defaults (the
+    // engine proposes them as unknown).
+    let mut defaults = |name: &str, value: Value| {
+        if config.get(name).is_null() {
+            planned.insert(name.into(), value);
+        }
+    };
+    defaults("endpoint_port", Value::from(i64::from(spec::DEFAULT_PORT)));
+    defaults("pod_cidr", Value::from(spec::DEFAULT_POD_CIDR));
+    defaults("service_cidr", Value::from(pki::DEFAULT_SERVICE_CIDR));
+    defaults("dns_domain", Value::from(pki::DEFAULT_DNS_DOMAIN));
+    defaults("install_runtime", Value::Bool(true));
+    defaults("control_plane_schedulable", Value::Bool(false));
+    if config.get("endpoint_address").is_null() {
+        let first = config
+            .get("control_plane_hosts")
+            .as_list()
+            .and_then(|hosts| hosts.first())
+            .and_then(Value::as_str)
+            .and_then(|id| fleet.host(id).ok());
+        let address = match first {
+            Some((target, _)) => Value::from(target.address),
+            None => Value::Unknown,
+        };
+        planned.insert("endpoint_address".into(), address);
+    }
+    let written = config.get("certificates");
+    if !written.is_unknown() {
+        let mut block = object(planned.get("certificates").unwrap_or(&Value::Null));
+        for (name, default) in [
+            ("key_algorithm", "ecdsa-p256"),
+            ("ca_validity", spec::DEFAULT_CA_VALIDITY),
+            ("leaf_validity", spec::DEFAULT_LEAF_VALIDITY),
+            ("renew_before", spec::DEFAULT_RENEW_BEFORE),
+        ] {
+            if written.get(name).is_null() {
+                block.insert(name.into(), Value::from(default));
+            }
+        }
+        planned.insert("certificates".into(), Value::Object(block));
+    }
+    let endpoint = match (
+        planned.get("endpoint_address").and_then(Value::as_str),
+        planned.get("endpoint_port").and_then(Value::as_i64),
+    ) {
+        (Some(host), Some(port)) => Value::from(
+            Endpoint {
+                host: host.to_owned(),
+                port: u16::try_from(port).unwrap_or(spec::DEFAULT_PORT),
+            }
+            .url(),
+        ),
+        _ => Value::Unknown,
+    };
+
+    let Some(prior) = &request.prior else {
+        for name in COMPUTED {
+            planned.insert(name.into(), Value::Unknown);
+        }
+        planned.insert("endpoint".into(), endpoint);
+        return Ok(PlanResponse::new(Value::Object(planned)));
+    };
+
+    let mut response_warnings = Vec::new();
+    for name in COMPUTED {
+        planned.insert(name.into(), prior.get(name).clone());
+    }
+    planned.insert("endpoint".into(), endpoint);
+    let planned_value = Value::Object(planned.clone());
+    let (Ok(old), Ok(new)) = (ClusterSpec::read(prior), ClusterSpec::read(&planned_value)) else {
+        // Unknown values (or errors validation reports) leave nothing more to work out.
+        return Ok(PlanResponse::new(planned_value));
+    };
+    if old.control_plane_hosts != new.control_plane_hosts {
+        return Err(ProviderError::permanent(format!(
+            "the control-plane hosts changed from [{}] to [{}]: fleetform does not add or remove \
+             etcd members of an existing cluster yet; keep the list as it was, or create a new \
+             cluster",
+            old.control_plane_hosts.join(", "),
+            new.control_plane_hosts.join(", ")
+        )));
+    }
+    let node_names = names(prior.get("node_names"));
+    if old.version != new.version {
+        version::check_control_plane_change(old.version, new.version)
+            .map_err(|e| ProviderError::permanent(e.to_string()))?;
+        let steps: Vec<Value> = node_names
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                Value::from(format!(
+                    "{}. control-plane member {node}: {} -> {}, then wait until it serves",
+                    i + 1,
+                    old.version,
+                    new.version
+                ))
+            })
+            .collect();
+        planned.insert("rollout".into(), Value::List(steps));
+    }
+
+    let renewing = due_for_renewal(prior, new.certificates.renew_before, now);
+    for (name, not_after) in &renewing.cas {
+        response_warnings.push(format!(
+            "the {name} certificate expires {not_after}, within renew_before; CAs are not \
+             renewed automatically, rotating a CA is an explicit action"
+        ));
+    }
+    if !renewing.leaves.is_empty() {
+        let mut expiry = object(prior.get("certificate_expiry"));
+        for name in &renewing.leaves {
+            expiry.insert(name.clone(), Value::Unknown);
+        }
+        planned.insert("certificate_expiry".into(), Value::Object(expiry));
+        planned.insert("pki".into(), Value::Unknown);
+        if renewing.leaves.contains("admin.conf") {
+            planned.insert("admin_kubeconfig".into(), Value::Unknown);
+        }
+    }
+    let mut response = PlanResponse::new(Value::Object(planned));
+    response.warnings = response_warnings;
+    Ok(response)
+}
+
+fn names(value: &Value) -> Vec<String> {
+    value
+        .as_list()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Certificates that expire within `renew_before` of `now`, by their expiry name.
+struct Renewal {
+    leaves: BTreeSet<String>,
+    cas: Vec<(String, String)>,
+}
+
+fn due_for_renewal(prior: &Value, renew_before: Duration, now: SystemTime) -> Renewal {
+    let horizon = pki::rfc3339(now + renew_before);
+    let mut out = Renewal {
+        leaves: BTreeSet::new(),
+        cas: Vec::new(),
+    };
+    for (name, not_after) in object(prior.get("certificate_expiry")) {
+        let Some(not_after) = not_after.as_str() else {
+            continue;
+        };
+        // RFC 3339 in UTC with whole seconds compares as text.
+        if not_after > horizon.as_str() {
+            continue;
+        }
+        let base = name.rsplit('/').next().unwrap_or(&name);
+        if pki::is_ca(base) {
+            out.cas.push((name.clone(), not_after.to_owned()));
+        } else {
+            out.leaves.insert(name);
+        }
+    }
+    out
+}
+
+/// One control-plane member as this run resolved it.
+#[derive(Debug, Clone)]
+struct Member {
+    host: ClusterHost,
+    name: String,
+    address: IpAddr,
+}
+
+/// Applies a planned change to a cluster.
+pub async fn apply(fleet: &Fleet, settings: &Settings, request: ApplyRequest) -> ApplyResponse {
+    let prior = request.prior.clone();
+    let Some(planned) = request.planned.clone() else {
+        return match reset(fleet, prior.as_ref()).await {
+            Ok(()) => ApplyResponse {
+                new_state: None,
+                error: None,
+            },
+            Err(e) => ApplyResponse {
+                new_state: prior,
+                error: Some(e),
+            },
+        };
+    };
+    let mut state = Progress {
+        recorded: prior.clone(),
+    };
+    match converge(fleet, settings, prior.as_ref(), &planned, &mut state).await {
+        Ok(value) => ApplyResponse {
+            new_state: Some(value),
+            error: None,
+        },
+        Err(e) => ApplyResponse {
+            new_state: state.recorded,
+            error: Some(e),
+        },
+    }
+}
+
+/// What to record if the apply stops part way: once certificates have reached a host,
+/// the cluster exists and its PKI must not be forgotten.
+struct Progress {
+    recorded: Option<Value>,
+}
+
+async fn converge(
+    fleet: &Fleet,
+    settings: &Settings,
+    prior: Option<&Value>,
+    planned: &Value,
+    progress: &mut Progress,
+) -> Result<Value, ProviderError> {
+    let spec = ClusterSpec::read(planned).map_err(|diags| match diags.iter().next() {
+        Some(d) => ProviderError::permanent(d.detail.clone()),
+        None => {
+            let unknown: Vec<String> = object(planned)
+                .into_iter()
+                .filter(|(name, v)| !v.is_wholly_known() && !COMPUTED.contains(&name.as_str()))
+                .map(|(name, _)| name)
+                .collect();
+            ProviderError::permanent(format!(
+                "the cluster's configuration is not wholly known at apply: {unknown:?}"
+            ))
+        }
+    })?;
+    let mut members = Vec::new();
+    for id in &spec.control_plane_hosts {
+        let host = ClusterHost::find(fleet, id)?;
+        if host.shell == Shell::PowerShell {
+            return Err(ProviderError::permanent(format!(
+                "{id} is a Windows host; the control plane runs on Linux only"
+            )));
+        }
+        let address = host.address().await?;
+        let name = host.node_name(fleet).await?;
+        members.push(Member {
+            host,
+            name,
+            address,
+        });
+    }
+    let endpoint = Endpoint {
+        host: spec
+            .endpoint_address
+            .clone()
+            .unwrap_or_else(|| members[0].address.to_string()),
+        port: spec.endpoint_port,
+    };
+    let now = SystemTime::now();
+    let old_bundle = prior.and_then(|p| decode_bundle(p.get("pki")));
+    let pki_spec = PkiSpec {
+        cluster_name: spec.name.clone(),
+        endpoint: endpoint.clone(),
+        control_plane: members
+            .iter()
+            .map(|m| pki::Member {
+                name: m.name.clone(),
+                address: m.address,
+            })
+            .collect(),
+        service_cidr: spec.service_cidr.to_string(),
+        dns_domain: spec.dns_domain.clone(),
+        extra_sans: spec.extra_sans.clone(),
+        key_algorithm: spec.certificates.key_algorithm,
+        ca_validity: spec.certificates.ca_validity,
+        leaf_validity: spec.certificates.leaf_validity,
+        now,
+        existing: old_bundle
+            .as_ref()
+            .map(Bundle::existing)
+            .unwrap_or_default(),
+    };
+    let fresh = tokio::task::spawn_blocking(move || pki::issue(&pki_spec))
+        .await
+        .map_err(|e| ProviderError::permanent(format!("issuing certificates failed: {e}")))?
+        .map_err(|e| {
+            ProviderError::permanent(format!("cannot issue the cluster's certificates: {e}"))
+        })?;
+    let bundle = match &old_bundle {
+        None => fresh,
+        Some(old) => {
+            let due = prior
+                .map(|p| due_for_renewal(p, spec.certificates.renew_before, now).leaves)
+                .unwrap_or_default();
+            // Members whose files are missing from the old bundle (a renamed host) get
+            // theirs fresh; everyone else keeps what they have unless it is due.
+            let mut names = due;
+            for (name, _) in fresh.expiry.iter() {
+                if !old.expiry.contains_key(name) && !pki::is_ca(name) {
+                    names.insert(name.clone());
+                }
+            }
+            let mut renewed = old.renewed(&fresh, &names);
+            for (node, files) in &fresh.nodes {
+                renewed
+                    .nodes
+                    .entry(node.clone())
+                    .or_insert_with(|| files.clone());
+            }
+            renewed
+        }
+    };
+    let state = state_value(planned, &spec, &members, &endpoint, &bundle);
+    progress.recorded = Some(state.clone());
+
+    let etcd_members: Vec<render::Member> = members
+        .iter()
+        .map(|m| render::Member {
+            name: m.name.clone(),
+            address: m.address,
+        })
+        .collect();
+    let settings_for_render = render_settings(&spec, &etcd_members, &endpoint);
+    let old_version = prior
+        .and_then(|p| p.get("kubernetes_version").as_str())
+        .and_then(|v| v.parse::<Version>().ok());
+    let first_boot = prior.is_none();
+    let super_admin = bundle
+        .nodes
+        .get(&members[0].name)
+        .and_then(|files| files.get(pki::paths::SUPER_ADMIN_CONF))
+        .map(|f| f.contents.clone())
+        .ok_or_else(|| ProviderError::permanent("the PKI has no super-admin.conf"))?;
+    if first_boot {
+        let jobs = members.iter().map(|member| {
+            converge_member(
+                fleet,
+                &spec,
+                &settings_for_render,
+                &bundle,
+                member,
+                spec.install_runtime,
+            )
+        });
+        for result in futures::future::join_all(jobs).await {
+            result?;
+        }
+        let client = api::client(&super_admin, None).await?;
+        api::wait_ready(
+            &client,
+            &format!("the API server at {}", endpoint.url()),
+            settings.wait_timeout,
+        )
+        .await?;
+        api::bootstrap_rbac(&client).await?;
+    } else {
+        let install = spec.install_runtime && old_version != Some(spec.version);
+        for member in &members {
+            let before = served_certificate(member.address, spec.endpoint_port).await;
+            let changed =
+                converge_member(fleet, &spec, &settings_for_render, &bundle, member, install)
+                    .await?;
+            if changed.restarted_apiserver {
+                wait_member_restarted(member, &spec, &bundle, &super_admin, before, settings)
+                    .await?;
+            }
+        }
+        let client = api::client(&super_admin, None).await?;
+        api::bootstrap_rbac(&client).await?;
+    }
+    let admin = api::client(bundle.admin_kubeconfig(), None).await?;
+    let node_names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+    api::wait_nodes(&admin, &node_names, settings.wait_timeout).await?;
+    for node in &node_names {
+        api::label_node(&admin, node, "node-role.kubernetes.io/control-plane", "").await?;
+    }
+    Ok(state)
+}
+
+/// What converging one member changed.
+struct MemberChange {
+    restarted_apiserver: bool,
+}
+
+async fn converge_member(
+    fleet: &Fleet,
+    spec: &ClusterSpec,
+    cluster: &render::ClusterSettings,
+    bundle: &Bundle,
+    member: &Member,
+    install_runtime: bool,
+) -> Result<MemberChange, ProviderError> {
+    let own = bundle.node_files(&member.name).ok_or_else(|| {
+        ProviderError::permanent(format!("the PKI has no files for node {}", member.name))
+    })?;
+    let mut files: Vec<DesiredFile> = own
+        .iter()
+        .map(|(path, file)| DesiredFile {
+            path: format!("{}/{path}", pki::KUBERNETES_DIR),
+            content: file.contents.clone(),
+            mode: file.mode,
+        })
+        .collect();
+    let hashes = config_hashes(&own);
+    let node = render::NodeSettings {
+        name: member.name.clone(),
+        address: member.address,
+        os: render::Os::Linux,
+        control_plane: true,
+        labels: BTreeMap::new(),
+        taints: if spec.control_plane_schedulable {
+            Vec::new()
+        } else {
+            vec![render::Taint {
+                key: "node-role.kubernetes.io/control-plane".into(),
+                value: None,
+                effect: render::TaintEffect::NoSchedule,
+            }]
+        },
+        max_pods: None,
+        kubelet_extra_config: BTreeMap::new(),
+    };
+    let rendered_member = render::Member {
+        name: member.name.clone(),
+        address: member.address,
+    };
+    let containerd = render::containerd_files(cluster, render::Os::Linux).map_err(render_error)?;
+    let kubelet = render::kubelet_files(cluster, &node).map_err(render_error)?;
+    let manifests =
+        render::control_plane_manifests(cluster, &rendered_member, render::EtcdState::New, &hashes)
+            .map_err(render_error)?;
+    let as_desired = |f: render::RenderedFile| DesiredFile {
+        path: f.path,
+        content: f.content,
+        mode: f.mode,
+    };
+    let containerd_paths: BTreeSet<String> = containerd.iter().map(|f| f.path.clone()).collect();
+    let kubelet_paths: BTreeSet<String> = kubelet.iter().map(|f| f.path.clone()).collect();
+    files.extend(containerd.into_iter().map(as_desired));
+    files.extend(kubelet.into_iter().map(as_desired));
+    files.extend(manifests.into_iter().map(as_desired));
+
+    if install_runtime {
+        let script = render::runtime_install(cluster, render::Os::Linux).map_err(render_error)?;
+        member.host.run_script(fleet, script.content).await?;
+    }
+    let changed = member.host.converge(fleet, files).await?;
+    let touched = |paths: &BTreeSet<String>| changed.iter().any(|c| paths.contains(c));
+    let kubelet_conf = format!("{}/{}", pki::KUBERNETES_DIR, pki::paths::KUBELET_CONF);
+    if touched(&containerd_paths) {
+        member
+            .host
+            .run(fleet, &["systemctl", "restart", "containerd"], Rerun::Never)
+            .await?;
+    }
+    if touched(&kubelet_paths) || changed.contains(&kubelet_conf) {
+        member
+            .host
+            .run(fleet, &["systemctl", "daemon-reload"], Rerun::Never)
+            .await?;
+        member
+            .host
+            .run(fleet, &["systemctl", "enable", "kubelet"], Rerun::Never)
+            .await?;
+        member
+            .host
+            .run(fleet, &["systemctl", "restart", "kubelet"], Rerun::Never)
+            .await?;
+    }
+    let apiserver_manifest = format!("{}/manifests/kube-apiserver.yaml", pki::KUBERNETES_DIR);
+    Ok(MemberChange {
+        restarted_apiserver: changed.contains(&apiserver_manifest),
+    })
+}
+
+fn render_error(e: render::RenderError) -> ProviderError {
+    ProviderError::permanent(format!("cannot render the node's configuration: {e}"))
+}
+
+/// The hash each static pod carries of what it reads, so that the kubelet restarts it when
+/// a certificate or kubeconfig it uses changes (kubelet restarts a static pod when its
+/// manifest changes, not when a file it mounts does).
+fn config_hashes(files: &BTreeMap<&str, &pki::File>) -> render::ConfigHashes {
+    let hash = |component: render::Component| {
+        let mut text = String::new();
+        for path in component.reads() {
+            if let Some(file) = files.get(path) {
+                text.push_str(path);
+                text.push('\0');
+                text.push_str(&file.contents);
+            }
+        }
+        fleetform_provider_host::files::hex_sha256(text.as_bytes())[..16].to_owned()
+    };
+    render::ConfigHashes {
+        etcd: hash(render::Component::Etcd),
+        kube_apiserver: hash(render::Component::KubeApiserver),
+        kube_controller_manager: hash(render::Component::KubeControllerManager),
+        kube_scheduler: hash(render::Component::KubeScheduler),
+    }
+}
+
+/// The certificate a member's API server serves now (PEM), or `None` when it does not
+/// answer.
+async fn served_certificate(address: IpAddr, port: u16) -> Option<String> {
+    tokio::task::spawn_blocking(move || crate::tls::peer_certificate(address, port))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Waits until a member's API server has restarted onto its new manifest: serving the
+/// certificate and version this apply wrote, and ready.
+async fn wait_member_restarted(
+    member: &Member,
+    spec: &ClusterSpec,
+    bundle: &Bundle,
+    super_admin: &str,
+    served_before: Option<String>,
+    settings: &Settings,
+) -> Result<(), ProviderError> {
+    let wanted_cert = &bundle.common[pki::paths::APISERVER_CERT].contents;
+    let url = Endpoint {
+        host: member.address.to_string(),
+        port: spec.endpoint_port,
+    }
+    .url();
+    let client = api::client(super_admin, Some(&url)).await?;
+    let started = std::time::Instant::now();
+    let cert_changes = served_before
+        .as_deref()
+        .is_some_and(|before| before.trim() != wanted_cert.trim());
+    loop {
+        let serving = served_certificate(member.address, spec.endpoint_port).await;
+        let cert_ok = !cert_changes
+            || serving
+                .as_deref()
+                .is_some_and(|c| c.trim() == wanted_cert.trim());
+        let version_ok = match client.apiserver_version().await {
+            Ok(info) => info.git_version.trim_start_matches('v') == spec.version.to_string(),
+            Err(_) => false,
+        };
+        if cert_ok && version_ok {
+            break;
+        }
+        if started.elapsed() > settings.wait_timeout {
+            return Err(ProviderError::transient(format!(
+                "the API server on {} did not restart onto its new configuration within {}s",
+                member.name,
+                settings.wait_timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    api::wait_ready(
+        &client,
+        &format!("the API server on {}", member.name),
+        settings.wait_timeout,
+    )
+    .await
+}
+
+/// What rendering needs of a cluster; `members` are its etcd members (none when rendering
+/// a worker's files).
+pub fn render_settings(
+    spec: &ClusterSpec,
+    members: &[render::Member],
+    endpoint: &Endpoint,
+) -> render::ClusterSettings {
+    let (_, dns) = spec.service_addresses();
+    render::ClusterSettings {
+        name: spec.name.clone(),
+        kubernetes_version: spec.version.to_string(),
+        endpoint: endpoint.host.clone(),
+        endpoint_port: endpoint.port,
+        pod_cidr: spec.pod_cidr.to_string(),
+        service_cidr: spec.service_cidr.to_string(),
+        dns_domain: spec.dns_domain.clone(),
+        cluster_dns: dns,
+        registry_mirrors: spec.registry_mirrors.clone(),
+        apiserver_extra_args: spec.apiserver_extra_args.clone(),
+        controller_manager_extra_args: spec.controller_manager_extra_args.clone(),
+        scheduler_extra_args: spec.scheduler_extra_args.clone(),
+        feature_gates: spec.feature_gates.clone(),
+        oidc: spec.oidc.as_ref().map(|o| render::Oidc {
+            issuer_url: o.issuer_url.clone(),
+            client_id: o.client_id.clone(),
+            username_claim: o.username_claim.clone(),
+            groups_claim: o.groups_claim.clone(),
+            username_prefix: o.username_prefix.clone(),
+            groups_prefix: o.groups_prefix.clone(),
+        }),
+        image_repository: render::DEFAULT_IMAGE_REPOSITORY.to_owned(),
+        etcd_members: members.to_vec(),
+    }
+}
+
+/// The object recorded in state.
+fn state_value(
+    planned: &Value,
+    spec: &ClusterSpec,
+    members: &[Member],
+    endpoint: &Endpoint,
+    bundle: &Bundle,
+) -> Value {
+    let mut state = object(planned);
+    let names: Vec<Value> = members
+        .iter()
+        .map(|m| Value::from(m.name.clone()))
+        .collect();
+    state.insert("id".into(), Value::from(spec.name.clone()));
+    state.insert(
+        "endpoint_address".into(),
+        Value::from(endpoint.host.clone()),
+    );
+    state.insert("endpoint".into(), Value::from(endpoint.url()));
+    state.insert(
+        "ca_certificate".into(),
+        Value::from(bundle.ca_certificate()),
+    );
+    state.insert(
+        "admin_kubeconfig".into(),
+        Value::from(bundle.admin_kubeconfig()).into_sensitive(),
+    );
+    state.insert(
+        "certificate_expiry".into(),
+        Value::Object(
+            bundle
+                .expiry
+                .iter()
+                .map(|(name, t)| (name.clone(), Value::from(pki::rfc3339(*t))))
+                .collect(),
+        ),
+    );
+    state.insert("etcd_members".into(), Value::List(names.clone()));
+    state.insert("node_names".into(), Value::List(names));
+    if state.get("rollout").is_none_or(|v| v.is_unknown()) {
+        state.insert("rollout".into(), Value::List(Vec::new()));
+    }
+    state.insert("pki".into(), encode_bundle(bundle));
+    Value::Object(state)
+}
+
+fn encode_bundle(bundle: &Bundle) -> Value {
+    let text = serde_json::to_string(bundle).expect("a bundle serialises");
+    Value::from(text).into_sensitive()
+}
+
+/// The bundle recorded in state.
+pub fn decode_bundle(value: &Value) -> Option<Bundle> {
+    serde_json::from_str(value.as_str()?).ok()
+}
+
+/// `kubeadm reset` on every control-plane host: static pods stopped, the kubelet stopped,
+/// the PKI, kubeconfigs and etcd data removed.
+async fn reset(fleet: &Fleet, prior: Option<&Value>) -> Result<(), ProviderError> {
+    let Some(prior) = prior else { return Ok(()) };
+    for id in names(prior.get("control_plane_hosts")) {
+        let host = ClusterHost::find(fleet, &id)?;
+        host.run_script(fleet, RESET_SCRIPT.to_owned()).await?;
+    }
+    Ok(())
+}
+
+/// Fixed text: nothing from configuration goes into it.
+const RESET_SCRIPT: &str = r#"
+rm -f /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/manifests/kube-apiserver.yaml \
+      /etc/kubernetes/manifests/kube-controller-manager.yaml /etc/kubernetes/manifests/kube-scheduler.yaml
+# Give the kubelet time to stop the static pods before their files go.
+sleep 3
+systemctl stop kubelet || true
+rm -rf /etc/kubernetes/pki /var/lib/etcd/member
+rm -f /etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf /etc/kubernetes/kubelet.conf \
+      /etc/kubernetes/controller-manager.conf /etc/kubernetes/scheduler.conf \
+      /var/lib/kubelet/config.yaml /var/lib/kubelet/kubeadm-flags.env
+"#;

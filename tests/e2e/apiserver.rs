@@ -1,0 +1,985 @@
+//! The lab API server (`fleetform-lab-apiserver`) against a real etcd, with a kubeadm-layout
+//! PKI issued by fleetform's own code, checked through kube-rs, kubectl, raw HTTPS and
+//! etcdctl: health, authentication by client certificate (and refusal of foreign ones),
+//! authorization (the admin.conf identity has no rights until its binding exists),
+//! optimistic concurrency, Status errors, eviction against PodDisruptionBudgets, and
+//! several API servers on one etcd.
+//!
+//! nextest runs every test in its own process, so a fixture cannot be shared between
+//! tests: each test starts its own etcd and API server(s), which takes a fraction of a
+//! second.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use fleetform_provider_kubernetes::pki::{self, Endpoint, Member, PkiSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+const IMAGE: &str = "registry.k8s.io/kube-apiserver:v1.31.2";
+const NODE_NAME: &str = "cp-1";
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A kubeadm-layout PKI in a temp dir (as under /etc/kubernetes), one etcd member using
+/// it, and API servers sharing that etcd.
+struct Cluster {
+    dir: tempfile::TempDir,
+    etcd: Child,
+    etcd_url: String,
+    servers: Vec<(Child, u16)>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.servers {
+            kill(child);
+        }
+        kill(&mut self.etcd);
+    }
+}
+
+/// Writes the PKI of a one-node cluster at 127.0.0.1 to `dir`.
+fn write_pki(dir: &Path) {
+    let spec = PkiSpec::new(
+        "lab",
+        Endpoint {
+            host: "127.0.0.1".into(),
+            port: 6443,
+        },
+        vec![Member {
+            name: NODE_NAME.into(),
+            address: Ipv4Addr::LOCALHOST.into(),
+        }],
+        SystemTime::now(),
+    );
+    let bundle = pki::issue(&spec).expect("issue the cluster PKI");
+    for (path, file) in bundle.node_files(NODE_NAME).expect("files of the node") {
+        let target = dir.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(&target, &file.contents).unwrap();
+    }
+}
+
+impl Cluster {
+    /// PKI, etcd, and one API server.
+    fn start() -> Cluster {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let (client_port, peer_port) = (free_port(), free_port());
+        let etcd_url = format!("https://127.0.0.1:{client_port}");
+        let peer_url = format!("https://127.0.0.1:{peer_port}");
+        let pki = |p: &str| dir.path().join("pki").join(p).display().to_string();
+        let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
+        let etcd = Command::new("etcd")
+            .arg(format!("--name={NODE_NAME}"))
+            .arg(format!("--data-dir={}", dir.path().join("etcd").display()))
+            .arg(format!("--listen-client-urls={etcd_url}"))
+            .arg(format!("--advertise-client-urls={etcd_url}"))
+            .arg(format!("--listen-peer-urls={peer_url}"))
+            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+            .arg(format!("--initial-cluster={NODE_NAME}={peer_url}"))
+            .arg(format!("--cert-file={}", pki("etcd/server.crt")))
+            .arg(format!("--key-file={}", pki("etcd/server.key")))
+            .arg(format!("--trusted-ca-file={}", pki("etcd/ca.crt")))
+            .arg("--client-cert-auth=true")
+            .arg(format!("--peer-cert-file={}", pki("etcd/peer.crt")))
+            .arg(format!("--peer-key-file={}", pki("etcd/peer.key")))
+            .arg(format!("--peer-trusted-ca-file={}", pki("etcd/ca.crt")))
+            .arg("--peer-client-cert-auth=true")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start etcd (apt-get install etcd-server)");
+        let mut cluster = Cluster {
+            dir,
+            etcd,
+            etcd_url,
+            servers: Vec::new(),
+        };
+        wait_for("etcd listening", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", client_port)).is_ok()
+        });
+        cluster.start_api_server();
+        cluster
+    }
+
+    fn pki(&self, path: &str) -> String {
+        self.dir.path().join("pki").join(path).display().to_string()
+    }
+
+    /// Starts another API server on the same etcd and waits until it is ready; returns
+    /// its index.
+    fn start_api_server(&mut self) -> usize {
+        let index = self.servers.len();
+        let log_path = self.dir.path().join(format!("apiserver-{index}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        // The flags kubeadm's static pod passes, including many the lab server ignores.
+        let child = Command::new(env!("CARGO_BIN_EXE_fleetform-lab-apiserver"))
+            .args([
+                "--advertise-address=127.0.0.1".to_owned(),
+                "--allow-privileged=true".to_owned(),
+                "--authorization-mode=Node,RBAC".to_owned(),
+                format!("--client-ca-file={}", self.pki("ca.crt")),
+                "--enable-admission-plugins=NodeRestriction".to_owned(),
+                "--enable-bootstrap-token-auth=true".to_owned(),
+                format!("--etcd-cafile={}", self.pki("etcd/ca.crt")),
+                format!("--etcd-certfile={}", self.pki("apiserver-etcd-client.crt")),
+                format!("--etcd-keyfile={}", self.pki("apiserver-etcd-client.key")),
+                format!("--etcd-servers={}", self.etcd_url),
+                format!(
+                    "--kubelet-client-certificate={}",
+                    self.pki("apiserver-kubelet-client.crt")
+                ),
+                "--bind-address=127.0.0.1".to_owned(),
+                "--secure-port=0".to_owned(),
+                "--service-cluster-ip-range=10.96.0.0/12".to_owned(),
+                format!("--service-account-key-file={}", self.pki("sa.pub")),
+                format!("--tls-cert-file={}", self.pki("apiserver.crt")),
+                format!("--tls-private-key-file={}", self.pki("apiserver.key")),
+            ])
+            .env("FLEETFORM_LAB_IMAGE", IMAGE)
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start fleetform-lab-apiserver");
+        self.servers.push((child, 0));
+        let mut port = None;
+        wait_for(
+            "the API server's start-up line",
+            Duration::from_secs(20),
+            || {
+                port = serving_port(&log_path);
+                port.is_some()
+            },
+        );
+        self.servers[index].1 = port.unwrap();
+        let client = self.http(None);
+        let url = format!("{}/readyz", self.url(index));
+        wait_for("the API server ready", Duration::from_secs(20), || {
+            blocking(async { matches!(client.get(&url).send().await, Ok(r) if r.status() == 200) })
+        });
+        index
+    }
+
+    fn url(&self, server: usize) -> String {
+        format!("https://127.0.0.1:{}", self.servers[server].1)
+    }
+
+    fn log(&self, server: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("apiserver-{server}.log")))
+            .unwrap_or_default()
+    }
+
+    /// One of the kubeconfigs (`admin.conf`, `super-admin.conf`, `kubelet.conf`) pointing at
+    /// API server `server`.
+    fn kubeconfig(&self, name: &str, server: usize) -> PathBuf {
+        let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap();
+        let mut config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+        config["clusters"][0]["cluster"]["server"] = self.url(server).into();
+        let path = self.dir.path().join(format!("{server}-{name}"));
+        std::fs::write(&path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+        path
+    }
+
+    async fn client(&self, name: &str, server: usize) -> kube::Client {
+        let text = std::fs::read_to_string(self.kubeconfig(name, server)).unwrap();
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .unwrap();
+        kube::Client::try_from(config).unwrap()
+    }
+
+    /// The client certificate and key (PEM) embedded in a kubeconfig.
+    fn identity(&self, name: &str) -> Vec<u8> {
+        identity_of(&self.dir.path().join(name))
+    }
+
+    /// A raw HTTPS client trusting the cluster CA, with a client certificate (PEM cert and
+    /// key) or without.
+    fn http(&self, identity: Option<Vec<u8>>) -> reqwest::Client {
+        let ca = std::fs::read(self.pki("ca.crt")).unwrap();
+        let mut builder = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .timeout(Duration::from_secs(10));
+        if let Some(pem) = identity {
+            builder = builder.identity(reqwest::Identity::from_pem(&pem).unwrap());
+        }
+        builder.build().unwrap()
+    }
+
+    /// kubectl with one of the kubeconfigs, against API server `server`.
+    fn kubectl(&self, conf: &str, server: usize, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg(format!(
+                "--kubeconfig={}",
+                self.kubeconfig(conf, server).display()
+            ))
+            .arg(format!(
+                "--cache-dir={}",
+                self.dir.path().join("kube-cache").display()
+            ))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .output()
+            .expect("run kubectl")
+    }
+
+    /// etcdctl with the API server's etcd client certificate.
+    fn etcdctl(&self, args: &[&str]) -> Output {
+        Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.etcd_url))
+            .arg(format!("--cacert={}", self.pki("etcd/ca.crt")))
+            .arg(format!("--cert={}", self.pki("apiserver-etcd-client.crt")))
+            .arg(format!("--key={}", self.pki("apiserver-etcd-client.key")))
+            .args(args)
+            .output()
+            .expect("run etcdctl (apt-get install etcd-client)")
+    }
+}
+
+fn identity_of(kubeconfig: &Path) -> Vec<u8> {
+    let text = std::fs::read_to_string(kubeconfig).unwrap();
+    let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let user = &config["users"][0]["user"];
+    let decode = |field: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(user[field].as_str().unwrap())
+            .unwrap()
+    };
+    let mut pem = decode("client-certificate-data");
+    pem.push(b'\n');
+    pem.extend(decode("client-key-data"));
+    pem
+}
+
+fn serving_port(log: &Path) -> Option<u16> {
+    let file = std::fs::File::open(log).ok()?;
+    BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let rest = line.split("serving on https://127.0.0.1:").nth(1)?;
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+}
+
+/// Runs a future to completion from synchronous code inside a test's runtime.
+fn blocking<F: std::future::Future>(future: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => tokio::task::block_in_place(|| handle.block_on(future)),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future),
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn api_error<T: std::fmt::Debug>(result: kube::Result<T>) -> Box<kube::core::Status> {
+    match result {
+        Err(kube::Error::Api(status)) => status,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
+    let response = client.get(url).send().await.unwrap();
+    let code = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = response.text().await.unwrap();
+    let value = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("{url}: not JSON ({e}, {content_type:?}): {body}"));
+    (code, value)
+}
+
+fn node(name: &str, labels: Value) -> Node {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+    }))
+    .unwrap()
+}
+
+fn assert_status(status: &Value, code: u16, reason: &str, message: &str) {
+    assert_eq!(status["kind"], "Status", "{status}");
+    assert_eq!(status["apiVersion"], "v1", "{status}");
+    assert_eq!(status["status"], "Failure", "{status}");
+    assert_eq!(status["code"], code, "{status}");
+    assert_eq!(status["reason"], reason, "{status}");
+    assert_eq!(status["message"], message, "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_version_and_anonymous_access() {
+    let cluster = Cluster::start();
+    let anonymous = cluster.http(None);
+    let base = cluster.url(0);
+
+    let readyz = anonymous
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(readyz.status(), 200);
+    assert_eq!(readyz.text().await.unwrap(), "ok");
+    let verbose = anonymous
+        .get(format!("{base}/readyz?verbose"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(verbose.contains("[+]etcd ok\n"), "{verbose}");
+    assert!(verbose.ends_with("readyz check passed\n"), "{verbose}");
+    for path in ["/livez", "/healthz", "/readyz/etcd"] {
+        let r = anonymous.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+
+    let (code, version) = get_json(&anonymous, &format!("{base}/version")).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        (&version["gitVersion"], &version["major"], &version["minor"]),
+        (&json!("v1.31.2"), &json!("1"), &json!("31"))
+    );
+    let kube_version = cluster
+        .client("super-admin.conf", 0)
+        .await
+        .apiserver_version()
+        .await
+        .unwrap();
+    assert_eq!(kube_version.git_version, "v1.31.2");
+
+    // Anonymous requests reach only the public health and version endpoints.
+    let (code, status) = get_json(&anonymous, &format!("{base}/api/v1/nodes")).await;
+    assert_eq!(code, 403);
+    assert_status(
+        &status,
+        403,
+        "Forbidden",
+        "nodes is forbidden: User \"system:anonymous\" cannot list resource \"nodes\" in API group \"\" at the cluster scope",
+    );
+    assert_eq!(status["details"], json!({"kind": "nodes"}));
+    let (code, status) = get_json(&anonymous, &format!("{base}/apis")).await;
+    assert_eq!(code, 403);
+    assert_eq!(
+        status["message"],
+        "forbidden: User \"system:anonymous\" cannot get path \"/apis\""
+    );
+    // An unverifiable token is not anonymous: 401.
+    let r = anonymous
+        .get(format!("{base}/readyz"))
+        .bearer_auth("made-up")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let out = cluster.kubectl("admin.conf", 0, &["get", "--raw", "/readyz"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok");
+
+    // The start-up line at info, and one line per request at debug.
+    let log = cluster.log(0);
+    assert!(log.contains("serving on https://127.0.0.1:"), "{log}");
+    assert!(
+        log.contains("path=/api/v1/nodes user=system:anonymous code=403"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_conf_has_rights_only_through_its_binding() {
+    let cluster = Cluster::start();
+    let admin = cluster.client("admin.conf", 0).await;
+    let nodes: Api<Node> = Api::all(admin.clone());
+    let status = api_error(nodes.list(&ListParams::default()).await);
+    assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        status.message,
+        "nodes is forbidden: User \"kubernetes-admin\" cannot list resource \"nodes\" in API group \"\" at the cluster scope"
+    );
+    let out = cluster.kubectl("admin.conf", 0, &["get", "nodes"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "Error from server (Forbidden): nodes is forbidden: User \"kubernetes-admin\" cannot list resource \"nodes\""
+        ),
+        "{}",
+        text(&out)
+    );
+
+    // What the cluster provider does with super-admin.conf, as kubeadm init does.
+    let super_admin = cluster.client("super-admin.conf", 0).await;
+    let bindings: Api<ClusterRoleBinding> = Api::all(super_admin);
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "kubeadm:cluster-admins"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "kubeadm:cluster-admins"}],
+    }))
+    .unwrap();
+    bindings
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+
+    let listed = nodes.list(&ListParams::default()).await.unwrap();
+    assert!(listed.items.is_empty());
+    let namespaces: Api<Namespace> = Api::all(admin);
+    let names: Vec<String> = namespaces
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|ns| ns.metadata.name)
+        .collect();
+    for ns in ["default", "kube-node-lease", "kube-public", "kube-system"] {
+        assert!(names.contains(&ns.to_owned()), "{names:?}");
+    }
+    let out = cluster.kubectl("admin.conf", 0, &["get", "ns"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("NAME"), "{stdout}");
+    assert!(stdout.contains("\nkube-system "), "{stdout}");
+    let out = cluster.kubectl("admin.conf", 0, &["get", "nodes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No resources found"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_round_trip_with_optimistic_concurrency() {
+    let cluster = Cluster::start();
+    let client = cluster.client("super-admin.conf", 0).await;
+    let nodes: Api<Node> = Api::all(client.clone());
+
+    let created = nodes
+        .create(
+            &PostParams::default(),
+            &node("crud-1", json!({"role": "db", "zone": "a"})),
+        )
+        .await
+        .unwrap();
+    let meta = &created.metadata;
+    assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
+    assert_eq!(meta.generation, Some(1));
+    let first_version = meta.resource_version.clone().unwrap();
+    nodes
+        .create(
+            &PostParams::default(),
+            &node("crud-2", json!({"role": "web"})),
+        )
+        .await
+        .unwrap();
+
+    let status = api_error(
+        nodes
+            .create(&PostParams::default(), &node("crud-1", json!({})))
+            .await,
+    );
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (409, "AlreadyExists")
+    );
+    assert_eq!(status.message, "nodes \"crud-1\" already exists");
+
+    let got = nodes.get("crud-1").await.unwrap();
+    assert_eq!(
+        got.metadata.resource_version.as_deref(),
+        Some(first_version.as_str())
+    );
+    let names = |list: kube::core::ObjectList<Node>| -> Vec<String> {
+        list.items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect()
+    };
+    assert_eq!(
+        names(
+            nodes
+                .list(&ListParams::default().labels("role=db"))
+                .await
+                .unwrap()
+        ),
+        ["crud-1"]
+    );
+    assert_eq!(
+        names(
+            nodes
+                .list(&ListParams::default().labels("role in (db,web),zone!=a"))
+                .await
+                .unwrap()
+        ),
+        ["crud-2"]
+    );
+    assert_eq!(
+        names(
+            nodes
+                .list(&ListParams::default().labels("!zone"))
+                .await
+                .unwrap()
+        ),
+        ["crud-2"]
+    );
+    assert_eq!(
+        names(
+            nodes
+                .list(&ListParams::default().fields("metadata.name=crud-2"))
+                .await
+                .unwrap()
+        ),
+        ["crud-2"]
+    );
+
+    // Update with the current version succeeds; with the old one it conflicts.
+    let mut changed = got.clone();
+    changed
+        .metadata
+        .labels
+        .as_mut()
+        .unwrap()
+        .insert("zone".into(), "b".into());
+    let updated = nodes
+        .replace("crud-1", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    assert_ne!(
+        updated.metadata.resource_version.as_deref(),
+        Some(first_version.as_str())
+    );
+    let status = api_error(
+        nodes
+            .replace("crud-1", &PostParams::default(), &changed)
+            .await,
+    );
+    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        status.message,
+        "Operation cannot be fulfilled on nodes \"crud-1\": the object has been modified; please apply your changes to the latest version and try again"
+    );
+
+    // Merge patch, and a stale resourceVersion in a patch.
+    let patched = nodes
+        .patch(
+            "crud-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"unschedulable": true}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.spec.unwrap().unschedulable, Some(true));
+    assert_eq!(patched.metadata.generation, Some(2));
+    let status = api_error(
+        nodes
+            .patch(
+                "crud-1",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"resourceVersion": first_version}})),
+            )
+            .await,
+    );
+    assert_eq!(status.code, 409);
+
+    // Status is a subresource: the object's update leaves it, status updates change only it.
+    let with_status = nodes
+        .patch_status(
+            "crud-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({
+                "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]},
+                "metadata": {"labels": {"ignored": "yes"}},
+            })),
+        )
+        .await
+        .unwrap();
+    assert!(!with_status.metadata.labels.unwrap().contains_key("ignored"));
+    let mut replaced = nodes.get("crud-1").await.unwrap();
+    replaced.status = None;
+    let replaced = nodes
+        .replace("crud-1", &PostParams::default(), &replaced)
+        .await
+        .unwrap();
+    assert_eq!(
+        replaced.status.unwrap().addresses.unwrap()[0].address,
+        "127.0.0.1"
+    );
+
+    // Server-side apply: creates, then merges into the live object.
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let apply = PatchParams::apply("fleetform");
+    let applied = configmaps
+        .patch(
+            "settings",
+            &apply,
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "1"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.data.unwrap()["a"], "1");
+    let applied = configmaps
+        .patch(
+            "settings",
+            &apply,
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"b": "2"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.data.unwrap().len(), 2);
+
+    // Raw requests: JSON patch, a Status body for 404, watch refused, no fieldManager.
+    let http = cluster.http(Some(cluster.identity("super-admin.conf")));
+    let base = cluster.url(0);
+    let response = http
+        .patch(format!(
+            "{base}/api/v1/namespaces/default/configmaps/settings"
+        ))
+        .header("Content-Type", "application/json-patch+json")
+        .body(r#"[{"op":"replace","path":"/data/a","value":"3"},{"op":"remove","path":"/data/b"}]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"], json!({"a": "3"}));
+    let (code, status) = get_json(&http, &format!("{base}/api/v1/nodes/missing")).await;
+    assert_eq!(code, 404);
+    assert_status(&status, 404, "NotFound", "nodes \"missing\" not found");
+    assert_eq!(
+        status["details"],
+        json!({"name": "missing", "kind": "nodes"})
+    );
+    let (code, status) = get_json(&http, &format!("{base}/api/v1/nodes?watch=true")).await;
+    assert_eq!((code, &status["reason"]), (405, &json!("MethodNotAllowed")));
+    let response = http
+        .patch(format!(
+            "{base}/api/v1/namespaces/default/configmaps/settings"
+        ))
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body("data: {a: '4'}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+
+    // Namespaced objects need their namespace.
+    let missing: Api<ConfigMap> = Api::namespaced(client.clone(), "nope");
+    let status = api_error(
+        missing
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap(),
+            )
+            .await,
+    );
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (404, "namespaces \"nope\" not found")
+    );
+
+    let out = cluster.kubectl("super-admin.conf", 0, &["get", "nodes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("crud-1") && stdout.contains("crud-2"),
+        "{stdout}"
+    );
+    let out = cluster.kubectl(
+        "super-admin.conf",
+        0,
+        &["get", "configmap", "settings", "-o", "jsonpath={.data.a}"],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3", "{}", text(&out));
+
+    // Delete; then it is gone.
+    nodes
+        .delete("crud-2", &DeleteParams::default())
+        .await
+        .unwrap();
+    let status = api_error(nodes.get("crud-2").await);
+    assert_eq!((status.code, status.reason.as_str()), (404, "NotFound"));
+    let status = api_error(nodes.delete("crud-2", &DeleteParams::default()).await);
+    assert_eq!(status.code, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_from_another_ca_are_refused_during_the_handshake() {
+    let cluster = Cluster::start();
+    let other = tempfile::tempdir().unwrap();
+    write_pki(other.path());
+    let url = format!("{}/readyz", cluster.url(0));
+
+    let foreign = cluster.http(Some(identity_of(&other.path().join("super-admin.conf"))));
+    let error = foreign
+        .get(&url)
+        .send()
+        .await
+        .expect_err("a certificate from another CA must not be accepted");
+    assert!(error.is_connect() || error.is_request(), "{error:?}");
+    assert!(
+        error.status().is_none(),
+        "refused by TLS, not by HTTP: {error:?}"
+    );
+
+    // The same request with the cluster's own certificate, and with none, works.
+    let own = cluster.http(Some(cluster.identity("super-admin.conf")));
+    assert_eq!(own.get(&url).send().await.unwrap().status(), 200);
+    assert_eq!(
+        cluster.http(None).get(&url).send().await.unwrap().status(),
+        200
+    );
+    assert!(
+        cluster.log(0).contains("TLS handshake failed"),
+        "{}",
+        cluster.log(0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eviction_respects_pod_disruption_budgets() {
+    let cluster = Cluster::start();
+    let client = cluster.client("super-admin.conf", 0).await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "evict"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "evict");
+    for name in ["db-0", "db-1"] {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": "db"}},
+            "spec": {"nodeName": NODE_NAME, "containers": [{"name": "db", "image": "postgres:16"}]},
+            "status": {"phase": "Running"},
+        }))
+        .unwrap();
+        let created = pods.create(&PostParams::default(), &pod).await.unwrap();
+        // Created pods start Pending whatever the client says; the kubelet reports status.
+        assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
+        pods.patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})),
+        )
+        .await
+        .unwrap();
+    }
+    let on_node = pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={NODE_NAME}")))
+        .await
+        .unwrap();
+    assert_eq!(on_node.items.len(), 2);
+
+    let budgets: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "evict");
+    let pdb: PodDisruptionBudget = serde_json::from_value(json!({
+        "metadata": {"name": "db"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "db"}}},
+    }))
+    .unwrap();
+    budgets.create(&PostParams::default(), &pdb).await.unwrap();
+
+    let status = api_error(pods.evict("db-0", &EvictParams::default()).await);
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (429, "TooManyRequests")
+    );
+    assert_eq!(
+        status.message,
+        "Cannot evict pod as it would violate the pod's disruption budget."
+    );
+    let cause = &status.details.unwrap().causes[0];
+    assert_eq!(cause.reason, "DisruptionBudget");
+    assert_eq!(
+        cause.message,
+        "The disruption budget db needs 2 healthy pods and has 2 currently"
+    );
+    pods.get("db-0")
+        .await
+        .expect("a blocked eviction leaves the pod");
+
+    budgets
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"minAvailable": "50%"}})),
+        )
+        .await
+        .unwrap();
+    pods.evict("db-0", &EvictParams::default()).await.unwrap();
+    assert_eq!(api_error(pods.get("db-0").await).code, 404);
+    // Half of the one pod left, rounded up, is that pod: the next eviction is blocked.
+    let status = api_error(pods.evict("db-1", &EvictParams::default()).await);
+    assert_eq!(
+        status.details.unwrap().causes[0].message,
+        "The disruption budget db needs 1 healthy pods and has 1 currently"
+    );
+    assert_eq!(
+        api_error(pods.evict("gone", &EvictParams::default()).await).code,
+        404
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_servers_on_one_etcd_see_each_others_writes() {
+    let mut cluster = Cluster::start();
+    cluster.start_api_server();
+    let first: Api<Node> = Api::all(cluster.client("super-admin.conf", 0).await);
+    let second: Api<Node> = Api::all(cluster.client("super-admin.conf", 1).await);
+
+    let created = first
+        .create(
+            &PostParams::default(),
+            &node("ha-1", json!({"via": "first"})),
+        )
+        .await
+        .unwrap();
+    let seen = second.get("ha-1").await.unwrap();
+    assert_eq!(seen.metadata.uid, created.metadata.uid);
+    assert_eq!(
+        seen.metadata.resource_version,
+        created.metadata.resource_version
+    );
+
+    // A write through the second server makes the first server's copy stale.
+    second
+        .patch(
+            "ha-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"via": "second"}}})),
+        )
+        .await
+        .unwrap();
+    let status = api_error(
+        first
+            .replace("ha-1", &PostParams::default(), &created)
+            .await,
+    );
+    assert_eq!(status.reason, "Conflict");
+    let status = api_error(
+        second
+            .create(&PostParams::default(), &node("ha-1", json!({})))
+            .await,
+    );
+    assert_eq!(status.reason, "AlreadyExists");
+    assert_eq!(
+        first.get("ha-1").await.unwrap().metadata.labels.unwrap()["via"],
+        "second"
+    );
+    let out = cluster.kubectl(
+        "super-admin.conf",
+        1,
+        &["get", "nodes", "ha-1", "-o", "name"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "node/ha-1",
+        "{}",
+        text(&out)
+    );
+
+    // The objects are in etcd where kube-apiserver keeps them.
+    let out = cluster.etcdctl(&["get", "/registry", "--prefix", "--keys-only"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let keys = String::from_utf8_lossy(&out.stdout);
+    for key in [
+        "/registry/nodes/ha-1",
+        "/registry/namespaces/kube-system",
+        "/registry/clusterrolebindings/cluster-admin",
+        "/registry/services/default/kubernetes",
+    ] {
+        assert!(
+            keys.lines().any(|l| l == key),
+            "{key} missing from:\n{keys}"
+        );
+    }
+    let out = cluster.etcdctl(&["get", "/registry/nodes/ha-1", "--print-value-only"]);
+    let stored: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stored["metadata"]["labels"]["via"], "second");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubelets_may_manage_nodes_but_not_read_secrets() {
+    let cluster = Cluster::start();
+    let kubelet = cluster.client("kubelet.conf", 0).await;
+    let nodes: Api<Node> = Api::all(kubelet.clone());
+    nodes
+        .create(&PostParams::default(), &node(NODE_NAME, json!({})))
+        .await
+        .unwrap();
+    nodes
+        .patch_status(
+            NODE_NAME,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}})),
+        )
+        .await
+        .unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(kubelet, "kube-system");
+    let status = api_error(secrets.list(&ListParams::default()).await);
+    assert_eq!(
+        status.message,
+        "secrets is forbidden: User \"system:node:cp-1\" cannot list resource \"secrets\" in API group \"\" in the namespace \"kube-system\""
+    );
+    assert_eq!(
+        api_error(nodes.delete(NODE_NAME, &DeleteParams::default()).await).code,
+        403
+    );
+}

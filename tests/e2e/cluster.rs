@@ -1,0 +1,561 @@
+//! The cluster provider against the lab: three lab hosts become a highly available
+//! control plane with stacked etcd (real etcd, started by the node agents from the static
+//! pods fleetform wrote), answer through kubectl and the kube crate with the admin
+//! kubeconfig, renew their certificates while serving, and upgrade member by member. Bad
+//! configurations are refused at plan time with spans. Needs root (the lab).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use fleetform_tests::lab::{Lab, LabSpec};
+use fleetform_tests::run_in;
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = run_in(dir, args);
+    assert!(
+        out.status.success(),
+        "fleetform {args:?} failed:\n{}",
+        text(&out)
+    );
+    text(&out)
+}
+
+fn agent_logs(lab: &Lab) -> String {
+    let mut all = String::new();
+    for host in lab.hosts() {
+        let out = lab.exec(
+            &host.name,
+            &[
+                "sh",
+                "-c",
+                "tail -n 30 /var/lib/fleetform-lab-node/agent.log /var/lib/fleetform-lab-node/logs/*.log 2>&1",
+            ],
+        );
+        all.push_str(&format!(
+            "=== {}\n{}\n",
+            host.name,
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    all
+}
+
+const FLEET: &str = r#"
+variable "lab" {
+  type = object({
+    client_key = string
+    hosts      = map(object({ address = string, port = number, host_key = string, private = bool }))
+    jump       = string
+  })
+}
+variable "kubernetes_version" {
+  type    = string
+  default = "1.30.5"
+}
+variable "renew_before" {
+  type    = string
+  default = "720h"
+}
+
+provider "host" {
+  private_key_file = var.lab.client_key
+  connect_timeout  = "3s"
+}
+provider "kubernetes" {
+  wait_timeout = "90s"
+}
+
+resource "host" "cp" {
+  for_each = { for k, h in var.lab.hosts : k => h if !h.private }
+  address  = each.value.address
+  port     = each.value.port
+  host_key = each.value.host_key
+}
+
+resource "cluster" "dc" {
+  name                = "datacenter"
+  kubernetes_version  = var.kubernetes_version
+  control_plane_hosts = [for k in sort(keys(host.cp)) : host.cp[k].id]
+  install_runtime     = false
+  registry_mirrors    = { "docker.io" = ["https://mirror.dc.lan"] }
+
+  certificates {
+    renew_before = var.renew_before
+  }
+}
+
+output "admin_kubeconfig" {
+  value     = cluster.dc.admin_kubeconfig
+  sensitive = true
+}
+output "ca_certificate" {
+  value = cluster.dc.ca_certificate
+}
+output "endpoint" {
+  value = cluster.dc.endpoint
+}
+"#;
+
+struct Cluster {
+    lab: Lab,
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["--request-timeout", "10s"])
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    }
+
+    fn host_file(&self, host: &str, path: &str) -> String {
+        let out = self.lab.exec(host, &["cat", path]);
+        assert!(out.status.success(), "cat {path} on {host}: {}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+fn readyz(kubeconfig: &Path, server: Option<&str>) -> Result<String, String> {
+    let mut cmd = Command::new("kubectl");
+    cmd.arg("--kubeconfig").arg(kubeconfig);
+    cmd.args(["--request-timeout", "3s"]);
+    if let Some(server) = server {
+        cmd.args(["--server", server]);
+    }
+    let out = cmd.args(["get", "--raw", "/readyz"]).output().unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Polls every member until stopped; counts the polls at which no member answered.
+fn watch_service(
+    kubeconfig: PathBuf,
+    servers: Vec<String>,
+) -> (
+    Arc<AtomicBool>,
+    Arc<AtomicUsize>,
+    Arc<AtomicUsize>,
+    std::thread::JoinHandle<()>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let outages = Arc::new(AtomicUsize::new(0));
+    let polls = Arc::new(AtomicUsize::new(0));
+    let handle = {
+        let (stop, outages, polls) = (stop.clone(), outages.clone(), polls.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let any = servers
+                    .iter()
+                    .any(|s| readyz(&kubeconfig, Some(s)).is_ok_and(|b| b.trim() == "ok"));
+                polls.fetch_add(1, Ordering::SeqCst);
+                if !any {
+                    outages.fetch_add(1, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    (stop, outages, polls, handle)
+}
+
+fn bring_up() -> Cluster {
+    let lab = Lab::start_with(LabSpec {
+        hosts: 3,
+        private: 0,
+    })
+    .expect("lab starts");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.auto.hcl"), lab.to_hcl()).unwrap();
+    std::fs::write(dir.path().join("main.hcl"), FLEET).unwrap();
+    let started = Instant::now();
+    let out = run_in(dir.path(), &["apply", "-auto-approve"]);
+    assert!(
+        out.status.success(),
+        "apply failed:\n{}\n{}",
+        text(&out),
+        agent_logs(&lab)
+    );
+    eprintln!("bootstrap took {:?}", started.elapsed());
+    let kubeconfig = dir.path().join("admin.conf");
+    let raw = run_in(dir.path(), &["output", "-raw", "admin_kubeconfig"]);
+    assert!(raw.status.success(), "{}", text(&raw));
+    std::fs::write(&kubeconfig, &raw.stdout).unwrap();
+    Cluster {
+        lab,
+        dir,
+        kubeconfig,
+    }
+}
+
+#[test]
+fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
+    let cluster = bring_up();
+    let lab = &cluster.lab;
+    let dir = cluster.dir.path();
+    let hosts: Vec<String> = lab.hosts().iter().map(|h| h.name.clone()).collect();
+
+    // Keys are 0600 on every host; the kubeadm layout is there.
+    for host in &hosts {
+        for path in [
+            "/etc/kubernetes/pki/ca.key",
+            "/etc/kubernetes/pki/apiserver.key",
+            "/etc/kubernetes/pki/etcd/peer.key",
+            "/etc/kubernetes/admin.conf",
+            "/etc/kubernetes/kubelet.conf",
+        ] {
+            let out = lab.exec(host, &["stat", "-c", "%a", path]);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                "600",
+                "{path} on {host}: {}",
+                text(&out)
+            );
+        }
+        assert!(
+            lab.exec(
+                host,
+                &[
+                    "test",
+                    "-f",
+                    "/etc/kubernetes/manifests/kube-apiserver.yaml"
+                ]
+            )
+            .status
+            .success()
+        );
+    }
+
+    // `output -raw` gives a kubeconfig kubectl uses as is.
+    assert_eq!(readyz(&cluster.kubeconfig, None).unwrap().trim(), "ok");
+    let nodes = cluster.kubectl(&["get", "nodes", "-o", "name"]);
+    assert!(nodes.status.success(), "{}", text(&nodes));
+    let listed = String::from_utf8_lossy(&nodes.stdout);
+    for host in lab.hosts() {
+        let hostname = String::from_utf8_lossy(&lab.exec(&host.name, &["uname", "-n"]).stdout)
+            .trim()
+            .to_owned();
+        assert!(listed.contains(&format!("node/{hostname}")), "{listed}");
+    }
+
+    // The kube crate reads the same kubeconfig.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let kubeconfig_text = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
+    let body = runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let parsed = kube::config::Kubeconfig::from_yaml(&kubeconfig_text).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(parsed, &Default::default())
+            .await
+            .unwrap();
+        let client = kube::Client::try_from(config).unwrap();
+        let request = http::Request::get("/readyz").body(Vec::new()).unwrap();
+        client.request_text(request).await.unwrap()
+    });
+    assert_eq!(body.trim(), "ok");
+
+    // Stacked etcd: three members, healthy over mTLS with the API server's etcd client
+    // certificate.
+    let certs = tempfile::tempdir().unwrap();
+    let first = &hosts[0];
+    for (name, path) in [
+        ("ca.crt", "/etc/kubernetes/pki/etcd/ca.crt"),
+        (
+            "client.crt",
+            "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+        ),
+        (
+            "client.key",
+            "/etc/kubernetes/pki/apiserver-etcd-client.key",
+        ),
+    ] {
+        std::fs::write(certs.path().join(name), cluster.host_file(first, path)).unwrap();
+    }
+    let endpoints: Vec<String> = lab
+        .hosts()
+        .iter()
+        .map(|h| format!("https://{}:2379", h.address))
+        .collect();
+    let etcdctl = |args: &[&str]| {
+        Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", endpoints.join(",")))
+            .arg(format!(
+                "--cacert={}",
+                certs.path().join("ca.crt").display()
+            ))
+            .arg(format!(
+                "--cert={}",
+                certs.path().join("client.crt").display()
+            ))
+            .arg(format!(
+                "--key={}",
+                certs.path().join("client.key").display()
+            ))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let health = etcdctl(&["endpoint", "health"]);
+    assert!(health.status.success(), "{}", text(&health));
+    let health_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&health.stdout),
+        String::from_utf8_lossy(&health.stderr)
+    );
+    assert_eq!(
+        health_text.matches("is healthy").count(),
+        3,
+        "{health_text}"
+    );
+    let members = etcdctl(&["member", "list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&members.stdout).lines().count(),
+        3,
+        "{}",
+        text(&members)
+    );
+
+    // A client certificate from another CA is refused.
+    let foreign = fleetform_provider_kubernetes::pki::issue(
+        &fleetform_provider_kubernetes::pki::PkiSpec::new(
+            "intruder",
+            fleetform_provider_kubernetes::pki::Endpoint {
+                host: lab.hosts()[0].address.to_string(),
+                port: 6443,
+            },
+            vec![fleetform_provider_kubernetes::pki::Member {
+                name: "intruder".into(),
+                address: lab.hosts()[0].address.into(),
+            }],
+            std::time::SystemTime::now(),
+        ),
+    )
+    .unwrap();
+    let foreign_conf = certs.path().join("foreign.conf");
+    std::fs::write(&foreign_conf, foreign.admin_kubeconfig()).unwrap();
+    let refused = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&foreign_conf)
+        .args([
+            "--insecure-skip-tls-verify",
+            "--request-timeout",
+            "5s",
+            "get",
+            "nodes",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "{}", text(&refused));
+
+    // Nothing to do on a second plan.
+    let again = run_in(dir, &["plan", "-detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+
+    // Renewal: every leaf is due when renew_before exceeds its validity; the CAs are not.
+    let ca_before = ok(dir, &["output", "-raw", "ca_certificate"]);
+    let plan = run_in(dir, &["plan", "-var", "renew_before=9000h", "-no-color"]);
+    let plan_text = text(&plan);
+    assert!(plan.status.success(), "{plan_text}");
+    assert!(plan_text.contains("update in-place"), "{plan_text}");
+    for leaf in [
+        "\"apiserver\"",
+        "\"admin.conf\"",
+        "/etcd-server\"",
+        "/kubelet.conf\"",
+    ] {
+        assert!(plan_text.contains(leaf), "{leaf} not listed:\n{plan_text}");
+    }
+    for ca in ["\"ca\"", "\"etcd-ca\"", "\"front-proxy-ca\""] {
+        let changed_line = plan_text
+            .lines()
+            .any(|l| l.contains(ca) && l.contains("->"));
+        assert!(!changed_line, "{ca} must not be renewed:\n{plan_text}");
+    }
+    let servers: Vec<String> = lab
+        .hosts()
+        .iter()
+        .map(|h| format!("https://{}:6443", h.address))
+        .collect();
+    let apiserver_cert_before = cluster.host_file(first, "/etc/kubernetes/pki/apiserver.crt");
+    let (stop, outages, polls, watcher) =
+        watch_service(cluster.kubeconfig.clone(), servers.clone());
+    let renew = run_in(
+        dir,
+        &["apply", "-auto-approve", "-var", "renew_before=9000h"],
+    );
+    stop.store(true, Ordering::SeqCst);
+    watcher.join().unwrap();
+    assert!(
+        renew.status.success(),
+        "{}\n{}",
+        text(&renew),
+        agent_logs(lab)
+    );
+    assert_eq!(
+        outages.load(Ordering::SeqCst),
+        0,
+        "no member answered at some point during renewal ({} polls)",
+        polls.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        ok(dir, &["output", "-raw", "ca_certificate"]),
+        ca_before,
+        "the CA must stay"
+    );
+    assert_ne!(
+        cluster.host_file(first, "/etc/kubernetes/pki/apiserver.crt"),
+        apiserver_cert_before
+    );
+    // The renewed admin kubeconfig still works, and so does etcd.
+    let raw = run_in(dir, &["output", "-raw", "admin_kubeconfig"]);
+    std::fs::write(&cluster.kubeconfig, &raw.stdout).unwrap();
+    assert_eq!(readyz(&cluster.kubeconfig, None).unwrap().trim(), "ok");
+    std::fs::write(
+        certs.path().join("client.crt"),
+        cluster.host_file(first, "/etc/kubernetes/pki/apiserver-etcd-client.crt"),
+    )
+    .unwrap();
+    std::fs::write(
+        certs.path().join("client.key"),
+        cluster.host_file(first, "/etc/kubernetes/pki/apiserver-etcd-client.key"),
+    )
+    .unwrap();
+    let health = etcdctl(&["endpoint", "health"]);
+    assert!(health.status.success(), "{}", text(&health));
+
+    // Upgrade: a patch bump is an in-place update, member by member.
+    let plan = run_in(
+        dir,
+        &["plan", "-var", "kubernetes_version=1.30.6", "-no-color"],
+    );
+    let plan_text = text(&plan);
+    assert!(plan.status.success(), "{plan_text}");
+    assert!(plan_text.contains("update in-place"), "{plan_text}");
+    assert!(!plan_text.contains("must be replaced"), "{plan_text}");
+    let step = |i: usize| {
+        plan_text
+            .find(&format!("{}. control-plane member", i))
+            .unwrap_or_else(|| panic!("step {i} missing:\n{plan_text}"))
+    };
+    assert!(step(1) < step(2) && step(2) < step(3), "{plan_text}");
+    let upgrade = run_in(
+        dir,
+        &[
+            "apply",
+            "-auto-approve",
+            "-var",
+            "kubernetes_version=1.30.6",
+        ],
+    );
+    assert!(
+        upgrade.status.success(),
+        "{}\n{}",
+        text(&upgrade),
+        agent_logs(lab)
+    );
+    for server in &servers {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
+            .args(["--server", server, "version", "-o", "json"])
+            .output()
+            .unwrap();
+        let version: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        assert_eq!(
+            version["serverVersion"]["gitVersion"], "v1.30.6",
+            "{server}"
+        );
+    }
+
+    // A skipped minor is refused at plan time, naming the path.
+    let skip = run_in(
+        dir,
+        &["plan", "-var", "kubernetes_version=1.32.0", "-no-color"],
+    );
+    let skip_text = text(&skip);
+    assert_eq!(skip.status.code(), Some(1), "{skip_text}");
+    assert!(skip_text.contains("skips 1.31"), "{skip_text}");
+    assert!(skip_text.contains("apply 1.31, then 1.32"), "{skip_text}");
+
+    ok(
+        dir,
+        &[
+            "destroy",
+            "-auto-approve",
+            "-var",
+            "kubernetes_version=1.30.6",
+        ],
+    );
+    for host in &hosts {
+        assert!(
+            !lab.exec(host, &["test", "-e", "/etc/kubernetes/pki/ca.key"])
+                .status
+                .success()
+        );
+    }
+}
+
+const BAD: &str = r#"
+resource "host" "linux" {
+  address  = "169.254.100.201"
+  host_key = "SHA256:0000000000000000000000000000000000000000000"
+}
+resource "host" "windows" {
+  address   = "169.254.100.202"
+  host_key  = "SHA256:0000000000000000000000000000000000000000000"
+  os_family = "windows"
+}
+
+resource "cluster" "bad" {
+  name                = "bad"
+  kubernetes_version  = "1.31.2"
+  control_plane_hosts = [host.linux.id, host.windows.id]
+  endpoint_address    = "https://api.bad.lan:6443"
+  pod_cidr            = "10.96.0.0/16"
+  service_cidr        = "10.96.0.0/12"
+}
+"#;
+
+#[test]
+fn bad_clusters_are_refused_at_plan_time_with_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.hcl"), BAD).unwrap();
+    let out = run_in(dir.path(), &["plan", "-no-color"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let lines: Vec<&str> = BAD.lines().collect();
+    let line_of = |needle: &str| lines.iter().position(|l| l.contains(needle)).unwrap() + 1;
+    for (summary, attribute) in [
+        ("Even number of etcd members", "control_plane_hosts"),
+        ("Windows host in the control plane", "control_plane_hosts"),
+        (
+            "Endpoint not coverable by a certificate",
+            "endpoint_address",
+        ),
+        ("Overlapping pod and service networks", "pod_cidr"),
+    ] {
+        assert!(all.contains(summary), "{summary}:\n{all}");
+        let at = format!("main.hcl:{}", line_of(&format!("  {attribute} ")));
+        assert!(all.contains(&at), "{summary} should point at {at}:\n{all}");
+    }
+}
