@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The main job: builds fleetform, validates the clinic fleet and draws its dependency
-# graph (clinic-fleet.svg), then plans and applies the hosts, files and commands of
-# examples/lab-hosts against the local lab (real OpenSSH hosts, one behind a jump host).
-# The clinic fleet itself plans and applies against the lab once the cluster provider
-# bootstraps clusters.
+# graph (clinic-fleet.svg), then runs against the local lab (real OpenSSH hosts, real
+# etcd, the lab's node agents and API server):
+# - examples/lab-hosts: hosts, files and commands, one host behind a jump host;
+# - examples/lab-clusters: a three-control-plane datacenter cluster with node pools and a
+#   single-host clinic cluster, bootstrapped, listed with kubectl, destroyed.
+# The whole clinic fleet (Azure Arc, add-ons) applies against the lab once those
+# providers are built.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -20,3 +23,4 @@ else
 fi
 
 "$root/examples/lab-hosts/run.sh"
+"$root/examples/lab-clusters/run.sh"

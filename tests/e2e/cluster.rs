@@ -77,23 +77,34 @@ provider "kubernetes" {
   wait_timeout = "90s"
 }
 
-resource "host" "cp" {
+resource "host" "all" {
   for_each = { for k, h in var.lab.hosts : k => h if !h.private }
   address  = each.value.address
   port     = each.value.port
   host_key = each.value.host_key
 }
 
+locals {
+  names = sort(keys(var.lab.hosts))
+}
+
 resource "cluster" "dc" {
   name                = "datacenter"
   kubernetes_version  = var.kubernetes_version
-  control_plane_hosts = [for k in sort(keys(host.cp)) : host.cp[k].id]
+  control_plane_hosts = [for k in slice(local.names, 0, 3) : host.all[k].id]
   install_runtime     = false
   registry_mirrors    = { "docker.io" = ["https://mirror.dc.lan"] }
 
   certificates {
     renew_before = var.renew_before
   }
+}
+
+resource "node_pool" "workers" {
+  cluster = cluster.dc.id
+  name    = "workers"
+  hosts   = [host.all[local.names[3]].id]
+  labels  = { tier = "general" }
 }
 
 output "admin_kubeconfig" {
@@ -180,7 +191,7 @@ fn watch_service(
 
 fn bring_up() -> Cluster {
     let lab = Lab::start_with(LabSpec {
-        hosts: 3,
+        hosts: 4,
         private: 0,
     })
     .expect("lab starts");
@@ -212,7 +223,9 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
     let cluster = bring_up();
     let lab = &cluster.lab;
     let dir = cluster.dir.path();
-    let hosts: Vec<String> = lab.hosts().iter().map(|h| h.name.clone()).collect();
+    let mut hosts: Vec<String> = lab.hosts().iter().map(|h| h.name.clone()).collect();
+    hosts.sort();
+    let worker = hosts.pop().unwrap();
 
     // Keys are 0600 on every host; the kubeadm layout is there.
     for host in &hosts {
@@ -244,6 +257,17 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
             .success()
         );
     }
+
+    let out = lab.exec(
+        &worker,
+        &["stat", "-c", "%a", "/etc/kubernetes/kubelet.conf"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "600",
+        "{}",
+        text(&out)
+    );
 
     // `output -raw` gives a kubeconfig kubectl uses as is.
     assert_eq!(readyz(&cluster.kubeconfig, None).unwrap().trim(), "ok");
@@ -289,10 +313,10 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
     ] {
         std::fs::write(certs.path().join(name), cluster.host_file(first, path)).unwrap();
     }
-    let endpoints: Vec<String> = lab
-        .hosts()
+    let address = |name: &str| lab.host(name).unwrap().address;
+    let endpoints: Vec<String> = hosts
         .iter()
-        .map(|h| format!("https://{}:2379", h.address))
+        .map(|h| format!("https://{}:2379", address(h)))
         .collect();
     let etcdctl = |args: &[&str]| {
         Command::new("etcdctl")
@@ -390,10 +414,9 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
             .any(|l| l.contains(ca) && l.contains("->"));
         assert!(!changed_line, "{ca} must not be renewed:\n{plan_text}");
     }
-    let servers: Vec<String> = lab
-        .hosts()
+    let servers: Vec<String> = hosts
         .iter()
-        .map(|h| format!("https://{}:6443", h.address))
+        .map(|h| format!("https://{}:6443", address(h)))
         .collect();
     let apiserver_cert_before = cluster.host_file(first, "/etc/kubernetes/pki/apiserver.crt");
     let (stop, outages, polls, watcher) =
@@ -442,7 +465,30 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
     let health = etcdctl(&["endpoint", "health"]);
     assert!(health.status.success(), "{}", text(&health));
 
-    // Upgrade: a patch bump is an in-place update, member by member.
+    // A workload on the worker, to be drained by the upgrade.
+    let pod = certs.path().join("pod.json");
+    let worker_node = String::from_utf8_lossy(&lab.exec(&worker, &["uname", "-n"]).stdout)
+        .trim()
+        .to_owned();
+    std::fs::write(
+        &pod,
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": { "name": "web", "namespace": "default", "labels": { "app": "web" } },
+            "spec": {
+                "nodeName": worker_node,
+                "containers": [{ "name": "web", "image": "registry.k8s.io/pause:3.10" }]
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let created = cluster.kubectl(&["create", "--validate=false", "-f", pod.to_str().unwrap()]);
+    assert!(created.status.success(), "{}", text(&created));
+
+    // Upgrade: a patch bump is an in-place update, member by member, then the workers
+    // node by node with a drain.
     let plan = run_in(
         dir,
         &["plan", "-var", "kubernetes_version=1.30.6", "-no-color"],
@@ -457,6 +503,13 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
             .unwrap_or_else(|| panic!("step {i} missing:\n{plan_text}"))
     };
     assert!(step(1) < step(2) && step(2) < step(3), "{plan_text}");
+    let drain = plan_text
+        .find(&format!("1. node {worker_node}: cordon, drain"))
+        .unwrap_or_else(|| panic!("no drain step for {worker_node}:\n{plan_text}"));
+    assert!(
+        step(3) < drain,
+        "control plane first, then nodes:\n{plan_text}"
+    );
     let upgrade = run_in(
         dir,
         &[
@@ -486,6 +539,20 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
             "{server}"
         );
     }
+
+    let pods = cluster.kubectl(&["get", "pods", "-A", "-o", "name"]);
+    assert!(
+        !String::from_utf8_lossy(&pods.stdout).contains("pod/web"),
+        "the drain evicts the worker's pod:\n{}",
+        text(&pods)
+    );
+    let node = cluster.kubectl(&["get", "node", &worker_node, "-o", "json"]);
+    let node: serde_json::Value = serde_json::from_slice(&node.stdout).unwrap();
+    assert_ne!(
+        node["spec"]["unschedulable"], true,
+        "uncordoned after the upgrade"
+    );
+    assert_eq!(node["metadata"]["labels"]["tier"], "general");
 
     // A skipped minor is refused at plan time, naming the path.
     let skip = run_in(

@@ -50,7 +50,17 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 fn read(config: &Value, diags: &mut Diagnostics) -> Option<PoolSpec> {
-    if !config.is_wholly_known() {
+    let inputs = [
+        "cluster",
+        "name",
+        "os",
+        "hosts",
+        "labels",
+        "taint",
+        "max_pods",
+        "kubernetes_version",
+    ];
+    if !inputs.iter().all(|name| config.get(name).is_wholly_known()) {
         return None;
     }
     let os = match config.get("os").as_str().unwrap_or("linux") {
