@@ -392,11 +392,22 @@ async fn health_version_and_anonymous_access() {
         assert_eq!(r.status(), 200, "{path}");
     }
     // Single checks are not public (system:public-info-viewer lists the bare paths only).
-    let r = anonymous.get(format!("{base}/readyz/etcd")).send().await.unwrap();
+    let r = anonymous
+        .get(format!("{base}/readyz/etcd"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     let admin = cluster.http(Some(cluster.identity("super-admin.conf")));
-    let r = admin.get(format!("{base}/readyz/etcd")).send().await.unwrap();
-    assert_eq!((r.status().as_u16(), r.text().await.unwrap().as_str()), (200, "ok"));
+    let r = admin
+        .get(format!("{base}/readyz/etcd"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap().as_str()),
+        (200, "ok")
+    );
 
     let (code, version) = get_json(&anonymous, &format!("{base}/version")).await;
     assert_eq!(code, 200);

@@ -404,7 +404,7 @@ mod tests {
     #[test]
     fn prefix_ranges() {
         assert_eq!(prefix_end("/registry/nodes/"), b"/registry/nodes0");
-        assert_eq!(prefix_end("a\u{7f}"), b"b");
+        assert_eq!(prefix_end("a\u{7f}"), [b'a', 0x80]);
     }
 
     #[tokio::test]

@@ -104,9 +104,11 @@ pub fn plan(
             .and_then(|hosts| hosts.first())
             .and_then(Value::as_str)
             .and_then(|id| fleet.host(id).ok());
-        let address = match first {
-            Some((target, _)) => Value::from(target.address),
-            None => Value::Unknown,
+        let recorded = request.prior.as_ref().map(|p| p.get("endpoint_address"));
+        let address = match (first, recorded) {
+            (Some((target, _)), _) => Value::from(target.address),
+            (None, Some(recorded)) if !recorded.is_null() => recorded.clone(),
+            (None, _) => Value::Unknown,
         };
         planned.insert("endpoint_address".into(), address);
     }
@@ -752,3 +754,6 @@ rm -f /etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf /etc/kubernete
       /etc/kubernetes/controller-manager.conf /etc/kubernetes/scheduler.conf \
       /var/lib/kubelet/config.yaml /var/lib/kubelet/kubeadm-flags.env
 "#;
+
+#[cfg(test)]
+mod tests;

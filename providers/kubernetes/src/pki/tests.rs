@@ -1436,3 +1436,48 @@ fn bad_existing_files_are_clear_errors() {
         "{error}"
     );
 }
+
+#[test]
+fn renewal_takes_exactly_the_named_certificates_and_never_a_ca() {
+    let now = SystemTime::now();
+    let old = issue(&three_node_spec(now)).unwrap();
+    let mut again = three_node_spec(now + Duration::from_secs(3600));
+    again.existing = old.existing();
+    let fresh = issue(&again).unwrap();
+    let names: std::collections::BTreeSet<String> =
+        ["apiserver", "admin.conf", "cp-2/etcd-peer", "ca"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+    let renewed = old.renewed(&fresh, &names);
+    let changed = |files: &Files, before: &Files| -> Vec<String> {
+        files
+            .iter()
+            .filter(|(path, file)| before.get(*path) != Some(file))
+            .map(|(path, _)| path.clone())
+            .collect()
+    };
+    assert_eq!(
+        changed(&renewed.common, &old.common),
+        [
+            paths::ADMIN_CONF,
+            paths::APISERVER_CERT,
+            paths::APISERVER_KEY
+        ]
+    );
+    for (node, files) in &renewed.nodes {
+        let expected: Vec<&str> = if node == "cp-2" {
+            vec![paths::ETCD_PEER_CERT, paths::ETCD_PEER_KEY]
+        } else {
+            vec![]
+        };
+        assert_eq!(changed(files, &old.nodes[node]), expected, "{node}");
+    }
+    assert_eq!(renewed.ca_certificate(), old.ca_certificate());
+    assert_eq!(renewed.expiry["ca"], old.expiry["ca"]);
+    assert!(renewed.expiry["apiserver"] > old.expiry["apiserver"]);
+    assert_eq!(
+        renewed.expiry["cp-1/etcd-peer"],
+        old.expiry["cp-1/etcd-peer"]
+    );
+}

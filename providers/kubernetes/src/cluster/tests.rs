@@ -1,0 +1,237 @@
+//! What a cluster's plan shows: defaults, certificates due for renewal (and only those),
+//! the rollout of a version change, and the changes it refuses.
+
+use std::time::{Duration, SystemTime};
+
+use fleetform_provider_host::Fleet;
+use fleetform_sdk::{CancellationToken, PlanRequest, Value};
+
+use super::{plan, spec};
+
+fn json(value: serde_json::Value) -> Value {
+    Value::from(&value)
+}
+
+fn config(version: &str, renew_before: &str) -> Value {
+    json(serde_json::json!({
+        "name": "dc",
+        "kubernetes_version": version,
+        "control_plane_hosts": ["10.1.0.1:22", "10.1.0.2:22", "10.1.0.3:22"],
+        "certificates": { "renew_before": renew_before },
+    }))
+}
+
+/// A recorded cluster whose leaves expire in 20 days and CAs in about ten years, except
+/// the etcd CA, which expires in 10 days.
+fn prior(now: SystemTime) -> Value {
+    let at = |days: u64| crate::pki::rfc3339(now + Duration::from_secs(days * 86_400));
+    let mut state = serde_json::json!({
+        "id": "dc",
+        "name": "dc",
+        "kubernetes_version": "1.31.1",
+        "control_plane_hosts": ["10.1.0.1:22", "10.1.0.2:22", "10.1.0.3:22"],
+        "endpoint_address": "10.1.0.1",
+        "endpoint_port": 6443,
+        "pod_cidr": "10.244.0.0/16",
+        "service_cidr": "10.96.0.0/12",
+        "dns_domain": "cluster.local",
+        "install_runtime": true,
+        "control_plane_schedulable": false,
+        "certificates": {
+            "key_algorithm": "ecdsa-p256",
+            "ca_validity": "87600h",
+            "leaf_validity": "8760h",
+            "renew_before": "720h"
+        },
+        "endpoint": "https://10.1.0.1:6443",
+        "ca_certificate": "PEM",
+        "admin_kubeconfig": "YAML",
+        "etcd_members": ["cp-1", "cp-2", "cp-3"],
+        "node_names": ["cp-1", "cp-2", "cp-3"],
+        "rollout": [],
+        "pki": "{}",
+        "certificate_expiry": {
+            "ca": at(3650),
+            "etcd-ca": at(10),
+            "front-proxy-ca": at(3650),
+            "apiserver": at(20),
+            "admin.conf": at(20),
+            "cp-1/etcd-server": at(20),
+            "cp-2/kubelet.conf": at(200),
+        }
+    });
+    state["certificate_expiry"]["front-proxy-client"] = serde_json::json!(at(400));
+    json(state)
+}
+
+fn request(prior: Option<Value>, config: Value) -> PlanRequest {
+    let mut proposed = config.as_object().cloned().unwrap_or_default();
+    if let Some(prior) = prior.as_ref().and_then(Value::as_object) {
+        for (name, value) in prior {
+            proposed
+                .entry(name.clone())
+                .or_insert_with(|| value.clone());
+        }
+    }
+    PlanRequest {
+        type_name: "cluster".into(),
+        prior,
+        config,
+        proposed: Value::Object(proposed),
+        cancel: CancellationToken::new(),
+    }
+}
+
+fn expiry(planned: &Value) -> Vec<(String, bool)> {
+    planned
+        .get("certificate_expiry")
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, v)| (name.clone(), v.is_unknown()))
+        .collect()
+}
+
+#[test]
+fn a_new_cluster_gets_kubeadms_defaults_and_computes_the_rest() {
+    let fleet = Fleet::new();
+    let response = plan(
+        &fleet,
+        &request(None, config("1.31.2", "720h")),
+        SystemTime::now(),
+    )
+    .unwrap();
+    let planned = &response.planned;
+    assert_eq!(planned.get("id").as_str(), Some("dc"));
+    assert_eq!(
+        planned.get("pod_cidr").as_str(),
+        Some(spec::DEFAULT_POD_CIDR)
+    );
+    assert_eq!(planned.get("service_cidr").as_str(), Some("10.96.0.0/12"));
+    assert_eq!(planned.get("endpoint_port").as_i64(), Some(6443));
+    assert_eq!(
+        planned.get("certificates").get("leaf_validity").as_str(),
+        Some("8760h")
+    );
+    assert_eq!(
+        planned.get("certificates").get("renew_before").as_str(),
+        Some("720h")
+    );
+    for computed in [
+        "ca_certificate",
+        "admin_kubeconfig",
+        "certificate_expiry",
+        "pki",
+    ] {
+        assert!(planned.get(computed).is_unknown(), "{computed}");
+    }
+}
+
+#[test]
+fn exactly_the_leaves_within_renew_before_are_planned_for_renewal() {
+    let fleet = Fleet::new();
+    let now = SystemTime::now();
+    let response = plan(
+        &fleet,
+        &request(Some(prior(now)), config("1.31.1", "720h")),
+        now,
+    )
+    .unwrap();
+    let renewed: Vec<String> = expiry(&response.planned)
+        .into_iter()
+        .filter(|(_, unknown)| *unknown)
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(renewed, ["admin.conf", "apiserver", "cp-1/etcd-server"]);
+    assert!(response.planned.get("admin_kubeconfig").is_unknown());
+    // The CA inside the window is not renewed but said.
+    assert_eq!(response.warnings.len(), 1, "{:?}", response.warnings);
+    assert!(
+        response.warnings[0].contains("etcd-ca"),
+        "{:?}",
+        response.warnings
+    );
+    assert!(
+        response.warnings[0].contains("explicit"),
+        "{:?}",
+        response.warnings
+    );
+}
+
+#[test]
+fn nothing_due_plans_no_change() {
+    let fleet = Fleet::new();
+    let now = SystemTime::now();
+    let response = plan(
+        &fleet,
+        &request(Some(prior(now)), config("1.31.1", "24h")),
+        now,
+    )
+    .unwrap();
+    assert!(
+        expiry(&response.planned)
+            .iter()
+            .all(|(_, unknown)| !unknown)
+    );
+    assert_eq!(response.planned.get("pki"), prior(now).get("pki"));
+    assert_eq!(
+        response.planned.get("admin_kubeconfig").as_str(),
+        Some("YAML")
+    );
+}
+
+#[test]
+fn a_patch_bump_rolls_out_one_member_at_a_time_in_order() {
+    let fleet = Fleet::new();
+    let now = SystemTime::now();
+    let response = plan(
+        &fleet,
+        &request(Some(prior(now)), config("1.31.2", "24h")),
+        now,
+    )
+    .unwrap();
+    let steps: Vec<&str> = response
+        .planned
+        .get("rollout")
+        .as_list()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "1. control-plane member cp-1: 1.31.1 -> 1.31.2, then wait until it serves",
+            "2. control-plane member cp-2: 1.31.1 -> 1.31.2, then wait until it serves",
+            "3. control-plane member cp-3: 1.31.1 -> 1.31.2, then wait until it serves",
+        ]
+    );
+}
+
+#[test]
+fn a_skipped_minor_and_a_membership_change_are_refused() {
+    let fleet = Fleet::new();
+    let now = SystemTime::now();
+    let e = plan(
+        &fleet,
+        &request(Some(prior(now)), config("1.33.0", "24h")),
+        now,
+    )
+    .unwrap_err();
+    assert!(e.message.contains("skips 1.32"), "{e}");
+    let mut changed = config("1.31.1", "24h").as_object().cloned().unwrap();
+    changed.insert(
+        "control_plane_hosts".into(),
+        json(serde_json::json!(["10.1.0.1:22"])),
+    );
+    let e = plan(
+        &fleet,
+        &request(Some(prior(now)), Value::Object(changed)),
+        now,
+    )
+    .unwrap_err();
+    assert!(
+        e.message.contains("does not add or remove etcd members"),
+        "{e}"
+    );
+}
