@@ -37,7 +37,7 @@ pub(crate) fn failures(preflight: &Value, report: &Report, missing: &[String]) -
             report.swap_devices
         ));
     }
-    for module in strings(preflight.get("kernel_modules")) {
+    for module in preflight.get("kernel_modules").strings() {
         if !report.modules.contains(&module) {
             failed.push(format!(
                 "kernel module {module:?} is not loaded (modprobe {module})"
@@ -65,7 +65,7 @@ pub(crate) fn missing_binaries(
     shell: Shell,
     preflight: &Value,
 ) -> Result<Vec<String>, SessionError> {
-    let wanted = strings(preflight.get("binaries"));
+    let wanted = preflight.get("binaries").strings();
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
@@ -114,15 +114,6 @@ pub(crate) fn missing_binaries(
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect())
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_list()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
 }
 
 #[cfg(test)]

@@ -40,15 +40,6 @@ fn object(value: &Value) -> BTreeMap<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
 
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_list()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
-}
-
 fn read(config: &Value, diags: &mut Diagnostics) -> Option<PoolSpec> {
     let inputs = [
         "cluster",
@@ -136,7 +127,7 @@ fn read(config: &Value, diags: &mut Diagnostics) -> Option<PoolSpec> {
             .to_owned(),
         name: config.get("name").as_str().unwrap_or_default().to_owned(),
         os,
-        hosts: strings(config.get("hosts")),
+        hosts: config.get("hosts").strings(),
         labels: object(config.get("labels"))
             .into_iter()
             .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
@@ -241,7 +232,7 @@ pub fn plan(
     if let (Some(before), Some(after)) = (before, kubelet)
         && before != after
     {
-        let names = strings(prior.get("node_names"));
+        let names = prior.get("node_names").strings();
         let steps = names
             .iter()
             .enumerate()
@@ -383,7 +374,7 @@ async fn converge(
     let prior_version = prior
         .and_then(|p| p.get("kubernetes_version").as_str())
         .and_then(|v| v.parse::<Version>().ok());
-    let prior_hosts = prior.map(|p| strings(p.get("hosts"))).unwrap_or_default();
+    let prior_hosts = prior.map(|p| p.get("hosts").strings()).unwrap_or_default();
 
     // Hosts that left the pool are drained and reset before anything else.
     let gone: Vec<String> = prior_hosts
@@ -582,7 +573,7 @@ async fn remove(
     cluster_state: Option<&Value>,
 ) -> Result<(), ProviderError> {
     let Some(prior) = prior else { return Ok(()) };
-    let hosts = strings(prior.get("hosts"));
+    let hosts = prior.get("hosts").strings();
     if hosts.is_empty() {
         return Ok(());
     }

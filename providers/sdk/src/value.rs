@@ -190,6 +190,16 @@ impl Value {
         }
     }
 
+    /// The strings of a list, in order, skipping elements that are not strings; empty when
+    /// `self` is not a list.
+    pub fn strings(&self) -> Vec<String> {
+        self.as_list()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// The attributes of an object, looking through a sensitive mark.
     pub fn as_object(&self) -> Option<&BTreeMap<String, Value>> {
         match self.unmark().0 {

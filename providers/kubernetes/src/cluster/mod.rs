@@ -168,7 +168,7 @@ pub fn plan(
             new.control_plane_hosts.join(", ")
         )));
     }
-    let node_names = names(prior.get("node_names"));
+    let node_names = prior.get("node_names").strings();
     if old.version != new.version {
         version::check_control_plane_change(old.version, new.version)
             .map_err(|e| ProviderError::permanent(e.to_string()))?;
@@ -208,15 +208,6 @@ pub fn plan(
     let mut response = PlanResponse::new(Value::Object(planned));
     response.warnings = response_warnings;
     Ok(response)
-}
-
-fn names(value: &Value) -> Vec<String> {
-    value
-        .as_list()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
 }
 
 /// Certificates that expire within `renew_before` of `now`, by their expiry name.
@@ -735,7 +726,7 @@ pub fn decode_bundle(value: &Value) -> Option<Bundle> {
 /// the PKI, kubeconfigs and etcd data removed.
 async fn reset(fleet: &Fleet, prior: Option<&Value>) -> Result<(), ProviderError> {
     let Some(prior) = prior else { return Ok(()) };
-    for id in names(prior.get("control_plane_hosts")) {
+    for id in prior.get("control_plane_hosts").strings() {
         let host = ClusterHost::find(fleet, &id)?;
         host.run_script(fleet, RESET_SCRIPT.to_owned()).await?;
     }

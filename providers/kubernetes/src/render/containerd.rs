@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::versions::{self, KubernetesVersion};
+use super::versions;
 use super::{
     ClusterSettings, FILE_MODE, Os, RenderError, RenderedFile, SCRIPT_MODE, render, validate,
 };
@@ -168,8 +168,7 @@ struct Install<'a> {
 ///
 /// The version is the only value in either script, and must be MAJOR.MINOR.PATCH.
 pub fn runtime_install(cluster: &ClusterSettings, os: Os) -> Result<RenderedFile, RenderError> {
-    let version = KubernetesVersion::parse(&cluster.kubernetes_version)?;
-    let release = version.release()?;
+    let (version, release) = versions::supported(&cluster.kubernetes_version)?;
     let context = Install {
         kubernetes_version: version.to_string(),
         containerd_version: release.windows_containerd_version,

@@ -6,11 +6,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use super::versions::{self, KubernetesVersion, Release};
+use super::versions::{self, Release};
 use super::{
     ClusterSettings, Component, ConfigHashes, EtcdState, FILE_MODE, Member, RenderError,
     RenderedFile, host_port, render, url, validate,
 };
+use crate::version::Version;
 
 const ETCD_CLIENT_PORT: u16 = 2379;
 const ETCD_PEER_PORT: u16 = 2380;
@@ -57,7 +58,7 @@ pub fn control_plane_manifests(
 fn check(
     cluster: &ClusterSettings,
     member: &Member,
-) -> Result<(KubernetesVersion, &'static Release), RenderError> {
+) -> Result<(Version, &'static Release), RenderError> {
     let (version, release) = versions::supported(&cluster.kubernetes_version)?;
     super::check_cluster(cluster)?;
     if cluster.etcd_members.is_empty() {
@@ -206,7 +207,7 @@ fn etcd(
 fn apiserver(
     cluster: &ClusterSettings,
     member: &Member,
-    version: KubernetesVersion,
+    version: Version,
     loopback: IpAddr,
     config_hash: &str,
 ) -> Result<RenderedFile, RenderError> {
@@ -309,7 +310,7 @@ fn apiserver(
 
 fn controller_manager(
     cluster: &ClusterSettings,
-    version: KubernetesVersion,
+    version: Version,
     config_hash: &str,
 ) -> Result<RenderedFile, RenderError> {
     use crate::pki::paths;
@@ -362,7 +363,7 @@ fn controller_manager(
 
 fn scheduler(
     cluster: &ClusterSettings,
-    version: KubernetesVersion,
+    version: Version,
     config_hash: &str,
 ) -> Result<RenderedFile, RenderError> {
     let kubeconfig = format!("/etc/kubernetes/{}", crate::pki::paths::SCHEDULER_CONF);
@@ -412,7 +413,7 @@ fn string_flags(flags: &BTreeMap<String, String>) -> impl Iterator<Item = (&str,
         .map(|(name, value)| (name.as_str(), value.as_str()))
 }
 
-fn image(cluster: &ClusterSettings, component: &str, version: KubernetesVersion) -> String {
+fn image(cluster: &ClusterSettings, component: &str, version: Version) -> String {
     format!("{}/{component}:v{version}", cluster.image_repository)
 }
 

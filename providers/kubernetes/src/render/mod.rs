@@ -40,7 +40,7 @@ pub use containerd::{
 };
 pub use control_plane::control_plane_manifests;
 pub use kubelet::kubelet_files;
-pub use versions::{KubernetesVersion, Release};
+pub use versions::Release;
 
 /// kubeadm's default image registry.
 pub const DEFAULT_IMAGE_REPOSITORY: &str = "registry.k8s.io";

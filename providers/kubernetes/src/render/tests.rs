@@ -1359,10 +1359,7 @@ fn every_supported_minor_renders_everything() {
     for minor in versions::all_minors() {
         let mut settings = cluster();
         settings.kubernetes_version = format!("1.{minor}.3");
-        let release = KubernetesVersion::parse(&settings.kubernetes_version)
-            .unwrap()
-            .release()
-            .unwrap();
+        let (_, release) = versions::supported(&settings.kubernetes_version).unwrap();
         let etcd = component_pod(&settings, Component::Etcd);
         assert_eq!(
             etcd.spec.unwrap().containers[0].image.as_deref(),

@@ -5,22 +5,7 @@
 use std::net::IpAddr;
 
 use super::{RenderError, Taint};
-
-/// A lowercase RFC 1123 DNS subdomain: node names, etcd member names, DNS domains.
-pub(super) fn is_dns_subdomain(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 253 && name.split('.').all(is_dns_label)
-}
-
-fn is_dns_label(label: &str) -> bool {
-    let bytes = label.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
-}
+use crate::pki::is_dns_subdomain;
 
 pub(super) fn node_name(name: &str) -> Result<(), RenderError> {
     if is_dns_subdomain(name) {

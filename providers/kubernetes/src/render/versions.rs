@@ -1,8 +1,7 @@
 //! Kubernetes versions and the images and packages that go with each minor release.
 
-use std::fmt;
-
 use super::RenderError;
+use crate::version::Version;
 
 pub(super) const OLDEST_MINOR: u32 = 30;
 pub(super) const NEWEST_MINOR: u32 = 35;
@@ -64,59 +63,30 @@ const RELEASES: &[Release] = &[
     },
 ];
 
-/// A Kubernetes release version, MAJOR.MINOR.PATCH without a "v".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct KubernetesVersion {
-    pub major: u32,
-    pub minor: u32,
-    pub patch: u32,
+/// Parses "1.31.2": exactly three groups of ASCII digits and no "v", because the version
+/// ends up in package names, URLs and scripts.
+pub fn parse(text: &str) -> Result<Version, RenderError> {
+    if text.starts_with('v') {
+        return Err(RenderError::InvalidVersion(text.to_owned()));
+    }
+    text.parse::<Version>()
+        .map_err(|_| RenderError::InvalidVersion(text.to_owned()))
 }
 
-impl KubernetesVersion {
-    /// Parses "1.31.2". Exactly three groups of ASCII digits: the version ends up in
-    /// package names, URLs and scripts, so nothing else gets through.
-    pub fn parse(text: &str) -> Result<Self, RenderError> {
-        let invalid = || RenderError::InvalidVersion(text.to_owned());
-        let mut parts = text.split('.');
-        let mut number = || -> Result<u32, RenderError> {
-            let part = parts.next().ok_or_else(invalid)?;
-            if part.is_empty() || part.len() > 9 || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid());
-            }
-            part.parse().map_err(|_| invalid())
-        };
-        let version = KubernetesVersion {
-            major: number()?,
-            minor: number()?,
-            patch: number()?,
-        };
-        if parts.next().is_some() {
-            return Err(invalid());
-        }
-        Ok(version)
-    }
-
-    /// What this version runs with, or an error for versions fleetform does not support.
-    pub fn release(self) -> Result<&'static Release, RenderError> {
-        RELEASES
-            .iter()
-            .find(|release| self.major == 1 && release.minor == self.minor)
-            .ok_or_else(|| RenderError::UnsupportedVersion {
-                version: self.to_string(),
-            })
-    }
-}
-
-impl fmt::Display for KubernetesVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
+/// What `version` runs with, or an error for versions fleetform does not support.
+pub fn release(version: Version) -> Result<&'static Release, RenderError> {
+    RELEASES
+        .iter()
+        .find(|release| version.major == 1 && release.minor == version.minor)
+        .ok_or_else(|| RenderError::UnsupportedVersion {
+            version: version.to_string(),
+        })
 }
 
 /// The version and its release, checked.
-pub(super) fn supported(text: &str) -> Result<(KubernetesVersion, &'static Release), RenderError> {
-    let version = KubernetesVersion::parse(text)?;
-    Ok((version, version.release()?))
+pub(super) fn supported(text: &str) -> Result<(Version, &'static Release), RenderError> {
+    let version = parse(text)?;
+    Ok((version, release(version)?))
 }
 
 #[cfg(test)]
