@@ -394,6 +394,46 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
     let again = run_in(dir, &["plan", "-detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
 
+    // Drift on a host is found at refresh and written back.
+    let second = &hosts[1];
+    let chmod = lab.exec(
+        second,
+        &["chmod", "0644", "/etc/kubernetes/pki/apiserver.key"],
+    );
+    assert!(chmod.status.success(), "{}", text(&chmod));
+    let edit = lab.exec(
+        second,
+        &[
+            "sh",
+            "-c",
+            "echo '# edited' >> /etc/kubernetes/manifests/kube-scheduler.yaml",
+        ],
+    );
+    assert!(edit.status.success(), "{}", text(&edit));
+    let drift = run_in(dir, &["plan", "-detailed-exitcode", "-no-color"]);
+    let drift_text = text(&drift);
+    assert_eq!(drift.status.code(), Some(2), "{drift_text}");
+    assert!(
+        drift_text.contains("changed outside of fleetform"),
+        "{drift_text}"
+    );
+    assert!(
+        drift_text.contains(":/etc/kubernetes/pki/apiserver.key"),
+        "{drift_text}"
+    );
+    assert!(
+        drift_text.contains(":/etc/kubernetes/manifests/kube-scheduler.yaml"),
+        "{drift_text}"
+    );
+    ok(dir, &["apply", "-auto-approve"]);
+    let mode = lab.exec(
+        second,
+        &["stat", "-c", "%a", "/etc/kubernetes/pki/apiserver.key"],
+    );
+    assert_eq!(String::from_utf8_lossy(&mode.stdout).trim(), "600");
+    let healed = run_in(dir, &["plan", "-detailed-exitcode"]);
+    assert_eq!(healed.status.code(), Some(0), "{}", text(&healed));
+
     // Renewal: every leaf is due when renew_before exceeds its validity; the CAs are not.
     let ca_before = ok(dir, &["output", "-raw", "ca_certificate"]);
     let plan = run_in(dir, &["plan", "-var", "renew_before=9000h", "-no-color"]);

@@ -199,9 +199,9 @@ impl Provider for KubernetesProvider {
 
     async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError> {
         match request.type_name.as_str() {
-            // The recorded certificate times are what plans renew from; the cluster is
-            // checked when something changes.
-            "cluster" | "node_pool" => Ok(Some(request.current)),
+            "cluster" => cluster::read(&self.fleet, request.current).await,
+            // Workers are checked when something changes.
+            "node_pool" => Ok(Some(request.current)),
             other => Err(unknown_type(other)),
         }
     }

@@ -144,14 +144,7 @@ impl ClusterHost {
                 let present = files::inspect_all(c, &paths)?;
                 let mut changed = Vec::new();
                 for file in &wanted {
-                    let same = present
-                        .get(&file.path)
-                        .and_then(Option::as_ref)
-                        .is_some_and(|on_host| {
-                            on_host.mode == file.mode
-                                && on_host.sha256 == files::hex_sha256(file.content.as_bytes())
-                        });
-                    if !same {
+                    if !matches(&present, file) {
                         files::install(
                             c,
                             &file.path,
@@ -168,6 +161,43 @@ impl ClusterHost {
             .await;
         result.map_err(|e: HostError| e.into())
     }
+}
+
+impl ClusterHost {
+    /// The paths of `wanted` whose content or mode differ on the host (or are missing).
+    pub async fn differing(
+        &self,
+        fleet: &Fleet,
+        wanted: Vec<DesiredFile>,
+    ) -> Result<Vec<String>, ProviderError> {
+        let result = fleet
+            .run_on(self.target.clone(), Rerun::Safe, move |c| {
+                let paths: Vec<String> = wanted.iter().map(|f| f.path.clone()).collect();
+                let present = files::inspect_all(c, &paths)?;
+                Ok::<_, SessionError>(
+                    wanted
+                        .iter()
+                        .filter(|f| !matches(&present, f))
+                        .map(|f| f.path.clone())
+                        .collect(),
+                )
+            })
+            .await;
+        result.map_err(|e: HostError| e.into())
+    }
+}
+
+fn matches(
+    present: &std::collections::BTreeMap<String, Option<files::OnHost>>,
+    file: &DesiredFile,
+) -> bool {
+    present
+        .get(&file.path)
+        .and_then(Option::as_ref)
+        .is_some_and(|on_host| {
+            on_host.mode == file.mode
+                && on_host.sha256 == files::hex_sha256(file.content.as_bytes())
+        })
 }
 
 /// The end of a command's error output, enough to say what went wrong.

@@ -28,7 +28,7 @@ use crate::{Settings, api};
 pub use spec::ClusterSpec;
 
 /// Attributes the provider computes.
-const COMPUTED: [&str; 8] = [
+const COMPUTED: [&str; 9] = [
     "endpoint",
     "ca_certificate",
     "admin_kubeconfig",
@@ -37,6 +37,7 @@ const COMPUTED: [&str; 8] = [
     "node_names",
     "rollout",
     "pki",
+    "drifted_files",
 ];
 
 /// Checks a configuration: the spec's own rules, and that every control-plane host the
@@ -154,6 +155,8 @@ pub fn plan(
         planned.insert(name.into(), prior.get(name).clone());
     }
     planned.insert("endpoint".into(), endpoint);
+    // Apply rewrites whatever refresh found changed on the hosts.
+    planned.insert("drifted_files".into(), Value::List(Vec::new()));
     let planned_value = Value::Object(planned.clone());
     let (Ok(old), Ok(new)) = (ClusterSpec::read(prior), ClusterSpec::read(&planned_value)) else {
         // Unknown values (or errors validation reports) leave nothing more to work out.
@@ -417,6 +420,7 @@ async fn converge(
             result?;
         }
         let client = api::client(&super_admin, None).await?;
+        tracing::info!(endpoint = %endpoint.url(), "waiting for the API server");
         api::wait_ready(
             &client,
             &format!("the API server at {}", endpoint.url()),
@@ -441,6 +445,7 @@ async fn converge(
     }
     let admin = api::client(bundle.admin_kubeconfig(), None).await?;
     let node_names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+    tracing::info!(nodes = ?node_names, "waiting for the control-plane nodes");
     api::wait_nodes(&admin, &node_names, settings.wait_timeout).await?;
     for node in &node_names {
         api::label_node(&admin, node, "node-role.kubernetes.io/control-plane", "").await?;
@@ -453,14 +458,20 @@ struct MemberChange {
     restarted_apiserver: bool,
 }
 
-async fn converge_member(
-    fleet: &Fleet,
+/// Everything one control-plane member should have on disk, and which of it the
+/// containerd and kubelet services read.
+struct MemberFiles {
+    files: Vec<DesiredFile>,
+    containerd: BTreeSet<String>,
+    kubelet: BTreeSet<String>,
+}
+
+fn member_files(
     spec: &ClusterSpec,
     cluster: &render::ClusterSettings,
     bundle: &Bundle,
-    member: &Member,
-    install_runtime: bool,
-) -> Result<MemberChange, ProviderError> {
+    member: &render::Member,
+) -> Result<MemberFiles, ProviderError> {
     let own = bundle.node_files(&member.name).ok_or_else(|| {
         ProviderError::permanent(format!("the PKI has no files for node {}", member.name))
     })?;
@@ -491,52 +502,67 @@ async fn converge_member(
         max_pods: None,
         kubelet_extra_config: BTreeMap::new(),
     };
-    let rendered_member = render::Member {
-        name: member.name.clone(),
-        address: member.address,
-    };
     let containerd = render::containerd_files(cluster, render::Os::Linux).map_err(render_error)?;
     let kubelet = render::kubelet_files(cluster, &node).map_err(render_error)?;
     let manifests =
-        render::control_plane_manifests(cluster, &rendered_member, render::EtcdState::New, &hashes)
+        render::control_plane_manifests(cluster, member, render::EtcdState::New, &hashes)
             .map_err(render_error)?;
     let as_desired = |f: render::RenderedFile| DesiredFile {
         path: f.path,
         content: f.content,
         mode: f.mode,
     };
-    let containerd_paths: BTreeSet<String> = containerd.iter().map(|f| f.path.clone()).collect();
-    let kubelet_paths: BTreeSet<String> = kubelet.iter().map(|f| f.path.clone()).collect();
+    let containerd_paths = containerd.iter().map(|f| f.path.clone()).collect();
+    let mut kubelet_paths: BTreeSet<String> = kubelet.iter().map(|f| f.path.clone()).collect();
+    kubelet_paths.insert(format!(
+        "{}/{}",
+        pki::KUBERNETES_DIR,
+        pki::paths::KUBELET_CONF
+    ));
     files.extend(containerd.into_iter().map(as_desired));
     files.extend(kubelet.into_iter().map(as_desired));
     files.extend(manifests.into_iter().map(as_desired));
+    Ok(MemberFiles {
+        files,
+        containerd: containerd_paths,
+        kubelet: kubelet_paths,
+    })
+}
 
+async fn converge_member(
+    fleet: &Fleet,
+    spec: &ClusterSpec,
+    cluster: &render::ClusterSettings,
+    bundle: &Bundle,
+    member: &Member,
+    install_runtime: bool,
+) -> Result<MemberChange, ProviderError> {
+    let rendered_member = render::Member {
+        name: member.name.clone(),
+        address: member.address,
+    };
+    let wanted = member_files(spec, cluster, bundle, &rendered_member)?;
     if install_runtime {
         let script = render::runtime_install(cluster, render::Os::Linux).map_err(render_error)?;
         member.host.run_script(fleet, script.content).await?;
     }
-    let changed = member.host.converge(fleet, files).await?;
+    let changed = member.host.converge(fleet, wanted.files).await?;
+    tracing::info!(node = %member.name, changed = changed.len(), "converged control-plane files");
     let touched = |paths: &BTreeSet<String>| changed.iter().any(|c| paths.contains(c));
-    let kubelet_conf = format!("{}/{}", pki::KUBERNETES_DIR, pki::paths::KUBELET_CONF);
-    if touched(&containerd_paths) {
+    if touched(&wanted.containerd) {
         member
             .host
             .run(fleet, &["systemctl", "restart", "containerd"], Rerun::Never)
             .await?;
     }
-    if touched(&kubelet_paths) || changed.contains(&kubelet_conf) {
-        member
-            .host
-            .run(fleet, &["systemctl", "daemon-reload"], Rerun::Never)
-            .await?;
-        member
-            .host
-            .run(fleet, &["systemctl", "enable", "kubelet"], Rerun::Never)
-            .await?;
-        member
-            .host
-            .run(fleet, &["systemctl", "restart", "kubelet"], Rerun::Never)
-            .await?;
+    if touched(&wanted.kubelet) {
+        for argv in [
+            &["systemctl", "daemon-reload"][..],
+            &["systemctl", "enable", "kubelet"],
+            &["systemctl", "restart", "kubelet"],
+        ] {
+            member.host.run(fleet, argv, Rerun::Never).await?;
+        }
     }
     let apiserver_manifest = format!("{}/manifests/kube-apiserver.yaml", pki::KUBERNETES_DIR);
     Ok(MemberChange {
@@ -709,6 +735,7 @@ fn state_value(
         state.insert("rollout".into(), Value::List(Vec::new()));
     }
     state.insert("pki".into(), encode_bundle(bundle));
+    state.insert("drifted_files".into(), Value::List(Vec::new()));
     Value::Object(state)
 }
 
@@ -720,6 +747,51 @@ fn encode_bundle(bundle: &Bundle) -> Value {
 /// The bundle recorded in state.
 pub fn decode_bundle(value: &Value) -> Option<Bundle> {
     serde_json::from_str(value.as_str()?).ok()
+}
+
+/// Refreshes a cluster from its hosts: every file fleetform wrote (certificates,
+/// kubeconfigs, manifests, kubelet and containerd configuration) is compared with what is
+/// on each control-plane host, and those that differ are listed in `drifted_files`.
+pub async fn read(fleet: &Fleet, current: Value) -> Result<Option<Value>, ProviderError> {
+    let (Ok(spec), Some(bundle)) = (
+        ClusterSpec::read(&current),
+        decode_bundle(current.get("pki")),
+    ) else {
+        return Ok(Some(current));
+    };
+    let names = current.get("node_names").strings();
+    let mut members = Vec::new();
+    for (id, name) in spec.control_plane_hosts.iter().zip(&names) {
+        let host = ClusterHost::find(fleet, id)?;
+        let address = host.address().await?;
+        members.push((
+            host,
+            render::Member {
+                name: name.clone(),
+                address,
+            },
+        ));
+    }
+    let endpoint = Endpoint {
+        host: current
+            .get("endpoint_address")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        port: spec.endpoint_port,
+    };
+    let etcd: Vec<render::Member> = members.iter().map(|(_, m)| m.clone()).collect();
+    let cluster = render_settings(&spec, &etcd, &endpoint);
+    let mut drifted = Vec::new();
+    for (host, member) in &members {
+        let wanted = member_files(&spec, &cluster, &bundle, member)?;
+        for path in host.differing(fleet, wanted.files).await? {
+            drifted.push(Value::from(format!("{}:{path}", member.name)));
+        }
+    }
+    let mut state = object(&current);
+    state.insert("drifted_files".into(), Value::List(drifted));
+    Ok(Some(Value::Object(state)))
 }
 
 /// `kubeadm reset` on every control-plane host: static pods stopped, the kubelet stopped,

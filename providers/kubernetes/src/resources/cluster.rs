@@ -174,6 +174,13 @@ fn with_outputs(block: Block) -> Block {
             ),
         )
         .attr(
+            "drifted_files",
+            Attribute::computed(Type::list(Type::String)).describe(
+                "Files on the control-plane hosts that differ from what fleetform wrote, as \
+                 \"NODE:PATH\", found at refresh; apply writes them back.",
+            ),
+        )
+        .attr(
             "pki",
             Attribute::computed(Type::String).sensitive().describe(
                 "The cluster's certificates and keys, kept in state so that renewals reissue from \
