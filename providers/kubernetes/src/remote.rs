@@ -142,20 +142,18 @@ impl ClusterHost {
             .run_on(self.target.clone(), Rerun::Safe, move |c| {
                 let paths: Vec<String> = wanted.iter().map(|f| f.path.clone()).collect();
                 let present = files::inspect_all(c, &paths)?;
-                let mut changed = Vec::new();
-                for file in &wanted {
-                    if !matches(&present, file) {
-                        files::install(
-                            c,
-                            &file.path,
-                            file.content.as_bytes(),
-                            file.mode,
-                            Some("root"),
-                            Some("root"),
-                        )?;
-                        changed.push(file.path.clone());
-                    }
-                }
+                let changed: Vec<&DesiredFile> =
+                    wanted.iter().filter(|f| !matches(&present, f)).collect();
+                let installs: Vec<files::Install<'_>> = changed
+                    .iter()
+                    .map(|f| files::Install {
+                        path: &f.path,
+                        bytes: f.content.as_bytes(),
+                        mode: f.mode,
+                    })
+                    .collect();
+                files::install_all(c, &installs, "root", "root")?;
+                let changed: Vec<String> = changed.iter().map(|f| f.path.clone()).collect();
                 Ok::<_, SessionError>(changed)
             })
             .await;
