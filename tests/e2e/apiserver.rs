@@ -16,7 +16,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
-use fleetform_provider_kubernetes::pki::{self, Endpoint, Member, PkiSpec};
+use fleetform_provider_kubernetes::pki::{self, Endpoint, KeyAlgorithm, Member, PkiSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
@@ -53,8 +53,8 @@ fn kill(child: &mut Child) {
 /// it, and API servers sharing that etcd.
 struct Cluster {
     dir: tempfile::TempDir,
-    etcd: Child,
-    etcd_url: String,
+    /// None for an API server that keeps objects in memory.
+    etcd: Option<(Child, String)>,
     servers: Vec<(Child, u16)>,
 }
 
@@ -63,13 +63,19 @@ impl Drop for Cluster {
         for (child, _) in &mut self.servers {
             kill(child);
         }
-        kill(&mut self.etcd);
+        if let Some((etcd, _)) = &mut self.etcd {
+            kill(etcd);
+        }
     }
 }
 
 /// Writes the PKI of a one-node cluster at 127.0.0.1 to `dir`.
 fn write_pki(dir: &Path) {
-    let spec = PkiSpec::new(
+    write_pki_with(dir, KeyAlgorithm::default());
+}
+
+fn write_pki_with(dir: &Path, algorithm: KeyAlgorithm) {
+    let mut spec = PkiSpec::new(
         "lab",
         Endpoint {
             host: "127.0.0.1".into(),
@@ -81,12 +87,50 @@ fn write_pki(dir: &Path) {
         }],
         SystemTime::now(),
     );
+    spec.key_algorithm = algorithm;
     let bundle = pki::issue(&spec).expect("issue the cluster PKI");
     for (path, file) in bundle.node_files(NODE_NAME).expect("files of the node") {
         let target = dir.join(path);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::write(&target, &file.contents).unwrap();
     }
+}
+
+/// Starts (or restarts) the one etcd member of the PKI in `dir`, with its data in
+/// `dir/etcd`, and waits until it listens.
+fn spawn_etcd(dir: &Path, client_port: u16, peer_port: u16) -> Child {
+    let client_url = format!("https://127.0.0.1:{client_port}");
+    let peer_url = format!("https://127.0.0.1:{peer_port}");
+    let pki = |p: &str| dir.join("pki").join(p).display().to_string();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("etcd.log"))
+        .unwrap();
+    let etcd = Command::new("etcd")
+        .arg(format!("--name={NODE_NAME}"))
+        .arg(format!("--data-dir={}", dir.join("etcd").display()))
+        .arg(format!("--listen-client-urls={client_url}"))
+        .arg(format!("--advertise-client-urls={client_url}"))
+        .arg(format!("--listen-peer-urls={peer_url}"))
+        .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+        .arg(format!("--initial-cluster={NODE_NAME}={peer_url}"))
+        .arg(format!("--cert-file={}", pki("etcd/server.crt")))
+        .arg(format!("--key-file={}", pki("etcd/server.key")))
+        .arg(format!("--trusted-ca-file={}", pki("etcd/ca.crt")))
+        .arg("--client-cert-auth=true")
+        .arg(format!("--peer-cert-file={}", pki("etcd/peer.crt")))
+        .arg(format!("--peer-key-file={}", pki("etcd/peer.key")))
+        .arg(format!("--peer-trusted-ca-file={}", pki("etcd/ca.crt")))
+        .arg("--peer-client-cert-auth=true")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start etcd (apt-get install etcd-server)");
+    wait_for("etcd listening", Duration::from_secs(20), || {
+        TcpStream::connect(("127.0.0.1", client_port)).is_ok()
+    });
+    etcd
 }
 
 impl Cluster {
@@ -96,41 +140,37 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         write_pki(dir.path());
         let (client_port, peer_port) = (free_port(), free_port());
-        let etcd_url = format!("https://127.0.0.1:{client_port}");
-        let peer_url = format!("https://127.0.0.1:{peer_port}");
-        let pki = |p: &str| dir.path().join("pki").join(p).display().to_string();
-        let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
-        let etcd = Command::new("etcd")
-            .arg(format!("--name={NODE_NAME}"))
-            .arg(format!("--data-dir={}", dir.path().join("etcd").display()))
-            .arg(format!("--listen-client-urls={etcd_url}"))
-            .arg(format!("--advertise-client-urls={etcd_url}"))
-            .arg(format!("--listen-peer-urls={peer_url}"))
-            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-            .arg(format!("--initial-cluster={NODE_NAME}={peer_url}"))
-            .arg(format!("--cert-file={}", pki("etcd/server.crt")))
-            .arg(format!("--key-file={}", pki("etcd/server.key")))
-            .arg(format!("--trusted-ca-file={}", pki("etcd/ca.crt")))
-            .arg("--client-cert-auth=true")
-            .arg(format!("--peer-cert-file={}", pki("etcd/peer.crt")))
-            .arg(format!("--peer-key-file={}", pki("etcd/peer.key")))
-            .arg(format!("--peer-trusted-ca-file={}", pki("etcd/ca.crt")))
-            .arg("--peer-client-cert-auth=true")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start etcd (apt-get install etcd-server)");
+        let etcd = spawn_etcd(dir.path(), client_port, peer_port);
         let mut cluster = Cluster {
             dir,
-            etcd,
-            etcd_url,
+            etcd: Some((etcd, format!("https://127.0.0.1:{client_port}"))),
             servers: Vec::new(),
         };
-        wait_for("etcd listening", Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", client_port)).is_ok()
-        });
         cluster.start_api_server();
         cluster
+    }
+
+    /// PKI and one API server without `--etcd-servers` (objects in memory).
+    fn in_memory() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        Cluster::in_memory_with(dir)
+    }
+
+    /// An in-memory API server with the PKI already in `dir`.
+    fn in_memory_with(dir: tempfile::TempDir) -> Cluster {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut cluster = Cluster {
+            dir,
+            etcd: None,
+            servers: Vec::new(),
+        };
+        cluster.start_api_server();
+        cluster
+    }
+
+    fn etcd_url(&self) -> &str {
+        &self.etcd.as_ref().expect("a cluster with etcd").1
     }
 
     fn pki(&self, path: &str) -> String {
@@ -140,33 +180,44 @@ impl Cluster {
     /// Starts another API server on the same etcd and waits until it is ready; returns
     /// its index.
     fn start_api_server(&mut self) -> usize {
+        let etcd_servers = self.etcd.as_ref().map(|(_, url)| url.clone());
+        self.start_api_server_with(etcd_servers)
+    }
+
+    /// Starts an API server with these `--etcd-servers` (none: in memory).
+    fn start_api_server_with(&mut self, etcd_servers: Option<String>) -> usize {
         let index = self.servers.len();
         let log_path = self.dir.path().join(format!("apiserver-{index}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
         // The flags kubeadm's static pod passes, including many the lab server ignores.
-        let child = Command::new(env!("CARGO_BIN_EXE_fleetform-lab-apiserver"))
-            .args([
-                "--advertise-address=127.0.0.1".to_owned(),
-                "--allow-privileged=true".to_owned(),
-                "--authorization-mode=Node,RBAC".to_owned(),
-                format!("--client-ca-file={}", self.pki("ca.crt")),
-                "--enable-admission-plugins=NodeRestriction".to_owned(),
-                "--enable-bootstrap-token-auth=true".to_owned(),
+        let mut flags = vec![
+            "--advertise-address=127.0.0.1".to_owned(),
+            "--allow-privileged=true".to_owned(),
+            "--authorization-mode=Node,RBAC".to_owned(),
+            format!("--client-ca-file={}", self.pki("ca.crt")),
+            "--enable-admission-plugins=NodeRestriction".to_owned(),
+            "--enable-bootstrap-token-auth=true".to_owned(),
+            format!(
+                "--kubelet-client-certificate={}",
+                self.pki("apiserver-kubelet-client.crt")
+            ),
+            "--bind-address=127.0.0.1".to_owned(),
+            "--secure-port=0".to_owned(),
+            "--service-cluster-ip-range=10.96.0.0/12".to_owned(),
+            format!("--service-account-key-file={}", self.pki("sa.pub")),
+            format!("--tls-cert-file={}", self.pki("apiserver.crt")),
+            format!("--tls-private-key-file={}", self.pki("apiserver.key")),
+        ];
+        if let Some(url) = etcd_servers {
+            flags.extend([
                 format!("--etcd-cafile={}", self.pki("etcd/ca.crt")),
                 format!("--etcd-certfile={}", self.pki("apiserver-etcd-client.crt")),
                 format!("--etcd-keyfile={}", self.pki("apiserver-etcd-client.key")),
-                format!("--etcd-servers={}", self.etcd_url),
-                format!(
-                    "--kubelet-client-certificate={}",
-                    self.pki("apiserver-kubelet-client.crt")
-                ),
-                "--bind-address=127.0.0.1".to_owned(),
-                "--secure-port=0".to_owned(),
-                "--service-cluster-ip-range=10.96.0.0/12".to_owned(),
-                format!("--service-account-key-file={}", self.pki("sa.pub")),
-                format!("--tls-cert-file={}", self.pki("apiserver.crt")),
-                format!("--tls-private-key-file={}", self.pki("apiserver.key")),
-            ])
+                format!("--etcd-servers={url}"),
+            ]);
+        }
+        let child = Command::new(env!("CARGO_BIN_EXE_fleetform-lab-apiserver"))
+            .args(flags)
             .env("FLEETFORM_LAB_IMAGE", IMAGE)
             .env("RUST_LOG", "debug")
             .stdout(Stdio::null())
@@ -266,7 +317,7 @@ impl Cluster {
     fn etcdctl(&self, args: &[&str]) -> Output {
         Command::new("etcdctl")
             .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.etcd_url))
+            .arg(format!("--endpoints={}", self.etcd_url()))
             .arg(format!("--cacert={}", self.pki("etcd/ca.crt")))
             .arg(format!("--cert={}", self.pki("apiserver-etcd-client.crt")))
             .arg(format!("--key={}", self.pki("apiserver-etcd-client.key")))
@@ -324,6 +375,14 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// kubectl's table output, split into words.
+fn table_rows(out: &Output) -> Vec<Vec<String>> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect()
 }
 
 fn api_error<T: std::fmt::Debug>(result: kube::Result<T>) -> Box<kube::core::Status> {
@@ -512,9 +571,12 @@ async fn admin_conf_has_rights_only_through_its_binding() {
     }
     let out = cluster.kubectl("admin.conf", 0, &["get", "ns"]);
     assert!(out.status.success(), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.starts_with("NAME"), "{stdout}");
-    assert!(stdout.contains("\nkube-system "), "{stdout}");
+    let rows = table_rows(&out);
+    assert_eq!(rows[0], ["NAME", "STATUS", "AGE"]);
+    assert!(
+        rows.iter().any(|r| r[..2] == ["kube-system", "Active"]),
+        "{rows:?}"
+    );
     let out = cluster.kubectl("admin.conf", 0, &["get", "nodes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -738,6 +800,33 @@ async fn objects_round_trip_with_optimistic_concurrency() {
         .unwrap();
     assert_eq!(response.status(), 422);
 
+    // Delete a collection by label: the others stay.
+    for name in ["tmp-1", "tmp-2"] {
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": {"tier": "tmp"}}}))
+                .unwrap();
+        configmaps
+            .create(&PostParams::default(), &cm)
+            .await
+            .unwrap();
+    }
+    configmaps
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("tier=tmp"),
+        )
+        .await
+        .unwrap();
+    let left: Vec<String> = configmaps
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    assert_eq!(left, ["settings"]);
+
     // Namespaced objects need their namespace.
     let missing: Api<ConfigMap> = Api::namespaced(client.clone(), "nope");
     let status = api_error(
@@ -755,6 +844,13 @@ async fn objects_round_trip_with_optimistic_concurrency() {
 
     let out = cluster.kubectl("super-admin.conf", 0, &["get", "nodes"]);
     assert!(out.status.success(), "{}", text(&out));
+    let rows = table_rows(&out);
+    assert_eq!(rows[0], ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]);
+    // No kubelet reports crud-1's Ready condition; patched unschedulable above.
+    assert_eq!(
+        rows[1][..3],
+        ["crud-1", "Unknown,SchedulingDisabled", "<none>"]
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("crud-1") && stdout.contains("crud-2"),
@@ -900,7 +996,9 @@ async fn eviction_respects_pod_disruption_budgets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_servers_on_one_etcd_see_each_others_writes() {
     let mut cluster = Cluster::start();
-    cluster.start_api_server();
+    // The second server's first etcd endpoint is dead: it fails over to the next.
+    let dead = format!("https://127.0.0.1:{}", free_port());
+    cluster.start_api_server_with(Some(format!("{dead},{}", cluster.etcd_url())));
     let first: Api<Node> = Api::all(cluster.client("super-admin.conf", 0).await);
     let second: Api<Node> = Api::all(cluster.client("super-admin.conf", 1).await);
 
@@ -1002,4 +1100,247 @@ async fn kubelets_may_manage_nodes_but_not_read_secrets() {
         api_error(nodes.delete(NODE_NAME, &DeleteParams::default()).await).code,
         403
     );
+    // Node heartbeats: leases in kube-node-lease only.
+    let lease = |ns: &str| -> k8s_openapi::api::coordination::v1::Lease {
+        serde_json::from_value(json!({
+            "metadata": {"name": NODE_NAME, "namespace": ns},
+            "spec": {"holderIdentity": NODE_NAME, "leaseDurationSeconds": 40},
+        }))
+        .unwrap()
+    };
+    let client = cluster.client("kubelet.conf", 0).await;
+    let heartbeats: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), "kube-node-lease");
+    heartbeats
+        .create(&PostParams::default(), &lease("kube-node-lease"))
+        .await
+        .unwrap();
+    let elsewhere: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client, "default");
+    assert_eq!(
+        api_error(
+            elsewhere
+                .create(&PostParams::default(), &lease("default"))
+                .await
+        )
+        .code,
+        403
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_label_drain_and_delete() {
+    let cluster = Cluster::start();
+    let kubectl = |args: &[&str]| {
+        let out = cluster.kubectl("super-admin.conf", 0, args);
+        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let manifest = cluster.dir.path().join("app.yaml");
+    let write = |image: &str| {
+        let yaml = format!(
+            "apiVersion: v1\nkind: Node\nmetadata:\n  name: worker-1\n  labels: {{role: worker}}\n---\n\
+             apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: default}}\n\
+             spec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n\
+             \x20   spec:\n      containers: [{{name: web, image: {image}}}, {{name: log, image: busybox}}]\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {{name: solo, namespace: default}}\n\
+             spec: {{nodeName: worker-1, containers: [{{name: c, image: busybox}}]}}\n"
+        );
+        std::fs::write(&manifest, yaml).unwrap();
+    };
+    let file = manifest.display().to_string();
+
+    // Client-side apply: create, then a strategic merge patch that changes one container.
+    write("nginx:1");
+    let out = kubectl(&["apply", "-f", &file]);
+    assert!(out.contains("deployment.apps/web created"), "{out}");
+    write("nginx:2");
+    let out = kubectl(&["apply", "-f", &file]);
+    assert!(out.contains("deployment.apps/web configured"), "{out}");
+    let images = kubectl(&[
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[*].image}",
+    ]);
+    assert_eq!(images, "nginx:2 busybox");
+    let out = kubectl(&["apply", "--server-side", "-f", &file]);
+    assert!(out.contains("serverside-applied"), "{out}");
+
+    kubectl(&[
+        "label",
+        "node",
+        "worker-1",
+        "node-role.kubernetes.io/worker=",
+    ]);
+    let rows = table_rows(&cluster.kubectl(
+        "super-admin.conf",
+        0,
+        &["get", "nodes", "-l", "role=worker"],
+    ));
+    assert_eq!(rows[1][..3], ["worker-1", "Unknown", "worker"]);
+
+    // Drain: cordon, evict the node's pods, wait until they are gone.
+    let out = kubectl(&[
+        "drain",
+        "worker-1",
+        "--ignore-daemonsets",
+        "--force",
+        "--timeout=10s",
+    ]);
+    assert!(out.contains("pod/solo evicted"), "{out}");
+    assert!(out.contains("node/worker-1 drained"), "{out}");
+    assert_eq!(
+        kubectl(&[
+            "get",
+            "node",
+            "worker-1",
+            "-o",
+            "jsonpath={.spec.unschedulable}"
+        ]),
+        "true"
+    );
+
+    let out = kubectl(&["delete", "--ignore-not-found", "-f", &file]);
+    assert!(out.contains("deployment.apps \"web\" deleted"), "{out}");
+    let out = cluster.kubectl("super-admin.conf", 0, &["get", "deployment", "web"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("Error from server (NotFound): deployments.apps \"web\" not found"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_etcd_objects_live_in_memory() {
+    let cluster = Cluster::in_memory();
+    assert!(
+        cluster.log(0).contains("objects are kept in memory"),
+        "{}",
+        cluster.log(0)
+    );
+    let nodes: Api<Node> = Api::all(cluster.client("super-admin.conf", 0).await);
+    nodes
+        .create(&PostParams::default(), &node("mem-1", json!({})))
+        .await
+        .unwrap();
+    let status = api_error(
+        nodes
+            .create(&PostParams::default(), &node("mem-1", json!({})))
+            .await,
+    );
+    assert_eq!(status.reason, "AlreadyExists");
+    assert_eq!(
+        nodes
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let admin: Api<Node> = Api::all(cluster.client("admin.conf", 0).await);
+    assert_eq!(api_error(admin.get("mem-1").await).code, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_with_etcd_and_recovers() {
+    let mut cluster = Cluster::start();
+    let anonymous = cluster.http(None);
+    let readyz = format!("{}/readyz", cluster.url(0));
+    let (mut etcd, url) = cluster.etcd.take().unwrap();
+    kill(&mut etcd);
+    let response = anonymous.get(&readyz).send().await.unwrap();
+    assert_eq!(response.status(), 500);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("[+]ping ok\n"), "{body}");
+    assert!(body.contains("[-]etcd failed: reason withheld\n"), "{body}");
+    assert!(body.ends_with("readyz check failed\n"), "{body}");
+    let nodes: Api<Node> = Api::all(cluster.client("super-admin.conf", 0).await);
+    let status = api_error(nodes.list(&ListParams::default()).await);
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (500, "InternalError")
+    );
+    assert!(
+        status
+            .message
+            .starts_with("Internal error occurred: etcd did not answer"),
+        "{}",
+        status.message
+    );
+
+    // etcd back on its data: ready again, objects intact.
+    let client_port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let etcd = spawn_etcd(cluster.dir.path(), client_port, free_port());
+    cluster.etcd = Some((etcd, url));
+    wait_for("ready again", Duration::from_secs(20), || {
+        blocking(async {
+            matches!(anonymous.get(&readyz).send().await, Ok(r) if r.status() == 200)
+        })
+    });
+    let names: Vec<String> = Api::<Namespace>::all(cluster.client("super-admin.conf", 0).await)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    assert!(names.contains(&"kube-system".to_owned()), "{names:?}");
+}
+
+/// RSA and Ed25519 PKIs, and the traditional key files (PKCS#1 "RSA PRIVATE KEY", SEC1
+/// "EC PRIVATE KEY") kubeadm and openssl write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_with_rsa_ed25519_and_traditional_keys() {
+    let cases = [
+        (
+            KeyAlgorithm::Rsa2048,
+            Some(("rsa", "-----BEGIN RSA PRIVATE KEY-----")),
+        ),
+        (
+            KeyAlgorithm::EcdsaP256,
+            Some(("ec", "-----BEGIN EC PRIVATE KEY-----")),
+        ),
+        (KeyAlgorithm::Ed25519, None),
+    ];
+    for (algorithm, traditional) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki_with(dir.path(), algorithm);
+        if let Some((kind, header)) = traditional {
+            let key = dir.path().join("pki/apiserver.key");
+            let out = Command::new("openssl")
+                .arg(kind)
+                .arg("-in")
+                .arg(&key)
+                .arg("-out")
+                .arg(&key)
+                .args(if kind == "rsa" {
+                    &["-traditional"][..]
+                } else {
+                    &[][..]
+                })
+                .output()
+                .expect("run openssl");
+            assert!(out.status.success(), "{}", text(&out));
+            let pem = std::fs::read_to_string(&key).unwrap();
+            assert!(pem.starts_with(header), "{pem}");
+        }
+        let cluster = Cluster::in_memory_with(dir);
+        let nodes: Api<Node> = Api::all(cluster.client("super-admin.conf", 0).await);
+        nodes
+            .create(&PostParams::default(), &node("key-test", json!({})))
+            .await
+            .unwrap_or_else(|e| panic!("{algorithm:?}: {e}"));
+        let out = cluster.kubectl("super-admin.conf", 0, &["get", "nodes", "-o", "name"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "node/key-test",
+            "{algorithm:?}: {}",
+            text(&out)
+        );
+    }
 }

@@ -376,6 +376,34 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
     .unwrap();
     let foreign_conf = certs.path().join("foreign.conf");
     std::fs::write(&foreign_conf, foreign.admin_kubeconfig()).unwrap();
+    // A TLS client that presents its certificate whatever the server asks for (rustls, through
+    // the kube crate) is refused at the handshake.
+    let foreign_text = foreign.admin_kubeconfig().to_owned();
+    let attempt = runtime.block_on(async {
+        let parsed = kube::config::Kubeconfig::from_yaml(&foreign_text).unwrap();
+        let mut config = kube::Config::from_custom_kubeconfig(parsed, &Default::default())
+            .await
+            .unwrap();
+        config.accept_invalid_certs = true;
+        config.default_retry = false;
+        let client = kube::Client::try_from(config).unwrap();
+        let request = http::Request::get("/api/v1/nodes")
+            .body(Vec::new())
+            .unwrap();
+        client.request_text(request).await
+    });
+    match attempt {
+        Ok(body) => panic!("a foreign client certificate was accepted: {body}"),
+        Err(kube::Error::Api(status)) => {
+            panic!(
+                "refused only after the handshake, as {}: {status:?}",
+                status.code
+            )
+        }
+        Err(_) => {}
+    }
+    // kubectl (Go) does not even offer a certificate the server's CA list does not name, so
+    // it arrives anonymous and gets nothing.
     let refused = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&foreign_conf)
@@ -435,16 +463,22 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
     assert_eq!(healed.status.code(), Some(0), "{}", text(&healed));
 
     // Renewal: every leaf is due when renew_before exceeds its validity; the CAs are not.
+    let worker_node = String::from_utf8_lossy(&lab.exec(&worker, &["uname", "-n"]).stdout)
+        .trim()
+        .to_owned();
+    let worker_conf_before = cluster.host_file(&worker, "/etc/kubernetes/kubelet.conf");
     let ca_before = ok(dir, &["output", "-raw", "ca_certificate"]);
     let plan = run_in(dir, &["plan", "-var", "renew_before=9000h", "-no-color"]);
     let plan_text = text(&plan);
     assert!(plan.status.success(), "{plan_text}");
     assert!(plan_text.contains("update in-place"), "{plan_text}");
+    let worker_leaf = format!("\"{worker_node}/kubelet.conf\"");
     for leaf in [
         "\"apiserver\"",
         "\"admin.conf\"",
         "/etcd-server\"",
         "/kubelet.conf\"",
+        &worker_leaf,
     ] {
         assert!(plan_text.contains(leaf), "{leaf} not listed:\n{plan_text}");
     }
@@ -488,6 +522,11 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
         cluster.host_file(first, "/etc/kubernetes/pki/apiserver.crt"),
         apiserver_cert_before
     );
+    assert_ne!(
+        cluster.host_file(&worker, "/etc/kubernetes/kubelet.conf"),
+        worker_conf_before,
+        "the worker's kubelet certificate is renewed too"
+    );
     // The renewed admin kubeconfig still works, and so does etcd.
     let raw = run_in(dir, &["output", "-raw", "admin_kubeconfig"]);
     std::fs::write(&cluster.kubeconfig, &raw.stdout).unwrap();
@@ -507,9 +546,6 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
 
     // A workload on the worker, to be drained by the upgrade.
     let pod = certs.path().join("pod.json");
-    let worker_node = String::from_utf8_lossy(&lab.exec(&worker, &["uname", "-n"]).stdout)
-        .trim()
-        .to_owned();
     std::fs::write(
         &pod,
         serde_json::json!({

@@ -31,6 +31,9 @@ pub async fn client(kubeconfig: &str, server: Option<&str>) -> Result<Client, Pr
             .parse()
             .map_err(|e| ProviderError::permanent(format!("invalid server URL {server}: {e}")))?;
     }
+    // The waits here poll and drain retries refused evictions itself; kube's own retry of
+    // 429 answers would hold a refused eviction for minutes.
+    config.default_retry = false;
     config.connect_timeout = Some(Duration::from_secs(5));
     config.read_timeout = Some(Duration::from_secs(30));
     Client::try_from(config)

@@ -145,7 +145,11 @@ impl Provider for KubernetesProvider {
                 self.remember_cluster(&response.planned);
                 Ok(response)
             }
-            "node_pool" => node_pool::plan(&request, self.cluster_of(&request.config).as_ref()),
+            "node_pool" => node_pool::plan(
+                &request,
+                self.cluster_of(&request.config).as_ref(),
+                SystemTime::now(),
+            ),
             other => Err(unknown_type(other)),
         }
     }

@@ -176,6 +176,7 @@ pub fn validate(fleet: &Fleet, config: &Value) -> Diagnostics {
 pub fn plan(
     request: &PlanRequest,
     cluster_state: Option<&Value>,
+    now: SystemTime,
 ) -> Result<PlanResponse, ProviderError> {
     let mut planned = object(&request.proposed);
     let config = &request.config;
@@ -212,6 +213,7 @@ pub fn plan(
     }
     let Some(prior) = &request.prior else {
         planned.insert("node_names".into(), Value::Unknown);
+        planned.insert("certificate_expiry".into(), Value::Unknown);
         planned.insert("rollout".into(), Value::List(Vec::new()));
         return Ok(PlanResponse::new(Value::Object(planned)));
     };
@@ -225,6 +227,28 @@ pub fn plan(
         },
     );
     planned.insert("rollout".into(), prior.get("rollout").clone());
+    let mut expiry = prior
+        .get("certificate_expiry")
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    if !same_hosts {
+        planned.insert("certificate_expiry".into(), Value::Unknown);
+    } else {
+        // Due kubelet certificates are renewed by the apply this plan leads to.
+        let renew_before = cluster_state
+            .and_then(|c| ClusterSpec::read(c).ok())
+            .map(|spec| spec.certificates.renew_before);
+        if let Some(renew_before) = renew_before {
+            let horizon = pki::rfc3339(now + renew_before);
+            for value in expiry.values_mut() {
+                if value.as_str().is_some_and(|t| t <= horizon.as_str()) {
+                    *value = Value::Unknown;
+                }
+            }
+        }
+        planned.insert("certificate_expiry".into(), Value::Object(expiry));
+    }
     let before = prior
         .get("kubernetes_version")
         .as_str()
@@ -397,6 +421,7 @@ async fn converge(
             address,
         });
     }
+    let mut expiry = BTreeMap::new();
     for worker in &workers {
         let joined_before = prior_hosts.contains(&worker.host.id);
         let upgrading = joined_before && prior_version.is_some_and(|v| v != version);
@@ -405,7 +430,11 @@ async fn converge(
             api::drain(&admin, &worker.name, settings.wait_timeout).await?;
         }
         let install = context.spec.install_runtime && (!joined_before || upgrading);
-        join(fleet, &context, &render_settings, &pool, worker, install).await?;
+        let not_after = join(fleet, &context, &render_settings, &pool, worker, install).await?;
+        expiry.insert(
+            format!("{}/kubelet.conf", worker.name),
+            Value::from(pki::rfc3339(not_after)),
+        );
         if upgrading {
             api::wait_nodes(
                 &admin,
@@ -420,6 +449,7 @@ async fn converge(
     api::wait_nodes(&admin, &names, settings.wait_timeout).await?;
 
     let mut state = object(planned);
+    state.insert("certificate_expiry".into(), Value::Object(expiry));
     state.insert(
         "kubernetes_version".into(),
         Value::from(version.to_string()),
@@ -440,7 +470,7 @@ async fn join(
     pool: &PoolSpec,
     worker: &Worker,
     install_runtime: bool,
-) -> Result<(), ProviderError> {
+) -> Result<SystemTime, ProviderError> {
     let kubelet_spec = KubeletSpec {
         cluster_name: context.spec.name.clone(),
         endpoint: context.endpoint.clone(),
@@ -478,14 +508,21 @@ async fn join(
             Rerun::Safe,
         )
         .await?;
-    let keep = !existing.is_empty()
-        && pki::kubeconfig_not_after(&existing)
-            .is_ok_and(|t| t > SystemTime::now() + context.spec.certificates.renew_before)
+    let current = pki::kubeconfig_not_after(&existing).ok();
+    let keep = current
+        .is_some_and(|t| t > SystemTime::now() + context.spec.certificates.renew_before)
         && existing.contains(&context.endpoint.url());
+    let mut not_after = current.unwrap_or(SystemTime::UNIX_EPOCH);
     if !keep {
         let issued = pki::issue_kubelet(&kubelet_spec).map_err(|e| {
             ProviderError::permanent(format!("cannot issue kubelet credentials: {e}"))
         })?;
+        if let Some(t) = issued
+            .get(pki::paths::KUBELET_CONF)
+            .and_then(|f| f.not_after)
+        {
+            not_after = t;
+        }
         for (path, file) in issued {
             files.push(DesiredFile {
                 path: format!("{}/{path}", pki::KUBERNETES_DIR),
@@ -536,7 +573,7 @@ async fn join(
             worker.host.run(fleet, argv, Rerun::Never).await?;
         }
     }
-    Ok(())
+    Ok(not_after)
 }
 
 fn render_error(e: render::RenderError) -> ProviderError {

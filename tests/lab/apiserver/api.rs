@@ -13,6 +13,7 @@ use super::resources::{self, ResourceType};
 use super::select::{FieldSelector, Selector};
 use super::status::{self, ApiError};
 use super::store::{Precondition, Store, StoreError, Stored};
+use super::table;
 
 /// How many times a write retries after losing a race with another writer, when the
 /// client gave no resourceVersion (kube's GuaranteedUpdate retries the same way).
@@ -140,6 +141,8 @@ enum Route {
     GroupList,
     Group(String),
     ResourceList(String, String),
+    OpenApiIndex,
+    OpenApi(String),
     Resource(Target),
     Unknown,
 }
@@ -173,6 +176,8 @@ fn route(path: &str) -> Route {
             Route::ResourceList((*group).to_owned(), (*version).to_owned())
         }
         ["apis", group, version, rest @ ..] => target(group, version, rest),
+        ["openapi", "v3"] => Route::OpenApiIndex,
+        ["openapi", "v3", rest @ ..] => Route::OpenApi(rest.join("/")),
         _ => Route::Unknown,
     }
 }
@@ -249,6 +254,7 @@ pub struct Server {
     pub server_address: String,
     /// Set once the bootstrap objects are in the store.
     pub bootstrapped: AtomicBool,
+    last_known: authz::LastKnown,
 }
 
 impl Server {
@@ -258,6 +264,7 @@ impl Server {
             config,
             server_address,
             bootstrapped: AtomicBool::new(false),
+            last_known: authz::LastKnown::default(),
         }
     }
 
@@ -289,7 +296,12 @@ impl Server {
                     path: request.path.clone(),
                     resource: None,
                 };
-                self.require(user, &attributes).await?;
+                match self.require(user, &attributes).await {
+                    // etcd is down and no RBAC objects were read yet: health checks still
+                    // answer (and report etcd), as kubelet probes need them.
+                    Err(e) if e.code == 500 && matches!(route, Route::Health { .. }) => {}
+                    result => result?,
+                }
                 if !matches!(method, "GET" | "HEAD") {
                     return Err(ApiError::method_not_allowed(
                         "the server does not allow this method on the requested resource",
@@ -323,7 +335,7 @@ impl Server {
             )));
         }
         match verb {
-            "get" => self.get(&target).await,
+            "get" => self.get(&target, request).await,
             "list" => self.list(&target, request).await,
             "watch" => Err(ApiError::method_not_allowed(
                 "watch is not supported by the fleetform lab API server; list instead",
@@ -349,7 +361,7 @@ impl Server {
     }
 
     async fn require(&self, user: &User, attributes: &Attributes) -> Result<(), ApiError> {
-        if authz::authorize(self.store.as_ref(), user, attributes).await? {
+        if authz::authorize(self.store.as_ref(), &self.last_known, user, attributes).await? {
             Ok(())
         } else {
             Err(attributes.forbidden(user))
@@ -380,6 +392,12 @@ impl Server {
             Route::ResourceList(group, version) => {
                 Reply::Json(200, resources::api_resource_list(&group, &version))
             }
+            Route::OpenApiIndex => Reply::Json(200, resources::openapi_index()),
+            Route::OpenApi(name) => Reply::Json(
+                200,
+                resources::openapi_document(&name, &self.config.version.git_version)
+                    .ok_or_else(ApiError::no_such_resource)?,
+            ),
             Route::Resource(_) | Route::Unknown => return Err(ApiError::no_such_resource()),
         })
     }
@@ -460,8 +478,14 @@ impl Server {
         Ok((stored, object))
     }
 
-    async fn get(&self, target: &Target) -> Result<Reply, ApiError> {
-        let (_, object) = self.read(target).await?;
+    async fn get(&self, target: &Target, request: &Request) -> Result<Reply, ApiError> {
+        let (stored, object) = self.read(target).await?;
+        if table::wanted(&request.accept) {
+            let revision = stored.mod_revision.to_string();
+            let include = request.param("includeObject");
+            let table = table::table(target.resource, &[object], Some(&revision), include);
+            return Ok(Reply::Json(200, table));
+        }
         Ok(Reply::Json(200, object))
     }
 
@@ -494,6 +518,13 @@ impl Server {
 
     async fn list(&self, target: &Target, request: &Request) -> Result<Reply, ApiError> {
         let (items, revision) = self.select(target, request).await?;
+        if table::wanted(&request.accept) {
+            let objects: Vec<Value> = items.into_iter().map(|(_, object)| object).collect();
+            let revision = revision.to_string();
+            let include = request.param("includeObject");
+            let table = table::table(target.resource, &objects, Some(&revision), include);
+            return Ok(Reply::Json(200, table));
+        }
         Ok(Reply::Json(200, list_of(target.resource, items, revision)))
     }
 
@@ -887,13 +918,15 @@ impl Server {
                     self.check_new(target, &mut applied)?;
                     objects::apply(&mut patched, &applied);
                 }
-                // Strategic merge patches are applied as JSON merge patches (see
-                // objects::merge_patch).
+                "application/strategic-merge-patch+json" => {
+                    objects::strategic_merge_patch(&mut patched, &patch)
+                }
                 _ => objects::merge_patch(&mut patched, &patch),
             }
             self.check_new(target, &mut patched)?;
-            // A resourceVersion in the patch is a precondition on the current object.
-            if objects::resource_version(&patched)? != Some(stored.mod_revision) {
+            // A resourceVersion in the patch is a precondition on the current object
+            // (removing it, as `"resourceVersion": null` does, asks for none).
+            if objects::resource_version(&patched)?.is_some_and(|rv| rv != stored.mod_revision) {
                 return Err(ApiError::conflict(
                     target.resource,
                     target.name(),

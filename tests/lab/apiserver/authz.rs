@@ -5,6 +5,7 @@
 //! so a binding made through one API server applies at once on all of them.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -99,9 +100,38 @@ impl Attributes {
     }
 }
 
+/// The RBAC objects as last read: when etcd does not answer, authorization goes on with
+/// them, as kube-apiserver's informer caches let it (health checks keep answering while
+/// etcd is down). Every request reads afresh when etcd answers.
+#[derive(Debug, Default)]
+pub struct LastKnown {
+    reads: Mutex<HashMap<String, Vec<Value>>>,
+}
+
+impl LastKnown {
+    /// The objects under `prefix` (or the one at a key: zero or one).
+    async fn read(&self, store: &dyn Store, key: &str, prefix: bool) -> StoreResult<Vec<Value>> {
+        let read = if prefix {
+            store.list(key).await.map(|(items, _)| items)
+        } else {
+            store.get(key).await.map(|item| item.into_iter().collect())
+        };
+        let mut reads = self.reads.lock().expect("RBAC cache");
+        match read {
+            Ok(items) => {
+                let values: Vec<Value> = items.iter().filter_map(|s| parse(&s.value)).collect();
+                reads.insert(key.to_owned(), values.clone());
+                Ok(values)
+            }
+            Err(e) => reads.get(key).cloned().ok_or(e),
+        }
+    }
+}
+
 /// Whether `user` may do what `attributes` describe.
 pub async fn authorize(
     store: &dyn Store,
+    last_known: &LastKnown,
     user: &User,
     attributes: &Attributes,
 ) -> StoreResult<bool> {
@@ -111,7 +141,8 @@ pub async fn authorize(
     if user.in_group(NODES) && user.name.starts_with("system:node:") && node_allows(attributes) {
         return Ok(true);
     }
-    rbac_allows(store, user, attributes).await
+    let rbac = Rbac { store, last_known };
+    rbac.allows(user, attributes).await
 }
 
 /// What kubelets may do: kube's Node authorizer together with the `system:node` role,
@@ -140,51 +171,81 @@ fn node_allows(attributes: &Attributes) -> bool {
     }
 }
 
-async fn rbac_allows(store: &dyn Store, user: &User, attributes: &Attributes) -> StoreResult<bool> {
-    let mut cluster_roles: HashMap<String, Option<Value>> = HashMap::new();
-    let (bindings, _) = store.list("/registry/clusterrolebindings/").await?;
-    for binding in bindings.iter().filter_map(|b| parse(&b.value)) {
-        if binds(&binding, user, "")
-            && binding["roleRef"]["kind"] == "ClusterRole"
-            && let Some(role) = cluster_role(store, &mut cluster_roles, role_name(&binding)).await?
-            && role_allows(&role, attributes)
-        {
-            return Ok(true);
-        }
+struct Rbac<'a> {
+    store: &'a dyn Store,
+    last_known: &'a LastKnown,
+}
+
+impl Rbac<'_> {
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<Value>> {
+        self.last_known.read(self.store, prefix, true).await
     }
-    let Some(namespace) = attributes
-        .resource
-        .as_ref()
-        .map(|r| r.namespace.as_str())
-        .filter(|ns| !ns.is_empty())
-    else {
-        return Ok(false);
-    };
-    let (bindings, _) = store
-        .list(&format!("/registry/rolebindings/{namespace}/"))
-        .await?;
-    for binding in bindings.iter().filter_map(|b| parse(&b.value)) {
-        if !binds(&binding, user, namespace) {
-            continue;
-        }
-        let role = match binding["roleRef"]["kind"].as_str() {
-            Some("ClusterRole") => {
-                cluster_role(store, &mut cluster_roles, role_name(&binding)).await?
+
+    async fn get(&self, key: &str) -> StoreResult<Option<Value>> {
+        Ok(self.last_known.read(self.store, key, false).await?.pop())
+    }
+
+    async fn allows(&self, user: &User, attributes: &Attributes) -> StoreResult<bool> {
+        let mut cluster_roles: HashMap<String, Option<Value>> = HashMap::new();
+        for binding in self.list("/registry/clusterrolebindings/").await? {
+            if binds(&binding, user, "")
+                && binding["roleRef"]["kind"] == "ClusterRole"
+                && let Some(role) = self
+                    .cluster_role(&mut cluster_roles, role_name(&binding))
+                    .await?
+                && role_allows(&role, attributes)
+            {
+                return Ok(true);
             }
-            Some("Role") => store
-                .get(&format!(
-                    "/registry/roles/{namespace}/{}",
-                    role_name(&binding)
-                ))
-                .await?
-                .and_then(|s| parse(&s.value)),
-            _ => None,
-        };
-        if role.is_some_and(|role| role_allows(&role, attributes)) {
-            return Ok(true);
         }
+        let Some(namespace) = attributes
+            .resource
+            .as_ref()
+            .map(|r| r.namespace.as_str())
+            .filter(|ns| !ns.is_empty())
+        else {
+            return Ok(false);
+        };
+        for binding in self
+            .list(&format!("/registry/rolebindings/{namespace}/"))
+            .await?
+        {
+            if !binds(&binding, user, namespace) {
+                continue;
+            }
+            let role = match binding["roleRef"]["kind"].as_str() {
+                Some("ClusterRole") => {
+                    self.cluster_role(&mut cluster_roles, role_name(&binding))
+                        .await?
+                }
+                Some("Role") => {
+                    self.get(&format!(
+                        "/registry/roles/{namespace}/{}",
+                        role_name(&binding)
+                    ))
+                    .await?
+                }
+                _ => None,
+            };
+            if role.is_some_and(|role| role_allows(&role, attributes)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
-    Ok(false)
+
+    async fn cluster_role(
+        &self,
+        seen: &mut HashMap<String, Option<Value>>,
+        name: &str,
+    ) -> StoreResult<Option<Value>> {
+        if let Some(role) = seen.get(name) {
+            return Ok(role.clone());
+        }
+        let role = self.get(&format!("/registry/clusterroles/{name}")).await?;
+        seen.insert(name.to_owned(), role.clone());
+        Ok(role)
+    }
 }
 
 fn parse(bytes: &[u8]) -> Option<Value> {
@@ -193,22 +254,6 @@ fn parse(bytes: &[u8]) -> Option<Value> {
 
 fn role_name(binding: &Value) -> &str {
     binding["roleRef"]["name"].as_str().unwrap_or_default()
-}
-
-async fn cluster_role(
-    store: &dyn Store,
-    cache: &mut HashMap<String, Option<Value>>,
-    name: &str,
-) -> StoreResult<Option<Value>> {
-    if let Some(role) = cache.get(name) {
-        return Ok(role.clone());
-    }
-    let role = store
-        .get(&format!("/registry/clusterroles/{name}"))
-        .await?
-        .and_then(|s| parse(&s.value));
-    cache.insert(name.to_owned(), role.clone());
-    Ok(role)
 }
 
 /// Whether a binding's subjects include `user`. `namespace` is the binding's own (for

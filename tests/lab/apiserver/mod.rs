@@ -5,7 +5,16 @@
 //! `--etcd-servers`), so fleetform's providers, kubectl and kube-rs see an API server that
 //! behaves like kube-apiserver for what they use: discovery, health, get/list/create/
 //! update/patch/delete of the core, apps, policy, RBAC, coordination and CRD resources,
-//! eviction with PodDisruptionBudgets, and Kubernetes `Status` errors. Watch is not served.
+//! eviction with PodDisruptionBudgets, Kubernetes `Status` errors, kubectl's server-side
+//! printing (Tables) and enough OpenAPI v3 for `kubectl apply`.
+//!
+//! Where it is simpler than kube-apiserver: no watch (405), no admission (no defaults
+//! beyond a pod's Pending status and a service's ClusterIP and ports), no schema
+//! validation (unknown fields are kept), deletes are immediate (no graceful pod deletion;
+//! finalizers are honoured), namespaces take their objects with them at once, strategic
+//! merge patches follow kubectl's directives rather than per-field schemas, server-side
+//! apply merges without tracking field managers, and `limit`/`continue` are ignored (a
+//! list returns everything).
 //!
 //! ```sh
 //! fleetform-lab-apiserver --secure-port=6443 --tls-cert-file=apiserver.crt \
@@ -23,6 +32,7 @@ mod resources;
 mod select;
 mod status;
 mod store;
+mod table;
 mod tls;
 
 use std::convert::Infallible;

@@ -169,11 +169,114 @@ pub fn spec_part(object: &Value) -> Value {
     rest
 }
 
-/// RFC 7386 JSON merge patch. Also used for strategic merge patches: the lab server has no
-/// per-field patch strategies, so lists are replaced whole instead of merged by key, which
-/// is what kube does for fields without a strategy.
+/// RFC 7386 JSON merge patch.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     json_patch::merge(target, patch);
+}
+
+/// A strategic merge patch, without the schema kube-apiserver has: it merges like a JSON
+/// merge patch, except that a list accompanied by a `$setElementOrder/FIELD` directive (as
+/// kubectl apply sends for lists kube merges by key, e.g. containers by name) is merged
+/// element by element by the key those entries name, `$patch: delete` entries remove
+/// elements, `$deleteFromPrimitiveList/FIELD` removes values and `$retainKeys` drops the
+/// other fields. Lists without directives are replaced whole.
+pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(fields) = patch else {
+        *target = without_directives(patch);
+        return;
+    };
+    if fields.get("$patch").and_then(Value::as_str) == Some("replace") {
+        *target = without_directives(patch);
+        return;
+    }
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let live = target.as_object_mut().expect("made an object above");
+    for (key, value) in fields {
+        if key.starts_with('$') {
+            continue;
+        }
+        let deleted = value.get("$patch").and_then(Value::as_str) == Some("delete");
+        if value.is_null() || deleted {
+            live.remove(key);
+            continue;
+        }
+        let order = fields.get(&format!("$setElementOrder/{key}"));
+        match (value, order) {
+            (Value::Array(items), Some(Value::Array(order))) => {
+                let current = live.remove(key).unwrap_or(Value::Null);
+                let current = current.as_array().map(Vec::as_slice).unwrap_or_default();
+                live.insert(key.clone(), Value::Array(merge_list(current, items, order)));
+            }
+            (Value::Object(_), _) => {
+                strategic_merge_patch(live.entry(key.clone()).or_insert(Value::Null), value);
+            }
+            _ => {
+                live.insert(key.clone(), without_directives(value));
+            }
+        }
+    }
+    for (key, value) in fields {
+        if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/")
+            && let (Some(Value::Array(items)), Some(gone)) = (live.get_mut(field), value.as_array())
+        {
+            items.retain(|item| !gone.contains(item));
+        }
+    }
+    if let Some(Value::Array(keep)) = fields.get("$retainKeys") {
+        live.retain(|key, _| keep.iter().any(|k| k == key));
+    }
+}
+
+/// Merges `patch` into `live` by the key the `$setElementOrder` entries name (or by value
+/// for lists of scalars), then orders the result as `order` says; elements only the live
+/// list has keep their place after those.
+fn merge_list(live: &[Value], patch: &[Value], order: &[Value]) -> Vec<Value> {
+    let merge_key = order
+        .iter()
+        .find_map(|entry| entry.as_object().and_then(|o| o.keys().next().cloned()));
+    let same = |a: &Value, b: &Value| match &merge_key {
+        Some(k) => a.get(k).is_some() && a.get(k) == b.get(k),
+        None => a == b,
+    };
+    let mut merged: Vec<Value> = live.to_vec();
+    for item in patch {
+        let position = merged.iter().position(|m| same(m, item));
+        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+        match (position, delete) {
+            (Some(i), true) => {
+                merged.remove(i);
+            }
+            (None, true) => {}
+            (Some(i), false) if merge_key.is_some() => strategic_merge_patch(&mut merged[i], item),
+            (Some(_), false) => {}
+            (None, false) => merged.push(without_directives(item)),
+        }
+    }
+    let rank = |item: &Value| {
+        order
+            .iter()
+            .position(|o| same(item, o))
+            .unwrap_or(usize::MAX)
+    };
+    merged.sort_by_key(rank);
+    merged
+}
+
+/// `value` without strategic merge patch directives (`$...` keys).
+fn without_directives(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter(|(k, _)| !k.starts_with('$'))
+                .map(|(k, v)| (k.clone(), without_directives(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_directives).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Server-side apply, simplified: the applied configuration is merged into the live
@@ -258,5 +361,38 @@ mod tests {
             .code,
             422
         );
+    }
+
+    #[test]
+    fn strategic_merge_patches_as_kubectl_apply_sends_them() {
+        let mut pod = json!({"spec": {
+            "containers": [{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}, {"name": "c", "image": "c:1"}],
+            "nodeSelector": {"x": "1"},
+            "finalizers": ["f1"],
+        }});
+        strategic_merge_patch(
+            &mut pod,
+            &json!({"spec": {
+                "$setElementOrder/containers": [{"name": "b"}, {"name": "a"}],
+                "containers": [{"name": "a", "image": "a:2"}, {"name": "c", "$patch": "delete"}],
+                "nodeSelector": {"$patch": "replace", "y": "2"},
+                "$setElementOrder/finalizers": ["f1", "f2"],
+                "finalizers": ["f2"],
+            }}),
+        );
+        assert_eq!(
+            pod,
+            json!({"spec": {
+                "containers": [{"name": "b", "image": "b:1"}, {"name": "a", "image": "a:2"}],
+                "nodeSelector": {"y": "2"},
+                "finalizers": ["f1", "f2"],
+            }})
+        );
+        // Without directives, lists are replaced as in a merge patch.
+        strategic_merge_patch(
+            &mut pod,
+            &json!({"spec": {"containers": [{"name": "z"}], "$retainKeys": ["containers"]}}),
+        );
+        assert_eq!(pod, json!({"spec": {"containers": [{"name": "z"}]}}));
     }
 }

@@ -387,3 +387,70 @@ pub fn api_resource_list(group: &str, version: &str) -> Value {
         "resources": resources,
     })
 }
+
+/// The served group versions as OpenAPI v3 names them: `api/v1`, `apis/apps/v1`.
+fn openapi_names() -> Vec<(String, &'static str, &'static str)> {
+    let mut names: Vec<(String, &str, &str)> = Vec::new();
+    for r in RESOURCES {
+        let name = if r.group.is_empty() {
+            format!("api/{}", r.version)
+        } else {
+            format!("apis/{}/{}", r.group, r.version)
+        };
+        if !names.iter().any(|(n, _, _)| *n == name) {
+            names.push((name, r.group, r.version));
+        }
+    }
+    names
+}
+
+/// `GET /openapi/v3`: where each group version's document is.
+pub fn openapi_index() -> Value {
+    let paths: serde_json::Map<String, Value> = openapi_names()
+        .into_iter()
+        .map(|(name, _, _)| {
+            let url = format!("/openapi/v3/{name}?hash=fleetform-lab");
+            (name, json!({"serverRelativeURL": url}))
+        })
+        .collect();
+    json!({"paths": paths})
+}
+
+/// `GET /openapi/v3/api/v1` (etc.): the PATCH operations of each resource, with the
+/// `fieldValidation` parameter kubectl looks for before it leaves validation to the
+/// server. There are no schemas: the lab server checks types and names, not fields, so
+/// unknown fields are stored rather than refused.
+pub fn openapi_document(name: &str, version: &str) -> Option<Value> {
+    let (_, group, group_version) = openapi_names().into_iter().find(|(n, _, _)| n == name)?;
+    let mut paths = serde_json::Map::new();
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == group_version)
+    {
+        let scope = if r.namespaced {
+            "namespaces/{namespace}/"
+        } else {
+            ""
+        };
+        let path = format!("/{name}/{scope}{}/{{name}}", r.plural);
+        paths.insert(
+            path,
+            json!({"patch": {
+                "operationId": format!("patch{}", r.kind),
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
+                "parameters": [
+                    {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+                    {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+                ],
+                "responses": {"200": {"description": "OK"}},
+            }}),
+        );
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": version},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }))
+}

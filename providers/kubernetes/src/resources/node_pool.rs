@@ -58,6 +58,13 @@ pub fn schema() -> Schema {
                 Attribute::computed(Type::list(Type::String)).describe("Names of the pool's nodes."),
             )
             .attr(
+                "certificate_expiry",
+                Attribute::computed(Type::map(Type::String)).describe(
+                    "Not-after time (RFC 3339) of each node's kubelet client certificate, as \
+                     \"NODE/kubelet.conf\"; plans renew those due within the cluster's renew_before.",
+                ),
+            )
+            .attr(
                 "rollout",
                 Attribute::computed(Type::list(Type::String)).describe(
                     "The steps of the latest version change, in the order apply takes them: one node at a time.",
