@@ -702,3 +702,94 @@ fn bad_clusters_are_refused_at_plan_time_with_spans() {
         assert!(all.contains(&at), "{summary} should point at {at}:\n{all}");
     }
 }
+
+const CLINIC: &str = r#"
+variable "lab" {
+  type = object({
+    client_key = string
+    hosts      = map(object({ address = string, port = number, host_key = string, private = bool }))
+    jump       = string
+  })
+}
+
+provider "host" {
+  private_key_file = var.lab.client_key
+  connect_timeout  = "3s"
+}
+
+# The clinic's one machine has no route from here: it is reached through the site's
+# gateway, and so is its API server.
+resource "host" "clinic" {
+  for_each = { for k, h in var.lab.hosts : k => h if h.private }
+  address  = each.value.address
+  port     = each.value.port
+  host_key = each.value.host_key
+
+  bastion {
+    address  = var.lab.hosts[var.lab.jump].address
+    host_key = var.lab.hosts[var.lab.jump].host_key
+  }
+}
+
+resource "cluster" "clinic" {
+  name                      = "clinic"
+  kubernetes_version        = "1.31.2"
+  control_plane_hosts       = [for h in host.clinic : h.id]
+  control_plane_schedulable = true
+  install_runtime           = false
+}
+
+data "cluster_kubeconfig" "clinic" {
+  cluster = cluster.clinic.id
+}
+
+output "endpoint" {
+  value = data.cluster_kubeconfig.clinic.endpoint
+}
+"#;
+
+#[test]
+fn a_clinic_behind_its_jump_host_is_bootstrapped_through_it() {
+    let lab = Lab::start_with(LabSpec {
+        hosts: 1,
+        private: 1,
+    })
+    .expect("lab starts");
+    let private = lab.hosts().iter().find(|h| h.private).unwrap().clone();
+    // Nothing answers on the clinic's address from here.
+    assert!(
+        std::net::TcpStream::connect_timeout(
+            &(private.address, 22).into(),
+            Duration::from_millis(500)
+        )
+        .is_err()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.auto.hcl"), lab.to_hcl()).unwrap();
+    std::fs::write(dir.path().join("main.hcl"), CLINIC).unwrap();
+    let out = run_in(dir.path(), &["apply", "-auto-approve", "-no-color"]);
+    assert!(
+        out.status.success(),
+        "apply failed:\n{}\n{}",
+        text(&out),
+        agent_logs(&lab)
+    );
+    let endpoint = ok(dir.path(), &["output", "-raw", "endpoint"]);
+    assert!(
+        endpoint.contains(&format!("https://{}:6443", private.address)),
+        "{endpoint}"
+    );
+    // The node registered (apply waited for it through the forward) and is the clinic's.
+    let nodes = lab.exec(
+        &private.name,
+        &["cat", "/var/lib/fleetform-lab-node/agent.log"],
+    );
+    assert!(
+        String::from_utf8_lossy(&nodes.stdout).contains("registered"),
+        "{}",
+        text(&nodes)
+    );
+    let again = run_in(dir.path(), &["plan", "-detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    ok(dir.path(), &["destroy", "-auto-approve"]);
+}

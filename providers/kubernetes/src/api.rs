@@ -2,7 +2,9 @@
 //! waiting for /readyz and for nodes, the RBAC bindings `kubeadm init` creates, and cordon
 //! and drain for upgrades.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -11,33 +13,107 @@ use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+use fleetform_provider_host::fleet::HostError;
+use fleetform_provider_host::ssh::{Forward, Target};
 use fleetform_sdk::ProviderError;
 
-use crate::pki;
+use crate::pki::{self, Endpoint};
+use crate::remote::ClusterHost;
 
 /// How often waits poll.
 const POLL: Duration = Duration::from_millis(500);
 
-/// A client for the cluster a kubeconfig points at; `server` replaces its server URL (to
-/// talk to one control-plane member rather than the endpoint).
-pub async fn client(kubeconfig: &str, server: Option<&str>) -> Result<Client, ProviderError> {
-    let parsed = Kubeconfig::from_yaml(kubeconfig)
-        .map_err(|e| ProviderError::permanent(format!("invalid kubeconfig: {e}")))?;
-    let mut config = Config::from_custom_kubeconfig(parsed, &KubeConfigOptions::default())
-        .await
-        .map_err(|e| ProviderError::permanent(format!("invalid kubeconfig: {e}")))?;
-    if let Some(server) = server {
-        config.cluster_url = server
-            .parse()
-            .map_err(|e| ProviderError::permanent(format!("invalid server URL {server}: {e}")))?;
+/// How this run reaches a cluster's API servers: directly, or, when its control-plane
+/// hosts sit behind a jump host (a clinic behind its site's gateway), through SSH port
+/// forwards from the first control-plane host, like `ssh -L`. TLS is verified against the
+/// cluster CA and the API server's own name either way.
+pub struct Reach {
+    via: Option<Target>,
+    forwards: Mutex<HashMap<(String, u16), Arc<Forward>>>,
+}
+
+impl Reach {
+    /// Through `host` when it is reached through a jump host, directly otherwise.
+    pub fn for_host(host: &ClusterHost) -> Reach {
+        Reach {
+            via: host.target.bastion.is_some().then(|| host.target.clone()),
+            forwards: Mutex::default(),
+        }
     }
-    // The waits here poll and drain retries refused evictions itself; kube's own retry of
-    // 429 answers would hold a refused eviction for minutes.
-    config.default_retry = false;
-    config.connect_timeout = Some(Duration::from_secs(5));
-    config.read_timeout = Some(Duration::from_secs(30));
-    Client::try_from(config)
-        .map_err(|e| ProviderError::permanent(format!("cannot build a Kubernetes client: {e}")))
+
+    /// Where to connect for the API server at `host:port`.
+    pub async fn socket(&self, host: &str, port: u16) -> Result<SocketAddr, ProviderError> {
+        let Some(via) = &self.via else {
+            let direct = format!(
+                "{}:{port}",
+                host.trim_start_matches('[').trim_end_matches(']')
+            );
+            return tokio::net::lookup_host(direct.as_str())
+                .await
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .ok_or_else(|| ProviderError::permanent(format!("cannot resolve {host}")));
+        };
+        let key = (host.to_owned(), port);
+        if let Some(forward) = self.forwards.lock().expect("forwards lock").get(&key) {
+            return Ok(forward.local_addr());
+        }
+        let (target, remote) = (via.clone(), host.to_owned());
+        let forward = tokio::task::spawn_blocking(move || Forward::open(target, remote, port))
+            .await
+            .map_err(|e| ProviderError::permanent(format!("port forward failed: {e}")))?
+            .map_err(|e| ProviderError::from(HostError::from(e)))?;
+        let local = forward.local_addr();
+        self.forwards
+            .lock()
+            .expect("forwards lock")
+            .insert(key, Arc::new(forward));
+        Ok(local)
+    }
+
+    /// A client with `kubeconfig`'s credentials for the API server at `server` (the one
+    /// the kubeconfig names when `None`).
+    pub async fn client(
+        &self,
+        kubeconfig: &str,
+        server: Option<&Endpoint>,
+    ) -> Result<Client, ProviderError> {
+        let parsed = Kubeconfig::from_yaml(kubeconfig)
+            .map_err(|e| ProviderError::permanent(format!("invalid kubeconfig: {e}")))?;
+        let mut config = Config::from_custom_kubeconfig(parsed, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| ProviderError::permanent(format!("invalid kubeconfig: {e}")))?;
+        let endpoint = match server {
+            Some(endpoint) => endpoint.clone(),
+            None => Endpoint {
+                host: config.cluster_url.host().unwrap_or_default().to_owned(),
+                port: config.cluster_url.port_u16().unwrap_or(443),
+            },
+        };
+        let url = if self.via.is_some() {
+            let local = self.socket(&endpoint.host, endpoint.port).await?;
+            config.tls_server_name = Some(
+                endpoint
+                    .host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+            );
+            format!("https://{local}")
+        } else {
+            endpoint.url()
+        };
+        config.cluster_url = url
+            .parse()
+            .map_err(|e| ProviderError::permanent(format!("invalid server URL {url}: {e}")))?;
+        // The waits here poll and drain retries refused evictions itself; kube's own retry
+        // of 429 answers would hold a refused eviction for minutes.
+        config.default_retry = false;
+        config.connect_timeout = Some(Duration::from_secs(5));
+        config.read_timeout = Some(Duration::from_secs(30));
+        Client::try_from(config)
+            .map_err(|e| ProviderError::permanent(format!("cannot build a Kubernetes client: {e}")))
+    }
 }
 
 /// Waits until the API server answers /readyz with "ok", or fails with the last answer.

@@ -328,13 +328,17 @@ fn unknowns_to_null(value: Value) -> Value {
 
 struct ClusterContext {
     spec: ClusterSpec,
+    reach: api::Reach,
     endpoint: Endpoint,
     ca: pki::CaPem,
     admin_kubeconfig: String,
     render: render::ClusterSettings,
 }
 
-fn cluster_context(cluster_state: Option<&Value>) -> Result<ClusterContext, ProviderError> {
+fn cluster_context(
+    fleet: &Fleet,
+    cluster_state: Option<&Value>,
+) -> Result<ClusterContext, ProviderError> {
     let state = cluster_state.ok_or_else(|| {
         ProviderError::permanent(
             "the pool's cluster is not known to this run: set `cluster` to a cluster resource's id",
@@ -357,8 +361,14 @@ fn cluster_context(cluster_state: Option<&Value>) -> Result<ClusterContext, Prov
         port: spec.endpoint_port,
     };
     let render = cluster::render_settings(&spec, &[], &endpoint);
+    let first = spec
+        .control_plane_hosts
+        .first()
+        .ok_or_else(|| ProviderError::permanent("the pool's cluster has no control-plane hosts"))?;
+    let reach = api::Reach::for_host(&ClusterHost::find(fleet, first)?);
     Ok(ClusterContext {
         spec,
+        reach,
         endpoint,
         ca,
         admin_kubeconfig: bundle.admin_kubeconfig().to_owned(),
@@ -389,11 +399,14 @@ async fn converge(
              containerd configuration but cannot install files on Windows hosts",
         ));
     }
-    let context = cluster_context(cluster_state)?;
+    let context = cluster_context(fleet, cluster_state)?;
     let version = pool.version.unwrap_or(context.spec.version);
     let mut render_settings = context.render.clone();
     render_settings.kubernetes_version = version.to_string();
-    let admin = api::client(&context.admin_kubeconfig, None).await?;
+    let admin = context
+        .reach
+        .client(&context.admin_kubeconfig, None)
+        .await?;
 
     let prior_version = prior
         .and_then(|p| p.get("kubernetes_version").as_str())
@@ -614,8 +627,11 @@ async fn remove(
     if hosts.is_empty() {
         return Ok(());
     }
-    let context = cluster_context(cluster_state)?;
-    let admin = api::client(&context.admin_kubeconfig, None).await?;
+    let context = cluster_context(fleet, cluster_state)?;
+    let admin = context
+        .reach
+        .client(&context.admin_kubeconfig, None)
+        .await?;
     for id in &hosts {
         leave(fleet, settings, &admin, id).await?;
     }

@@ -2,14 +2,13 @@
 //! renewed certificate. Nothing is sent over the connection and nothing read from it is
 //! trusted: the certificate is only compared with the one fleetform wrote.
 
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 
-/// The leaf certificate served at `address:port` (PEM), or `None` when nothing answers.
-pub fn peer_certificate(address: IpAddr, port: u16) -> Option<String> {
-    let socket = SocketAddr::new(address, port);
+/// The leaf certificate served at `socket` (PEM), or `None` when nothing answers.
+pub fn peer_certificate(socket: SocketAddr) -> Option<String> {
     let stream = TcpStream::connect_timeout(&socket, Duration::from_secs(3)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
     stream

@@ -4,6 +4,7 @@
 //! tokio's blocking pool.
 
 mod connection;
+mod forward;
 pub mod host_key;
 mod tunnel;
 
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use connection::{Connection, Output, SessionError};
+pub use forward::Forward;
 use host_key::HostKeyPin;
 
 /// Where and as whom to connect, and how to check the host's identity.

@@ -18,27 +18,59 @@ pub struct Tunnel {
 /// Opens a channel from `jump` to `host:port` and returns the socket the target's
 /// session should use.
 pub fn open(jump: Connection, host: &str, port: u16) -> Result<(UnixStream, Tunnel), String> {
-    let session = jump.session().clone();
+    let (ours, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
+    let relay = bridge(jump, "the jump host", host, port, ours)?;
+    Ok((theirs, Tunnel { _relay: relay }))
+}
+
+/// Opens a channel from `via` to `host:port` and relays it to `local` on a thread of its
+/// own until either side closes.
+pub fn bridge<S>(
+    via: Connection,
+    role: &str,
+    host: &str,
+    port: u16,
+    local: S,
+) -> Result<JoinHandle<()>, String>
+where
+    S: Read + Write + AsRawFd + Nonblocking + Send + 'static,
+{
+    let session = via.session().clone();
     let channel = session
         .channel_direct_tcpip(host, port, None)
         .map_err(|e| {
             format!(
-                "the jump host could not open a channel to {host}:{port}: {}",
+                "{role} could not open a channel to {host}:{port}: {}",
                 e.message()
             )
         })?;
-    let (ours, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
-    ours.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let relay = std::thread::Builder::new()
-        .name(format!("ssh-jump-{host}"))
-        .spawn(move || relay(jump, channel, ours))
-        .map_err(|e| e.to_string())?;
-    Ok((theirs, Tunnel { _relay: relay }))
+    local.set_nonblocking(true).map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name(format!("ssh-relay-{host}"))
+        .spawn(move || relay(via, channel, local))
+        .map_err(|e| e.to_string())
+}
+
+/// Sockets that can stop blocking.
+pub trait Nonblocking {
+    fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()>;
+}
+
+impl Nonblocking for UnixStream {
+    fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+        UnixStream::set_nonblocking(self, nonblocking)
+    }
+}
+
+impl Nonblocking for std::net::TcpStream {
+    fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+        std::net::TcpStream::set_nonblocking(self, nonblocking)
+    }
 }
 
 /// Copies bytes both ways without blocking on either side, so that neither direction can
 /// stall the other; waits in poll(2) when there is nothing to do.
-fn relay(jump: Connection, mut channel: ssh2::Channel, mut local: UnixStream) {
+fn relay<S: Read + Write + AsRawFd>(jump: Connection, mut channel: ssh2::Channel, mut local: S) {
     let session = jump.session().clone();
     session.set_blocking(false);
     let remote_fd = jump.socket_fd();

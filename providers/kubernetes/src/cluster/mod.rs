@@ -405,6 +405,7 @@ async fn converge(
         .and_then(|files| files.get(pki::paths::SUPER_ADMIN_CONF))
         .map(|f| f.contents.clone())
         .ok_or_else(|| ProviderError::permanent("the PKI has no super-admin.conf"))?;
+    let reach = api::Reach::for_host(&members[0].host);
     if first_boot {
         let jobs = members.iter().map(|member| {
             converge_member(
@@ -419,7 +420,7 @@ async fn converge(
         for result in futures::future::join_all(jobs).await {
             result?;
         }
-        let client = api::client(&super_admin, None).await?;
+        let client = reach.client(&super_admin, None).await?;
         tracing::info!(endpoint = %endpoint.url(), "waiting for the API server");
         api::wait_ready(
             &client,
@@ -431,19 +432,27 @@ async fn converge(
     } else {
         let install = spec.install_runtime && old_version != Some(spec.version);
         for member in &members {
-            let before = served_certificate(member.address, spec.endpoint_port).await;
+            let before = served_certificate(&reach, member.address, spec.endpoint_port).await;
             let changed =
                 converge_member(fleet, &spec, &settings_for_render, &bundle, member, install)
                     .await?;
             if changed.restarted_apiserver {
-                wait_member_restarted(member, &spec, &bundle, &super_admin, before, settings)
-                    .await?;
+                wait_member_restarted(
+                    &reach,
+                    member,
+                    &spec,
+                    &bundle,
+                    &super_admin,
+                    before,
+                    settings,
+                )
+                .await?;
             }
         }
-        let client = api::client(&super_admin, None).await?;
+        let client = reach.client(&super_admin, None).await?;
         api::bootstrap_rbac(&client).await?;
     }
-    let admin = api::client(bundle.admin_kubeconfig(), None).await?;
+    let admin = reach.client(bundle.admin_kubeconfig(), None).await?;
     let node_names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
     tracing::info!(nodes = ?node_names, "waiting for the control-plane nodes");
     api::wait_nodes(&admin, &node_names, settings.wait_timeout).await?;
@@ -599,8 +608,9 @@ fn config_hashes(files: &BTreeMap<&str, &pki::File>) -> render::ConfigHashes {
 
 /// The certificate a member's API server serves now (PEM), or `None` when it does not
 /// answer.
-async fn served_certificate(address: IpAddr, port: u16) -> Option<String> {
-    tokio::task::spawn_blocking(move || crate::tls::peer_certificate(address, port))
+async fn served_certificate(reach: &api::Reach, address: IpAddr, port: u16) -> Option<String> {
+    let socket = reach.socket(&address.to_string(), port).await.ok()?;
+    tokio::task::spawn_blocking(move || crate::tls::peer_certificate(socket))
         .await
         .ok()
         .flatten()
@@ -609,6 +619,7 @@ async fn served_certificate(address: IpAddr, port: u16) -> Option<String> {
 /// Waits until a member's API server has restarted onto its new manifest: serving the
 /// certificate and version this apply wrote, and ready.
 async fn wait_member_restarted(
+    reach: &api::Reach,
     member: &Member,
     spec: &ClusterSpec,
     bundle: &Bundle,
@@ -617,18 +628,17 @@ async fn wait_member_restarted(
     settings: &Settings,
 ) -> Result<(), ProviderError> {
     let wanted_cert = &bundle.common[pki::paths::APISERVER_CERT].contents;
-    let url = Endpoint {
+    let endpoint = Endpoint {
         host: member.address.to_string(),
         port: spec.endpoint_port,
-    }
-    .url();
-    let client = api::client(super_admin, Some(&url)).await?;
+    };
+    let client = reach.client(super_admin, Some(&endpoint)).await?;
     let started = std::time::Instant::now();
     let cert_changes = served_before
         .as_deref()
         .is_some_and(|before| before.trim() != wanted_cert.trim());
     loop {
-        let serving = served_certificate(member.address, spec.endpoint_port).await;
+        let serving = served_certificate(reach, member.address, spec.endpoint_port).await;
         let cert_ok = !cert_changes
             || serving
                 .as_deref()
