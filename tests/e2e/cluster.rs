@@ -701,6 +701,17 @@ fn bad_clusters_are_refused_at_plan_time_with_spans() {
         let at = format!("main.hcl:{}", line_of(&format!("  {attribute} ")));
         assert!(all.contains(&at), "{summary} should point at {at}:\n{all}");
     }
+    // `validate` runs the same checks, as far as values are known without a plan.
+    let out = run_in(dir.path(), &["validate", "-no-color"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    for summary in [
+        "Even number of etcd members",
+        "Endpoint not coverable by a certificate",
+        "Overlapping pod and service networks",
+    ] {
+        assert!(all.contains(summary), "{summary}:\n{all}");
+    }
 }
 
 const CLINIC: &str = r#"

@@ -430,8 +430,9 @@ variable "address" {
 }
 
 resource "host_file" "f" {
-  host = var.address
-  path = "/tmp/x"
+  host    = var.address
+  path    = "/tmp/x"
+  content = "x"
 }
 "#,
         ),

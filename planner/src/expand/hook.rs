@@ -6,7 +6,7 @@ use fleetform_sdk::{Block, Diagnostics, Schema, Value};
 
 use super::ProviderConfigAddr;
 use crate::addrs::{AbsResourceInstance, ResourceMode};
-use crate::config::ResourceBlock;
+use crate::config::{Config, ResourceBlock};
 
 /// One resource or data instance, evaluated and checked against its schema.
 pub struct InstanceRequest<'a> {
@@ -49,6 +49,77 @@ impl Hook for ValidateHook {
             })
             .collect()
     }
+}
+
+/// [`ValidateHook`] that also asks each resource's provider to check its configuration
+/// (`Provider::validate_resource`), as `fleetform validate` does.
+pub struct ProviderValidateHook<'a> {
+    pub config: &'a Config,
+    pub providers: &'a crate::providers::Providers,
+}
+
+impl Hook for ProviderValidateHook<'_> {
+    fn instances(
+        &mut self,
+        batch: Vec<InstanceRequest<'_>>,
+        diags: &mut Diagnostics,
+    ) -> Vec<Value> {
+        for request in &batch {
+            if request.addr.resource.resource.mode != ResourceMode::Managed {
+                continue;
+            }
+            let Some(provider) = self.providers.get(&request.provider.name) else {
+                continue;
+            };
+            let problems = provider.validate_resource(&fleetform_sdk::ValidateRequest {
+                type_name: request.addr.resource.resource.ty.clone(),
+                config: request.config.clone(),
+            });
+            for problem in problems.into_vec() {
+                diags.push(locate(self.config, request, problem));
+            }
+        }
+        ValidateHook.instances(batch, diags)
+    }
+}
+
+/// Points a provider's diagnostic at the attribute it names (a dotted path into the
+/// block), or at the block, and names the instance.
+pub fn locate(
+    config: &Config,
+    request: &InstanceRequest<'_>,
+    diag: fleetform_sdk::Diagnostic,
+) -> fleetform_sdk::Diagnostic {
+    let block = request.block;
+    let span = diag
+        .attribute
+        .as_deref()
+        .and_then(|path| attribute_span(&block.body, path));
+    let range = match span {
+        Some(span) => config.sources.range_of(block.file, span),
+        None => config.range(&block.loc),
+    };
+    let diag = if diag.subject.is_none() {
+        diag.at(Some(range))
+    } else {
+        diag
+    };
+    diag.address(request.addr.to_string())
+}
+
+/// The span of the attribute at a dotted path ("certificates.renew_before") in a block's
+/// body, following the first nested block of each name.
+fn attribute_span(body: &hcl::edit::structure::Body, path: &str) -> Option<std::ops::Range<usize>> {
+    use hcl::edit::Span;
+    let (blocks, name) = match path.rsplit_once('.') {
+        Some((blocks, name)) => (Some(blocks), name),
+        None => (None, path),
+    };
+    let mut body = body;
+    for part in blocks.into_iter().flat_map(|b| b.split('.')) {
+        body = &body.get_blocks(part).next()?.body;
+    }
+    body.get_attribute(name)?.span()
 }
 
 /// The value with every attribute the provider will set made unknown: computed ones, unset

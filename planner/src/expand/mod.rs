@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use fleetform_sdk::{Diagnostic, Diagnostics, Value};
 use indexmap::IndexMap;
 
-pub use hook::{Hook, InstanceRequest, ValidateHook};
+pub use hook::{Hook, InstanceRequest, ProviderValidateHook, ValidateHook};
 pub use order::{ConfigNode, Dep, Item, Order};
 use repeat::Keys;
 use scope::{InstanceScope, Repetition};

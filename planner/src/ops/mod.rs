@@ -71,7 +71,10 @@ pub fn validate(options: &LoadOptions, providers: &Providers) -> Validated {
             workspace,
             inputs_complete,
         },
-        &mut expand::ValidateHook,
+        &mut expand::ProviderValidateHook {
+            config: &config,
+            providers,
+        },
         &mut diagnostics,
     );
     let graph = expansion.as_ref().map(Graph::build);
@@ -110,7 +113,10 @@ pub fn validate_source(name: &str, text: &str, providers: &Providers) -> Validat
         providers,
         &inputs,
         options,
-        &mut expand::ValidateHook,
+        &mut expand::ProviderValidateHook {
+            config: &config,
+            providers,
+        },
         &mut diagnostics,
     );
     let graph = expansion.as_ref().map(Graph::build);

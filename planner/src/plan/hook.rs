@@ -162,25 +162,6 @@ impl PlanHook<'_> {
         .address(request.addr.to_string())
     }
 
-    /// Points a provider's diagnostic at the attribute it names, or at the block.
-    fn locate(&self, request: &InstanceRequest<'_>, diag: Diagnostic) -> Diagnostic {
-        let block = request.block;
-        let span = diag
-            .attribute
-            .as_deref()
-            .and_then(|path| attribute_span(&block.body, path));
-        let range = match span {
-            Some(span) => self.config.sources.range_of(block.file, span),
-            None => self.config.range(&block.loc),
-        };
-        let diag = if diag.subject.is_none() {
-            diag.at(Some(range))
-        } else {
-            diag
-        };
-        diag.address(request.addr.to_string())
-    }
-
     fn warnings<'a>(
         &'a self,
         request: &'a InstanceRequest<'_>,
@@ -245,7 +226,7 @@ impl PlanHook<'_> {
                 problems
                     .into_vec()
                     .into_iter()
-                    .map(|d| self.locate(request, d)),
+                    .map(|d| crate::expand::hook::locate(self.config, request, d)),
             );
             if failed {
                 outcome.value = prior_state.map_or(Value::Unknown, |s| s.value.clone());
@@ -587,20 +568,4 @@ fn attribute_path(expr: &hcl::edit::expr::Expression) -> Option<Path> {
         });
     }
     Some(path)
-}
-
-/// The span of the attribute at a dotted path ("certificates.renew_before") in a block's
-/// body, following the first nested block of each name.
-fn attribute_span(body: &hcl::edit::structure::Body, path: &str) -> Option<std::ops::Range<usize>> {
-    use hcl::edit::Span;
-    let (blocks, name) = match path.rsplit_once('.') {
-        Some((blocks, name)) => (Some(blocks), name),
-        None => (None, path),
-    };
-    let mut body = body;
-    for part in blocks.into_iter().flat_map(|b| b.split('.')) {
-        body = &body.get_blocks(part).next()?.body;
-    }
-    let attribute = body.get_attribute(name)?;
-    attribute.span()
 }

@@ -60,7 +60,7 @@ pub fn validate(fleet: &Fleet, config: &Value) -> Diagnostics {
                     ),
                 )
                 .attribute("control_plane_hosts")
-                .help("Put Windows hosts in a node_pool with os = \"windows\"."),
+                .help("put Windows hosts in a node_pool with os = \"windows\""),
             );
         }
     }

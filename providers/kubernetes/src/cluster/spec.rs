@@ -130,9 +130,13 @@ fn read(config: &Value, diags: &mut Diagnostics) -> Option<ClusterSpec> {
         },
     };
 
+    // The member count is known once the list is, even before the hosts' ids are.
+    if let Some(list) = config.get("control_plane_hosts").as_list() {
+        check_member_count(list.len(), diags);
+    }
     let hosts = strings(config.get("control_plane_hosts"), &mut complete);
     if let Some(hosts) = &hosts {
-        check_members(hosts, diags);
+        check_duplicates(hosts, diags);
     }
 
     let endpoint_address = match config.get("endpoint_address") {
@@ -285,30 +289,33 @@ fn read(config: &Value, diags: &mut Diagnostics) -> Option<ClusterSpec> {
 
 /// etcd needs a majority to serve: an even member count tolerates no more failures than
 /// one fewer member, and two members tolerate none.
-fn check_members(hosts: &[String], diags: &mut Diagnostics) {
-    if hosts.is_empty() {
+fn check_member_count(n: usize, diags: &mut Diagnostics) {
+    if n == 0 {
         diags.push(error(
             "control_plane_hosts",
             "No control-plane hosts",
             "A cluster needs one control-plane host, or three or five for high availability."
                 .into(),
         ));
-    } else if hosts.len().is_multiple_of(2) {
-        let n = hosts.len();
+    } else if n.is_multiple_of(2) {
         diags.push(
             error(
                 "control_plane_hosts",
                 "Even number of etcd members",
                 format!(
                     "{n} control-plane hosts would form an etcd cluster of {n} members, which \
-                     needs {} of them up: it survives no more failures than {} members would.",
+                     needs {} of them up: it survives no more failures than a cluster of {} \
+                     would.",
                     n / 2 + 1,
                     n - 1
                 ),
             )
-            .help(format!("Use {} or {} control-plane hosts.", n - 1, n + 1)),
+            .help(format!("use {} or {} control-plane hosts", n - 1, n + 1)),
         );
     }
+}
+
+fn check_duplicates(hosts: &[String], diags: &mut Diagnostics) {
     let mut seen = std::collections::BTreeSet::new();
     for host in hosts {
         if !seen.insert(host) {
