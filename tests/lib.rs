@@ -132,3 +132,32 @@ pub fn try_check(fixture: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Builds the release `fleetform` and returns its path, for benchmarks: `cargo bench`
+/// builds a bench in release (target/release/deps), and [`fleetform_bin`] looks beside it.
+pub fn release_fleetform() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace())
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "fleetform",
+            "--bin",
+            "fleetform",
+        ])
+        .status()
+        .expect("run cargo build");
+    assert!(
+        status.success(),
+        "cargo build --release -p fleetform failed"
+    );
+    let bin = fleetform_bin();
+    assert!(
+        bin.parent().and_then(Path::file_name) == Some("release".as_ref()),
+        "{} is not a release binary: run this with `cargo bench`",
+        bin.display()
+    );
+    bin
+}

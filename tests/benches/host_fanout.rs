@@ -16,7 +16,7 @@
 //! machine, so their side of the work (sshd, shells, Ansible's Python modules) shares its
 //! CPUs with the tool; the difference between the two is mostly theirs.
 //!
-//! Root's ~/.bashrc is hidden from the hosts' login shells (see [`mask_bashrc`]);
+//! Root's ~/.bashrc is hidden from the hosts' login shells (`Lab::hide_root_bashrc`);
 //! `-- --keep-bashrc` measures the hosts as they are.
 //!
 //! Run: `cargo bench -p fleetform-tests --bench host_fanout` (needs root, for the lab).
@@ -198,35 +198,6 @@ fn fleetform_fleet(dir: &Path, lab: &Lab) {
         .replace("DIR", FLEETFORM_DIR);
     std::fs::write(dir.join("main.hcl"), main).expect("main.hcl");
     std::fs::write(dir.join("lab.auto.hcl"), lab.to_hcl()).expect("lab.auto.hcl");
-}
-
-/// Builds the release `fleetform` and returns its path: `cargo bench` builds this bench
-/// in release (target/release/deps), and `fleetform_bin()` looks beside it.
-fn release_fleetform() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(fleetform_tests::workspace())
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "fleetform",
-            "--bin",
-            "fleetform",
-        ])
-        .status()
-        .expect("run cargo build");
-    assert!(
-        status.success(),
-        "cargo build --release -p fleetform failed"
-    );
-    let bin = fleetform_tests::fleetform_bin();
-    assert!(
-        bin.parent().and_then(Path::file_name) == Some("release".as_ref()),
-        "{} is not a release binary: run this with `cargo bench`",
-        bin.display()
-    );
-    bin
 }
 
 fn fleetform_apply(dir: &Path) -> (Output, Measured) {
@@ -522,33 +493,8 @@ fn bench_ansible(lab: &Lab, bin: &Path) -> AnsibleTimes {
     }
 }
 
-/// Hides root's ~/.bashrc from the lab hosts' login shells: bash sources it for every
-/// command sshd runs, so on a development machine whose ~/.bashrc runs e.g. `pyenv init`
-/// every exec channel of either tool would pay for that (about 0.15 CPU-s here, on CPUs
-/// the 20 hosts and both tools share) and the bench would measure it instead of the
-/// tools. The bind mount is made inside each host's private mount namespace, so it goes
-/// away with the lab and the machine's own file is untouched. `-- --keep-bashrc` skips it.
-fn mask_bashrc(lab: &Lab) {
-    for h in lab.hosts() {
-        let out = lab.exec(
-            &h.name,
-            &[
-                "sh",
-                "-c",
-                "if [ -f \"$HOME/.bashrc\" ]; then mount --bind /dev/null \"$HOME/.bashrc\"; fi",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "mask ~/.bashrc on {}:\n{}",
-            h.name,
-            text(&out)
-        );
-    }
-}
-
 fn main() {
-    let bin = release_fleetform();
+    let bin = fleetform_tests::release_fleetform();
     eprintln!("host_fanout: fleetform at {}", bin.display());
     let ansible = ansible_venv();
     if let Err(why) = &ansible {
@@ -558,7 +504,7 @@ fn main() {
     let mut lab = Lab::start(HOSTS).expect("lab");
     let keep_bashrc = std::env::args().any(|a| a == "--keep-bashrc");
     if !keep_bashrc {
-        mask_bashrc(&lab);
+        lab.hide_root_bashrc();
     }
     let fleetform = bench_fleetform(&lab);
     let ansible = ansible
