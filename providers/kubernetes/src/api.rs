@@ -44,11 +44,8 @@ impl Reach {
     /// Where to connect for the API server at `host:port`.
     pub async fn socket(&self, host: &str, port: u16) -> Result<SocketAddr, ProviderError> {
         let Some(via) = &self.via else {
-            let direct = format!(
-                "{}:{port}",
-                host.trim_start_matches('[').trim_end_matches(']')
-            );
-            return tokio::net::lookup_host(direct.as_str())
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            return tokio::net::lookup_host((bare, port))
                 .await
                 .ok()
                 .and_then(|mut addrs| addrs.next())

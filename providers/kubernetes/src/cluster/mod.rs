@@ -808,9 +808,16 @@ pub async fn read(fleet: &Fleet, current: Value) -> Result<Option<Value>, Provid
 /// the PKI, kubeconfigs and etcd data removed.
 async fn reset(fleet: &Fleet, prior: Option<&Value>) -> Result<(), ProviderError> {
     let Some(prior) = prior else { return Ok(()) };
+    let mut hosts = Vec::new();
     for id in prior.get("control_plane_hosts").strings() {
-        let host = ClusterHost::find(fleet, &id)?;
-        host.run_script(fleet, RESET_SCRIPT.to_owned()).await?;
+        hosts.push(ClusterHost::find(fleet, &id)?);
+    }
+    // The cluster is going away: every member at once.
+    let resets = hosts
+        .iter()
+        .map(|host| host.run_script(fleet, RESET_SCRIPT.to_owned()));
+    for result in futures::future::join_all(resets).await {
+        result?;
     }
     Ok(())
 }
