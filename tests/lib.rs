@@ -161,3 +161,14 @@ pub fn release_fleetform() -> PathBuf {
     );
     bin
 }
+
+/// A finished command's exit code, standard output and standard error, for assertion
+/// messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

@@ -10,10 +10,10 @@
 //! Run: `cargo bench -p fleetform-tests --bench cluster_lifecycle` (needs root, for the lab).
 
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use fleetform_tests::lab::Lab;
+use fleetform_tests::output_text as text;
 
 const CONTROL_PLANE: usize = 3;
 const WORKERS: usize = 7;
@@ -70,15 +70,6 @@ resource "node_pool" "workers" {
   hosts   = [for k in slice(local.names, var.control_plane, length(local.names)) : host.all[k].id]
 }
 "#;
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Runs one step and returns its wall time; any failure stops the bench.
 fn step(dir: &Path, args: &[&str], expect: Option<i32>) -> Duration {

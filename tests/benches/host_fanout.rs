@@ -27,6 +27,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use fleetform_tests::lab::Lab;
+use fleetform_tests::output_text as text;
 use serde_json::json;
 
 const HOSTS: usize = 20;
@@ -35,15 +36,6 @@ const COMMANDS: usize = 5;
 const PARALLELISM: &str = "-parallelism=64";
 const FLEETFORM_DIR: &str = "/etc/kubernetes/bench";
 const ANSIBLE_DIR: &str = "/etc/kubernetes/bench-ansible";
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Linux reports CPU times in /proc in USER_HZ ticks, always 100 a second.
 const USER_HZ: f64 = 100.0;

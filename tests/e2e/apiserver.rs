@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use fleetform_provider_kubernetes::pki::{self, Endpoint, KeyAlgorithm, Member, PkiSpec};
+use fleetform_tests::output_text as text;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
@@ -366,15 +367,6 @@ fn blocking<F: std::future::Future>(future: F) -> F::Output {
             .unwrap()
             .block_on(future),
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// kubectl's table output, split into words.

@@ -5,19 +5,10 @@
 //! never reach output. Needs root (the lab).
 
 use std::path::Path;
-use std::process::Output;
 
 use fleetform_tests::lab::{Lab, LabSpec};
+use fleetform_tests::output_text as text;
 use fleetform_tests::run_in;
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn ok(dir: &Path, args: &[&str]) -> String {
     let out = run_in(dir, args);

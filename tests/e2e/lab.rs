@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use fleetform_planner::ops::{self, LoadOptions};
 use fleetform_tests::lab::{Lab, LabHost, LabSpec};
+use fleetform_tests::output_text as text;
 use serde_json::{Value as Json, json};
 
 /// `ssh` to `host` as root with the lab's client key, checking the host key strictly
@@ -35,15 +36,6 @@ fn ssh(lab: &Lab, known_hosts: &Path, host: &LabHost, remote: &[&str]) -> Output
         .args(remote)
         .output()
         .expect("run the system ssh client (openssh-client)")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).trim(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )
 }
 
 #[test]

@@ -11,19 +11,11 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fleetform_tests::lab::{Lab, node, process_alive};
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).trim(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )
-}
+use fleetform_tests::output_text as text;
 
 fn exec_ok(lab: &Lab, host: &str, argv: &[&str]) -> String {
     let out = lab.exec(host, argv);
