@@ -749,6 +749,11 @@ data "cluster_kubeconfig" "clinic" {
 output "endpoint" {
   value = data.cluster_kubeconfig.clinic.endpoint
 }
+
+output "kubeconfig" {
+  value     = data.cluster_kubeconfig.clinic.kubeconfig
+  sensitive = true
+}
 "#;
 
 #[test]
@@ -770,13 +775,31 @@ fn a_clinic_behind_its_jump_host_is_bootstrapped_through_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("lab.auto.hcl"), lab.to_hcl()).unwrap();
     std::fs::write(dir.path().join("main.hcl"), CLINIC).unwrap();
-    let out = run_in(dir.path(), &["apply", "-auto-approve", "-no-color"]);
+    // With debug logs on, nothing of the cluster's keys reaches the terminal.
+    let out = fleetform_tests::fleetform()
+        .current_dir(dir.path())
+        .env("FLEETFORM_LOG", "debug")
+        .args(["apply", "-auto-approve", "-no-color"])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "apply failed:\n{}\n{}",
         text(&out),
         agent_logs(&lab)
     );
+    let shown = run_in(dir.path(), &["show", "-no-color"]);
+    for (what, printed) in [("apply", text(&out)), ("show", text(&shown))] {
+        for secret in ["PRIVATE KEY", "client-key-data"] {
+            assert!(
+                !printed.contains(secret),
+                "{what} printed {secret}:\n{printed}"
+            );
+        }
+    }
+    // The needle is right: asked for explicitly, the kubeconfig is all there.
+    let raw = ok(dir.path(), &["output", "-raw", "kubeconfig"]);
+    assert!(raw.contains("client-key-data"), "{raw}");
     let endpoint = ok(dir.path(), &["output", "-raw", "endpoint"]);
     assert!(
         endpoint.contains(&format!("https://{}:6443", private.address)),
