@@ -121,13 +121,9 @@ pub async fn wait_ready(
 ) -> Result<(), ProviderError> {
     let started = Instant::now();
     loop {
-        let request = http::Request::get("/readyz")
-            .body(Vec::new())
-            .expect("a static request is valid");
-        let last = match client.request_text(request).await {
-            Ok(body) if body.trim() == "ok" => return Ok(()),
-            Ok(body) => body.trim().to_owned(),
-            Err(e) => e.to_string(),
+        let last = match readyz(client).await {
+            Ok(()) => return Ok(()),
+            Err(answer) => answer,
         };
         if started.elapsed() > timeout {
             return Err(ProviderError::transient(format!(
@@ -136,6 +132,18 @@ pub async fn wait_ready(
             )));
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Asks /readyz once: `Ok` for "ok", otherwise what came back.
+pub async fn readyz(client: &Client) -> Result<(), String> {
+    let request = http::Request::get("/readyz")
+        .body(Vec::new())
+        .expect("a static request is valid");
+    match client.request_text(request).await {
+        Ok(body) if body.trim() == "ok" => Ok(()),
+        Ok(body) => Err(body.trim().to_owned()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -27,6 +27,10 @@ use crate::version::{self, Version};
 use crate::{Settings, api};
 pub use spec::ClusterSpec;
 
+/// Longest a kubelet takes to notice a changed static pod manifest (its file check period,
+/// 20 s by default), with margin.
+const KUBELET_NOTICE: Duration = Duration::from_secs(40);
+
 /// Attributes the provider computes.
 const COMPUTED: [&str; 9] = [
     "endpoint",
@@ -443,7 +447,10 @@ async fn converge(
                     &spec,
                     &bundle,
                     &super_admin,
-                    before,
+                    Before {
+                        served_certificate: before,
+                        version_changes: old_version != Some(spec.version),
+                    },
                     settings,
                 )
                 .await?;
@@ -616,6 +623,12 @@ async fn served_certificate(reach: &api::Reach, address: IpAddr, port: u16) -> O
         .flatten()
 }
 
+/// What a member's API server showed before its manifest changed.
+struct Before {
+    served_certificate: Option<String>,
+    version_changes: bool,
+}
+
 /// Waits until a member's API server has restarted onto its new manifest: serving the
 /// certificate and version this apply wrote, and ready.
 async fn wait_member_restarted(
@@ -624,9 +637,13 @@ async fn wait_member_restarted(
     spec: &ClusterSpec,
     bundle: &Bundle,
     super_admin: &str,
-    served_before: Option<String>,
+    before: Before,
     settings: &Settings,
 ) -> Result<(), ProviderError> {
+    let Before {
+        served_certificate: served_before,
+        version_changes,
+    } = before;
     let wanted_cert = &bundle.common[pki::paths::APISERVER_CERT].contents;
     let endpoint = Endpoint {
         host: member.address.to_string(),
@@ -637,6 +654,15 @@ async fn wait_member_restarted(
     let cert_changes = served_before
         .as_deref()
         .is_some_and(|before| before.trim() != wanted_cert.trim());
+    if !cert_changes && !version_changes {
+        // Nothing the API server shows changes (new flags only): watch for the restart
+        // itself, for as long as a kubelet may take to notice a manifest (it checks every
+        // 20 s), so that the next member is not touched while this one still has to go.
+        let began = std::time::Instant::now();
+        while began.elapsed() < KUBELET_NOTICE && api::readyz(&client).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     loop {
         let serving = served_certificate(reach, member.address, spec.endpoint_port).await;
         let cert_ok = !cert_changes
