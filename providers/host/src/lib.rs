@@ -27,7 +27,7 @@ use fleetform_sdk::{
 
 pub use config::Defaults;
 pub use fleet::Fleet;
-pub use shell::{Invocation, Shell, quote};
+pub use shell::{Invocation, Shell, join, quote};
 
 /// The provider's name, as written in `provider "host" {}`.
 pub const NAME: &str = "host";

@@ -5,10 +5,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use fleetform_provider_host::Shell;
 use fleetform_provider_host::files;
 use fleetform_provider_host::fleet::{Fleet, HostError, Rerun};
 use fleetform_provider_host::ssh::{SessionError, Target};
-use fleetform_provider_host::{Shell, quote};
 use fleetform_sdk::ProviderError;
 
 /// A file as it should be on a host.
@@ -88,7 +88,7 @@ impl ClusterHost {
         argv: &[&str],
         rerun: Rerun,
     ) -> Result<String, ProviderError> {
-        let command = argv.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
+        let command = fleetform_provider_host::join(argv);
         self.run_command(fleet, command, None, rerun, Duration::from_secs(600))
             .await
     }
@@ -138,47 +138,44 @@ impl ClusterHost {
         fleet: &Fleet,
         wanted: Vec<DesiredFile>,
     ) -> Result<Vec<String>, ProviderError> {
-        let result = fleet
-            .run_on(self.target.clone(), Rerun::Safe, move |c| {
-                let paths: Vec<String> = wanted.iter().map(|f| f.path.clone()).collect();
-                let present = files::inspect_all(c, &paths)?;
-                let changed: Vec<&DesiredFile> =
-                    wanted.iter().filter(|f| !matches(&present, f)).collect();
-                let installs: Vec<files::Install<'_>> = changed
-                    .iter()
-                    .map(|f| files::Install {
-                        path: &f.path,
-                        bytes: f.content.as_bytes(),
-                        mode: f.mode,
-                    })
-                    .collect();
-                files::install_all(c, &installs, "root", "root")?;
-                let changed: Vec<String> = changed.iter().map(|f| f.path.clone()).collect();
-                Ok::<_, SessionError>(changed)
-            })
-            .await;
-        result.map_err(|e: HostError| e.into())
+        self.compare(fleet, wanted, true).await
     }
-}
 
-impl ClusterHost {
     /// The paths of `wanted` whose content or mode differ on the host (or are missing).
     pub async fn differing(
         &self,
         fleet: &Fleet,
         wanted: Vec<DesiredFile>,
     ) -> Result<Vec<String>, ProviderError> {
+        self.compare(fleet, wanted, false).await
+    }
+
+    /// Inspects `wanted` on the host in one command and, when `install`, installs those that
+    /// differ; returns their paths.
+    async fn compare(
+        &self,
+        fleet: &Fleet,
+        wanted: Vec<DesiredFile>,
+        install: bool,
+    ) -> Result<Vec<String>, ProviderError> {
         let result = fleet
             .run_on(self.target.clone(), Rerun::Safe, move |c| {
                 let paths: Vec<String> = wanted.iter().map(|f| f.path.clone()).collect();
                 let present = files::inspect_all(c, &paths)?;
-                Ok::<_, SessionError>(
-                    wanted
+                let differ: Vec<&DesiredFile> =
+                    wanted.iter().filter(|f| !matches(&present, f)).collect();
+                if install {
+                    let installs: Vec<files::Install<'_>> = differ
                         .iter()
-                        .filter(|f| !matches(&present, f))
-                        .map(|f| f.path.clone())
-                        .collect(),
-                )
+                        .map(|f| files::Install {
+                            path: &f.path,
+                            bytes: f.content.as_bytes(),
+                            mode: f.mode,
+                        })
+                        .collect();
+                    files::install_all(c, &installs, "root", "root")?;
+                }
+                Ok::<_, SessionError>(differ.iter().map(|f| f.path.clone()).collect())
             })
             .await;
         result.map_err(|e: HostError| e.into())

@@ -194,7 +194,15 @@ pub fn plan(
         planned.insert("rollout".into(), Value::List(steps));
     }
 
-    let renewing = due_for_renewal(prior, new.certificates.renew_before, now);
+    let mut renewing = due_for_renewal(prior, new.certificates.renew_before, now);
+    renewing.leaves.extend(reissued_by_change(
+        (&old, prior.get("endpoint_address").as_str()),
+        (
+            &new,
+            planned.get("endpoint_address").and_then(Value::as_str),
+        ),
+        node_names.first().map(String::as_str),
+    ));
     for (name, not_after) in &renewing.cas {
         response_warnings.push(format!(
             "the {name} certificate expires {not_after}, within renew_before; CAs are not \
@@ -215,6 +223,30 @@ pub fn plan(
     let mut response = PlanResponse::new(Value::Object(planned));
     response.warnings = response_warnings;
     Ok(response)
+}
+
+/// Certificates whose contents depend on what changed between `old` and `new`: the API
+/// server's certificate carries the endpoint and extra names, and the kubeconfigs that
+/// use the endpoint name it as their server.
+/// `first_node` is the node that holds super-admin.conf.
+fn reissued_by_change(
+    old: (&ClusterSpec, Option<&str>),
+    new: (&ClusterSpec, Option<&str>),
+    first_node: Option<&str>,
+) -> BTreeSet<String> {
+    let ((old, old_endpoint), (new, new_endpoint)) = (old, new);
+    let mut names = BTreeSet::new();
+    let endpoint_moved = old_endpoint != new_endpoint || old.endpoint_port != new.endpoint_port;
+    if endpoint_moved || old.extra_sans != new.extra_sans {
+        names.insert("apiserver".to_owned());
+    }
+    if endpoint_moved {
+        names.insert("admin.conf".to_owned());
+        if let Some(first) = first_node {
+            names.insert(format!("{first}/super-admin.conf"));
+        }
+    }
+    names
 }
 
 /// Certificates that expire within `renew_before` of `now`, by their expiry name.
@@ -270,25 +302,19 @@ pub async fn apply(fleet: &Fleet, settings: &Settings, request: ApplyRequest) ->
             },
         };
     };
-    let mut state = Progress {
-        recorded: prior.clone(),
-    };
-    match converge(fleet, settings, prior.as_ref(), &planned, &mut state).await {
+    // What to record if the apply stops part way: once certificates have reached a host,
+    // the cluster exists and its PKI must not be forgotten.
+    let mut recorded = prior.clone();
+    match converge(fleet, settings, prior.as_ref(), &planned, &mut recorded).await {
         Ok(value) => ApplyResponse {
             new_state: Some(value),
             error: None,
         },
         Err(e) => ApplyResponse {
-            new_state: state.recorded,
+            new_state: recorded,
             error: Some(e),
         },
     }
-}
-
-/// What to record if the apply stops part way: once certificates have reached a host,
-/// the cluster exists and its PKI must not be forgotten.
-struct Progress {
-    recorded: Option<Value>,
 }
 
 async fn converge(
@@ -296,7 +322,7 @@ async fn converge(
     settings: &Settings,
     prior: Option<&Value>,
     planned: &Value,
-    progress: &mut Progress,
+    recorded: &mut Option<Value>,
 ) -> Result<Value, ProviderError> {
     let spec = ClusterSpec::read(planned).map_err(|diags| match diags.iter().next() {
         Some(d) => ProviderError::permanent(d.detail.clone()),
@@ -358,38 +384,55 @@ async fn converge(
             .map(Bundle::existing)
             .unwrap_or_default(),
     };
-    let fresh = tokio::task::spawn_blocking(move || pki::issue(&pki_spec))
-        .await
-        .map_err(|e| ProviderError::permanent(format!("issuing certificates failed: {e}")))?
-        .map_err(|e| {
-            ProviderError::permanent(format!("cannot issue the cluster's certificates: {e}"))
-        })?;
-    let bundle = match &old_bundle {
-        None => fresh,
-        Some(old) => {
-            let due = prior
-                .map(|p| due_for_renewal(p, spec.certificates.renew_before, now).leaves)
-                .unwrap_or_default();
-            // Members whose files are missing from the old bundle (a renamed host) get
-            // theirs fresh; everyone else keeps what they have unless it is due.
-            let mut names = due;
-            for (name, _) in fresh.expiry.iter() {
-                if !old.expiry.contains_key(name) && !pki::is_ca(name) {
-                    names.insert(name.clone());
+    // What this apply reissues: certificates due within renew_before, those whose names or
+    // server changed, and the files of members the recorded PKI does not have yet.
+    let mut names = prior
+        .map(|p| due_for_renewal(p, spec.certificates.renew_before, now).leaves)
+        .unwrap_or_default();
+    if let Some(old) = prior.and_then(|p| ClusterSpec::read(p).ok()) {
+        let old_endpoint = prior
+            .and_then(|p| p.get("endpoint_address").as_str())
+            .map(str::to_owned);
+        names.extend(reissued_by_change(
+            (&old, old_endpoint.as_deref()),
+            (&spec, Some(&endpoint.host)),
+            Some(&members[0].name),
+        ));
+    }
+    let complete = old_bundle
+        .as_ref()
+        .is_some_and(|old| members.iter().all(|m| old.nodes.contains_key(&m.name)));
+    let bundle = match old_bundle {
+        Some(old) if complete && names.is_empty() => old,
+        old => {
+            let fresh = tokio::task::spawn_blocking(move || pki::issue(&pki_spec))
+                .await
+                .map_err(|e| ProviderError::permanent(format!("issuing certificates failed: {e}")))?
+                .map_err(|e| {
+                    ProviderError::permanent(format!(
+                        "cannot issue the cluster's certificates: {e}"
+                    ))
+                })?;
+            match old {
+                None => fresh,
+                Some(old) => {
+                    let mut renewed = old.renewed(&fresh, &names);
+                    for (node, files) in &fresh.nodes {
+                        renewed
+                            .nodes
+                            .entry(node.clone())
+                            .or_insert_with(|| files.clone());
+                    }
+                    for (name, not_after) in &fresh.expiry {
+                        renewed.expiry.entry(name.clone()).or_insert(*not_after);
+                    }
+                    renewed
                 }
             }
-            let mut renewed = old.renewed(&fresh, &names);
-            for (node, files) in &fresh.nodes {
-                renewed
-                    .nodes
-                    .entry(node.clone())
-                    .or_insert_with(|| files.clone());
-            }
-            renewed
         }
     };
     let state = state_value(planned, &spec, &members, &endpoint, &bundle);
-    progress.recorded = Some(state.clone());
+    *recorded = Some(state.clone());
 
     let etcd_members: Vec<render::Member> = members
         .iter()
@@ -700,7 +743,7 @@ pub fn render_settings(
     members: &[render::Member],
     endpoint: &Endpoint,
 ) -> render::ClusterSettings {
-    let (_, dns) = spec.service_addresses();
+    let dns = spec.cluster_dns();
     render::ClusterSettings {
         name: spec.name.clone(),
         kubernetes_version: spec.version.to_string(),

@@ -75,11 +75,13 @@ impl ClusterSpec {
         }
     }
 
-    /// The cluster's first service address (the `kubernetes` service) and its DNS service
-    /// address (the tenth, as kubeadm picks it).
-    pub fn service_addresses(&self) -> (IpAddr, IpAddr) {
-        let base = self.service_cidr.network();
-        (nth(base, 1), nth(base, 10))
+    /// The cluster DNS service's address: the tenth of the service network, as kubeadm
+    /// picks it.
+    pub fn cluster_dns(&self) -> IpAddr {
+        match self.service_cidr.network() {
+            IpAddr::V4(v4) => IpAddr::V4((u32::from(v4).wrapping_add(10)).into()),
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6).wrapping_add(10)).into()),
+        }
     }
 }
 
@@ -88,13 +90,6 @@ pub fn validate(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
     read(config, &mut diags);
     diags
-}
-
-fn nth(base: IpAddr, n: u32) -> IpAddr {
-    match base {
-        IpAddr::V4(v4) => IpAddr::V4((u32::from(v4).wrapping_add(n)).into()),
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6).wrapping_add(u128::from(n))).into()),
-    }
 }
 
 fn error(attribute: &str, summary: &str, detail: String) -> Diagnostic {

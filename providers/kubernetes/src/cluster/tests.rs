@@ -235,3 +235,26 @@ fn a_skipped_minor_and_a_membership_change_are_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn a_new_certificate_name_reissues_only_the_api_servers_certificate() {
+    let fleet = Fleet::new();
+    let now = SystemTime::now();
+    let mut with_san = config("1.31.1", "24h").as_object().cloned().unwrap();
+    with_san.insert(
+        "apiserver_cert_extra_sans".into(),
+        json(serde_json::json!(["api.dc.lan"])),
+    );
+    let response = plan(
+        &fleet,
+        &request(Some(prior(now)), Value::Object(with_san)),
+        now,
+    )
+    .unwrap();
+    let reissued: Vec<String> = expiry(&response.planned)
+        .into_iter()
+        .filter(|(_, unknown)| *unknown)
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(reissued, ["apiserver"]);
+}
