@@ -5,7 +5,34 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod backend_contract;
+pub mod cluster_sites;
+pub mod fleet_shapes;
+pub mod kill;
 pub mod lab;
+pub mod remote_state;
+pub mod services;
+pub mod status_page;
+
+/// A small linear congruential generator: the same sequence on every run, so a test
+/// drawing random moments or mutations reproduces its failures.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A number in `0..bound` (0 when `bound` is 0).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % bound.max(1)
+    }
+
+    /// An index into something `len` long (0 when it is empty).
+    pub fn index(&mut self, len: usize) -> usize {
+        self.below(len as u64) as usize
+    }
+}
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -13,6 +40,21 @@ pub fn workspace() -> PathBuf {
         .parent()
         .expect("tests/ sits in the workspace")
         .to_path_buf()
+}
+
+/// The shared folder beside the repository (`../shared`, or `FLEETFORM_SHARED`): the Azure
+/// specs the lab's Resource Manager validates bodies against (`specs/azure`), and upstream
+/// manifests under `mirror/` that tests use as add-on sources, by path and sha256. Panics,
+/// saying so, when it is missing.
+pub fn shared_dir() -> PathBuf {
+    let dir = std::env::var_os("FLEETFORM_SHARED")
+        .map_or_else(|| workspace().join("..").join("shared"), PathBuf::from);
+    assert!(
+        dir.join("specs/azure").is_dir() && dir.join("mirror").is_dir(),
+        "the shared folder {} (specs/azure, mirror/) is missing: set FLEETFORM_SHARED",
+        dir.display()
+    );
+    dir
 }
 
 /// The `fleetform` binary that cargo built beside this test binary.
@@ -51,6 +93,30 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run fleetform")
+}
+
+/// A pipeline's day-2 step: `plan -out=FILE ARGS...` in one process, then `apply FILE` in
+/// another, as CI runs them. Returns the apply's output, or the plan's when planning failed
+/// (its stdout then starts with the plan's).
+pub fn plan_then_apply(dir: &Path, args: &[&str]) -> Output {
+    let file = dir.join("pipeline.fleetplan");
+    let out_arg = format!("-out={}", file.display());
+    let mut plan_args = vec!["plan", "-input=false", out_arg.as_str()];
+    plan_args.extend_from_slice(args);
+    let plan = run_in(dir, &plan_args);
+    if !plan.status.success() {
+        return plan;
+    }
+    let file_arg = file.display().to_string();
+    let mut apply_args: Vec<&str> = vec!["apply", "-input=false"];
+    apply_args.extend(args.iter().filter(|a| **a == "-no-color"));
+    apply_args.push(&file_arg);
+    let mut applied = run_in(dir, &apply_args);
+    let _ = std::fs::remove_file(&file);
+    let mut stdout = plan.stdout;
+    stdout.extend_from_slice(&applied.stdout);
+    applied.stdout = stdout;
+    applied
 }
 
 /// One diagnostic line: `file:line:col: summary: detail`, newlines in the detail folded.

@@ -1,11 +1,14 @@
 //! The fleetform command line: argument handling, the built-in provider registry, the
 //! subcommands and the renderers. `main.rs` is a thin wrapper; tests and benchmarks use
-//! [`providers::builtin`] to run the engine in-process with every provider registered.
+//! [`providers::builtin`] and [`backends::builtin`] to run the engine in-process with every
+//! provider and state backend registered.
 
 mod args;
+pub mod backends;
 pub mod commands;
 pub mod providers;
 pub mod render;
+mod web;
 
 pub use args::terraform_style;
 

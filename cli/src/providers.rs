@@ -18,19 +18,25 @@ pub fn builtin() -> Result<Providers, DuplicateType> {
         fleetform_provider_host::NAME,
         Arc::new(fleetform_provider_host::HostProvider::new(fleet.clone())),
     )?;
-    providers.register(
-        fleetform_provider_kubernetes::NAME,
-        Arc::new(fleetform_provider_kubernetes::KubernetesProvider::new(
-            fleet,
-        )),
-    )?;
+    let kubernetes = Arc::new(fleetform_provider_kubernetes::KubernetesProvider::new(
+        fleet,
+    ));
+    providers.register(fleetform_provider_kubernetes::NAME, kubernetes.clone())?;
+    // Add-ons reach the clusters the kubernetes provider manages through it (`cluster =
+    // cluster.x.id`); sources are cached in the working directory (after -chdir).
     providers.register(
         fleetform_provider_addons::NAME,
-        Arc::new(fleetform_provider_addons::AddonsProvider),
+        Arc::new(fleetform_provider_addons::AddonsProvider::new(
+            fleetform_provider_addons::CACHE_DIR,
+            kubernetes.clone(),
+        )),
     )?;
+    // Arc's agents are installed the same way, also in clusters behind a jump host.
     providers.register(
         fleetform_provider_arc::NAME,
-        Arc::new(fleetform_provider_arc::ArcProvider),
+        Arc::new(fleetform_provider_arc::ArcProvider::with_clusters(
+            kubernetes,
+        )),
     )?;
     Ok(providers)
 }

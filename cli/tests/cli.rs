@@ -33,6 +33,8 @@ fn help_lists_every_command() {
         "import",
         "force-unlock",
         "workspace",
+        "status",
+        "ui",
     ] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(command)),

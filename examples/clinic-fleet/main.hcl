@@ -11,8 +11,8 @@ fleet {
 
 provider "host" {
   user             = var.ssh_user
-  private_key_file = var.ssh_private_key_file
-  use_agent        = var.ssh_private_key_file == null
+  private_key_file = local.ssh_private_key_file
+  use_agent        = local.ssh_private_key_file == null
   connect_timeout  = "10s"
   # Each host has one connection; this bounds how many hosts are worked on at once.
   parallelism = 32
@@ -24,17 +24,20 @@ provider "kubernetes" {
 
 provider "addons" {
   field_manager = "fleetform"
+  # Offline: sources come from this mirror (checked against the same pins).
+  source_mirror = var.source_mirror
 }
 
 provider "arc" {
-  subscription_id           = var.azure_subscription_id
-  tenant_id                 = var.azure_tenant_id
-  client_id                 = var.azure_client_id
-  client_secret             = var.azure_client_secret
-  resource_manager_endpoint = var.arm_endpoint
-  authority_host            = var.authority_host
+  subscription_id     = local.azure.subscription_id
+  tenant_id           = local.azure.tenant_id
+  client_id           = local.azure.client_id
+  client_secret       = local.azure.client_secret
+  metadata_host       = local.azure.metadata_host
+  ca_certificate_file = local.azure.ca_certificate_file
 
-  # A clinic without its WAN link must not fail the run: its Arc work waits for the
-  # next apply, and every other site carries on.
+  # A clinic without its WAN link must not fail the run: Azure's side is done, the
+  # agents' installation in its cluster waits for the next apply that reaches it, and
+  # every other site carries on.
   defer_when_offline = true
 }

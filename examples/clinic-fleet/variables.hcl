@@ -1,5 +1,6 @@
-# Inputs of the fleet. Values for the local lab are in lab.auto.hcl and host_keys.auto.hcl;
-# a pipeline passes its own with -var-file or FLEETFORM_VAR_<name>.
+# Inputs of the fleet. A pipeline passes its own with -var-file or FLEETFORM_VAR_<name>; on the
+# local lab, lab.hcl derives the hosts from what `fleetform-lab up` writes, and
+# settings.auto.hcl holds the rest.
 
 variable "kubernetes_version" {
   type        = string
@@ -10,28 +11,43 @@ variable "kubernetes_version" {
 variable "clinics" {
   type = map(object({
     hosts = map(object({
-      address = string
-      role    = string
-      os      = optional(string, "linux")
+      address  = string
+      port     = optional(number, 22)
+      role     = string
+      os       = optional(string, "linux")
+      host_key = optional(string) # else host_keys[name]
+    }))
+    # The clinic's gateway, when its machines are reachable only through it.
+    gateway = optional(object({
+      address  = string
+      port     = optional(number, 22)
+      host_key = string
     }))
     # Lets one clinic run ahead as an upgrade canary.
     kubernetes_version = optional(string)
     arc_enabled        = optional(bool, true)
+    # Addresses MetalLB hands out at the clinic; none leaves MetalLB out.
+    load_balancer_range = optional(string)
   }))
+  default     = {}
   description = "Remote clinics by site name, each with its machines by host name."
 }
 
 variable "datacenter_hosts" {
   type = map(object({
-    address = string
-    role    = string
-    os      = optional(string, "linux")
+    address  = string
+    port     = optional(number, 22)
+    role     = string
+    os       = optional(string, "linux")
+    host_key = optional(string) # else host_keys[name]
   }))
+  default     = {}
   description = "Machines of the central datacenter by host name."
 }
 
 variable "host_keys" {
   type        = map(string)
+  default     = {}
   description = "Pinned SSH host key of every host, by host name: a \"SHA256:...\" fingerprint or a public key line."
 
   validation {
@@ -53,7 +69,35 @@ variable "ssh_private_key_file" {
 
 variable "load_balancer_range" {
   type        = string
-  description = "Addresses the datacenter hands to Services of type LoadBalancer, as \"first-last\"."
+  default     = null
+  description = "Addresses the datacenter's MetalLB hands to Services of type LoadBalancer, as \"first-last\"."
+}
+
+variable "datacenter_vip" {
+  type        = string
+  default     = null
+  description = "Virtual IP of the datacenter's API server, served by kube-vip; null uses the first control-plane host."
+}
+
+variable "addon_sources" {
+  type = object({
+    pod_network  = object({ url = optional(string), path = optional(string), sha256 = string })
+    metallb      = object({ url = optional(string), path = optional(string), sha256 = string })
+    cert_manager = object({ url = optional(string), path = optional(string), sha256 = string })
+  })
+  description = "Pinned sources of every cluster's pod network, MetalLB and cert-manager: { url, sha256 } (fetched at init) or { path, sha256 } in this repository."
+}
+
+variable "source_mirror" {
+  type        = string
+  default     = null
+  description = "A directory or URL laid out as `fleetform sources mirror` writes it; init then fetches every source from it instead of its URL (for offline sites and pipelines)."
+}
+
+variable "install_runtime" {
+  type        = bool
+  default     = true
+  description = "Install containerd and the kubelet on every host; false for hosts built from an image that has them."
 }
 
 variable "wait_for_addons" {
@@ -91,14 +135,26 @@ variable "azure_client_secret" {
   sensitive = true
 }
 
-variable "arm_endpoint" {
-  type    = string
-  default = "https://management.azure.com"
+variable "azure_metadata_host" {
+  type        = string
+  default     = null
+  description = "Host serving a cloud's endpoints at /metadata/endpoints (Azure Stack Hub, the lab's Azure)."
 }
 
-variable "authority_host" {
-  type    = string
-  default = "https://login.microsoftonline.com"
+variable "azure_ca_certificate_file" {
+  type        = string
+  default     = null
+  description = "PEM file of CA certificates to trust for Azure's endpoints besides the system's."
+}
+
+variable "arc_agent_bundle" {
+  type = object({
+    url     = string
+    sha256  = string
+    version = string
+  })
+  default     = null
+  description = "The Arc agents' manifest, pinned; null installs only their key and connection settings."
 }
 
 variable "azure_location" {

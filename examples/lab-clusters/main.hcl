@@ -1,16 +1,20 @@
 # Two clusters on the local lab's hosts, the shapes of the clinic fleet:
-# - "datacenter": three control-plane hosts (stacked etcd over mTLS), a Linux node pool,
-#   and a Windows node pool (empty here: no Windows host can run in the lab; give
-#   windows_hosts to join real ones);
+# - "datacenter": three control-plane hosts (stacked etcd over mTLS) behind a kube-vip
+#   virtual IP, a Linux node pool, and a Windows node pool (empty here: no Windows host
+#   can run in the lab);
 # - "clinic": one host that is control plane and worker at once, as small sites run.
+# Both get the platform add-ons of modules/platform-addons (pod network, MetalLB with
+# their own address ranges, cert-manager with an issuer from the cluster CA, monitoring,
+# logging, the apps), from sources pinned by sha256 and read from a local mirror.
 # The lab's hosts have containerd and kubelet stand-ins preinstalled, so install_runtime
 # is off, as it would be for pre-built images.
 
 variable "lab" {
   type = object({
-    client_key = string
-    hosts      = map(object({ address = string, port = number, host_key = string, private = bool }))
-    jump       = string
+    client_key  = string
+    hosts       = map(object({ address = string, port = number, host_key = string, private = bool }))
+    jump        = string
+    virtual_ips = optional(list(string), [])
   })
   description = "The lab's hosts, written by `fleetform-lab up` as lab.auto.hcl."
 }
@@ -34,8 +38,36 @@ provider "host" {
   connect_timeout  = "5s"
 }
 
+variable "addon_sources" {
+  type = object({
+    pod_network  = object({ url = optional(string), path = optional(string), sha256 = string })
+    metallb      = object({ url = optional(string), path = optional(string), sha256 = string })
+    cert_manager = object({ url = optional(string), path = optional(string), sha256 = string })
+  })
+  default = {
+    metallb = {
+      url    = "https://raw.githubusercontent.com/metallb/metallb/v0.16.1/config/manifests/metallb-native.yaml"
+      sha256 = "bf25feebb7582ca7df845efd52ffbc2960d6cbf4cfc972f47fded9f788b67f0b"
+    }
+    # The lab has no cert-manager release or pod network that could run: stand-ins.
+    cert_manager = {
+      path   = "../clinic-fleet/lab-sources/cert-manager-lab.yaml"
+      sha256 = "4ee83eec3948b5f3b9136fa92e9e9ee324ac1ef19bd28a9e991e152e0e15abef"
+    }
+    pod_network = {
+      path   = "../clinic-fleet/lab-sources/pod-network-lab.yaml"
+      sha256 = "c971463408d7ecd0b9697bbdadbaa27cf8a9e8f25210a8f77acad582f0b1b8ba"
+    }
+  }
+}
+
 provider "kubernetes" {
   wait_timeout = "5m"
+}
+
+provider "addons" {
+  # run.sh fills it; init reads every URL source from there.
+  source_mirror = ".mirror"
 }
 
 locals {
@@ -66,6 +98,12 @@ resource "cluster" "datacenter" {
   control_plane_hosts = [for k in local.datacenter : host.lab[k].id]
   install_runtime     = false
   registry_mirrors    = { "docker.io" = ["https://mirror.datacenter.lan"] }
+  endpoint_address    = try(var.lab.virtual_ips[0], null)
+
+  dynamic "kube_vip" {
+    for_each = length(var.lab.virtual_ips) > 0 ? [1] : []
+    content {}
+  }
 
   certificates {
     renew_before = "720h"
@@ -100,6 +138,30 @@ resource "cluster" "clinic" {
   install_runtime           = false
   # Clinics pull through the datacenter's registry.
   registry_mirrors = { "registry.k8s.io" = ["https://mirror.datacenter.lan"] }
+}
+
+# The lab runs no controllers, so nothing would ever become ready: waits are off.
+module "datacenter_addons" {
+  source = "../../modules/platform-addons"
+
+  cluster_id          = cluster.datacenter.id
+  site                = "datacenter"
+  sources             = var.addon_sources
+  load_balancer_range = "169.254.100.200-169.254.100.219"
+  windows             = true
+  wait                = false
+
+  depends_on = [node_pool.datacenter_linux]
+}
+
+module "clinic_addons" {
+  source = "../../modules/platform-addons"
+
+  cluster_id          = cluster.clinic.id
+  site                = "clinic"
+  sources             = var.addon_sources
+  load_balancer_range = "169.254.100.220-169.254.100.223"
+  wait                = false
 }
 
 output "datacenter_kubeconfig" {

@@ -14,9 +14,19 @@ resource "host" "this" {
   for_each = var.hosts
 
   address   = each.value.address
+  port      = each.value.port
   host_key  = each.value.host_key
   os_family = each.value.os
   labels    = { site = var.site, role = each.value.role }
+
+  dynamic "bastion" {
+    for_each = each.value.jump == null ? [] : [each.value.jump]
+    content {
+      address  = bastion.value.address
+      port     = bastion.value.port
+      host_key = bastion.value.host_key
+    }
+  }
 
   preflight {
     min_memory_mb = var.preflight.min_memory_mb
@@ -34,8 +44,9 @@ resource "cluster" "this" {
   kubernetes_version  = var.kubernetes_version
   control_plane_hosts = [for name in local.control_plane : host.this[name].id]
 
-  pod_cidr     = var.pod_cidr
-  service_cidr = var.service_cidr
+  pod_cidr        = var.pod_cidr
+  service_cidr    = var.service_cidr
+  install_runtime = var.install_runtime
 
   # A one-host clinic has no workers, so workloads must be allowed on the control plane.
   control_plane_schedulable = length(local.linux_workers) + length(local.windows_workers) == 0
@@ -62,8 +73,9 @@ resource "node_pool" "windows" {
   cluster = cluster.this.id
   name    = "windows"
   os      = "windows"
-  hosts   = [for name in local.windows_workers : host.this[name].id]
-  labels  = { "fleetform.io/site" = var.site }
+  # Declared, not joined yet: fleetform cannot install files on Windows hosts so far.
+  hosts  = []
+  labels = { "fleetform.io/site" = var.site }
 
   # Only pods that tolerate this land on Windows nodes; Linux images cannot run there.
   taint {
@@ -73,19 +85,23 @@ resource "node_pool" "windows" {
   }
 }
 
-resource "addon" "monitoring" {
-  kubeconfig = cluster.this.admin_kubeconfig
-  name       = "monitoring"
-  manifests = [templatefile("${path.module}/templates/monitoring.yaml.tftpl", {
-    namespace       = "monitoring"
-    cluster         = var.site
-    labels          = local.labels
-    scrape_interval = "60s"
-  })]
+# The clinic's add-ons are installed from its own site: they need no WAN link once the
+# sources are in the pipeline's cache (or the clinic's mirror).
+module "addons" {
+  source = "../platform-addons"
+
+  cluster_id          = cluster.this.id
+  site                = var.site
+  sources             = var.addon_sources
+  load_balancer_range = var.load_balancer_range
+  windows             = length(local.windows_workers) > 0
+  wait                = var.wait_for_addons
+  labels              = local.labels
 }
 
-# Everything below needs Azure. With `defer_when_offline` on the arc provider, a clinic
-# whose WAN link is down keeps these pending until an apply that can reach Azure.
+# Everything below is Azure Arc. When the clinic's link is down, Azure's side is still
+# done and the agents' installation in the cluster is recorded as deferred, to be finished
+# by the first apply that reaches the clinic again (the arc provider's defer_when_offline).
 
 resource "arc_connected_cluster" "this" {
   count = var.arc.enabled ? 1 : 0
@@ -95,6 +111,15 @@ resource "arc_connected_cluster" "this" {
   location            = var.arc.location
   kubeconfig          = cluster.this.admin_kubeconfig
   tags                = var.tags
+
+  dynamic "agent_bundle" {
+    for_each = var.arc.agent_bundle == null ? [] : [var.arc.agent_bundle]
+    content {
+      url     = agent_bundle.value.url
+      sha256  = agent_bundle.value.sha256
+      version = agent_bundle.value.version
+    }
+  }
 
   # The Arc agents are pods: they need nodes to schedule on, which the cluster alone
   # does not guarantee when the clinic has workers.

@@ -12,9 +12,17 @@ variable "site" {
 variable "hosts" {
   type = map(object({
     address  = string
+    port     = optional(number, 22)
     host_key = string # pinned: "SHA256:..." fingerprint or an OpenSSH public key line
     role     = string # "control-plane" or "worker"
     os       = optional(string, "linux")
+    # The site's gateway, when the host is reachable only through it (SSH and the API
+    # server alike go through it).
+    jump = optional(object({
+      address  = string
+      port     = optional(number, 22)
+      host_key = string
+    }))
   }))
   description = "The clinic's machines by name."
 
@@ -62,12 +70,41 @@ variable "service_cidr" {
   }
 }
 
+variable "addon_sources" {
+  type = object({
+    pod_network  = object({ url = optional(string), path = optional(string), sha256 = string })
+    metallb      = object({ url = optional(string), path = optional(string), sha256 = string })
+    cert_manager = object({ url = optional(string), path = optional(string), sha256 = string })
+  })
+  description = "Pinned sources of the pod network, MetalLB and cert-manager (see the platform-addons module)."
+}
+
+variable "load_balancer_range" {
+  type        = string
+  default     = null
+  description = "Addresses MetalLB hands out at the clinic; null leaves MetalLB out."
+}
+
+variable "wait_for_addons" {
+  type        = bool
+  default     = true
+  description = "Wait for add-on workloads to become ready."
+}
+
 variable "arc" {
   type = object({
     enabled                    = optional(bool, true)
     resource_group_name        = string
     location                   = string
     log_analytics_workspace_id = optional(string)
+    # The Arc agent workloads: a manifest pinned by SHA-256 (mirror it for sites
+    # without internet access). Without one, fleetform installs only the agents' key
+    # and connection configuration.
+    agent_bundle = optional(object({
+      url     = string
+      sha256  = string
+      version = optional(string)
+    }))
   })
   description = "Azure Arc connection of the clinic's cluster."
 }
@@ -91,6 +128,12 @@ variable "preflight" {
   })
   default     = {}
   description = "Minimums every clinic host must meet before Kubernetes is installed."
+}
+
+variable "install_runtime" {
+  type        = bool
+  default     = true
+  description = "Install containerd and the kubelet on the hosts; false for hosts built from an image that has them."
 }
 
 variable "tags" {

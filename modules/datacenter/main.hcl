@@ -11,16 +11,17 @@ resource "host" "this" {
   for_each = var.hosts
 
   address   = each.value.address
+  port      = each.value.port
   host_key  = each.value.host_key
   os_family = each.value.os
   labels    = { site = var.name, role = each.value.role }
 
   preflight {
-    min_memory_mb = each.value.role == "control-plane" ? 8192 : 16384
-    min_cpus      = 4
+    min_memory_mb = each.value.role == "control-plane" ? var.preflight.control_plane_memory_mb : var.preflight.worker_memory_mb
+    min_cpus      = var.preflight.min_cpus
     # Swap and kernel modules are Linux concerns; Windows nodes have neither.
     swap_off       = each.value.os == "linux"
-    kernel_modules = each.value.os == "linux" ? ["overlay", "br_netfilter"] : []
+    kernel_modules = each.value.os == "linux" ? var.preflight.kernel_modules : []
   }
 }
 
@@ -30,8 +31,18 @@ resource "cluster" "this" {
   control_plane_hosts = [for name in local.control_plane : host.this[name].id]
   endpoint_address    = var.endpoint_address
 
-  pod_cidr     = var.pod_cidr
-  service_cidr = var.service_cidr
+  pod_cidr        = var.pod_cidr
+  service_cidr    = var.service_cidr
+  install_runtime = var.install_runtime
+
+  # With a virtual IP, kube-vip serves it on the control-plane hosts: the endpoint follows
+  # a live member.
+  dynamic "kube_vip" {
+    for_each = var.endpoint_address == null ? [] : [var.vip_interface]
+    content {
+      interface = kube_vip.value
+    }
+  }
 
   certificates {
     key_algorithm = "ecdsa-p256"
@@ -53,13 +64,16 @@ resource "node_pool" "linux" {
   hosts   = [for name in local.linux_workers : host.this[name].id]
 }
 
+# Declared even while empty: Windows workloads find their pool, and Windows hosts join it
+# once fleetform installs on Windows hosts (plans refuse Windows hosts until then).
 resource "node_pool" "windows" {
-  count = length(local.windows_workers) > 0 ? 1 : 0
-
   cluster = cluster.this.id
   name    = "windows"
   os      = "windows"
-  hosts   = [for name in local.windows_workers : host.this[name].id]
+  # fleetform cannot join Windows hosts yet (it renders their kubelet and containerd
+  # configuration, but cannot install files on Windows): the pool is declared, its hosts
+  # are checked by the host provider, and they join once that lands.
+  hosts = []
 
   # Only workloads that ask for Windows (with a toleration) land here; Linux images
   # would fail to start on these nodes.
@@ -70,31 +84,19 @@ resource "node_pool" "windows" {
   }
 }
 
-resource "addon" "monitoring" {
-  kubeconfig = cluster.this.admin_kubeconfig
-  name       = "monitoring"
-  manifests = [templatefile("${path.module}/templates/monitoring.yaml.tftpl", {
-    namespace       = "monitoring"
-    cluster         = var.name
-    labels          = merge(var.tags, { site = var.name })
-    scrape_interval = "30s"
-  })]
-}
+module "addons" {
+  source = "../platform-addons"
 
-# kube-vip answers ARP for the Service addresses in load_balancer_range, so Services of
-# type LoadBalancer (ingress controllers included) work without a cloud load balancer.
-resource "addon" "load_balancer" {
-  kubeconfig     = cluster.this.admin_kubeconfig
-  name           = "load-balancer"
-  namespace      = "kube-system"
-  manifest_files = ["${path.module}/templates/kube-vip.yaml.tera"]
-  values = {
-    address_range = var.load_balancer_range
-    version       = "v0.8.9"
-  }
-  wait = var.wait_for_addons
+  cluster_id          = cluster.this.id
+  site                = var.name
+  sources             = var.addon_sources
+  load_balancer_range = var.load_balancer_range
+  windows             = length(local.windows_workers) > 0
+  wait                = var.wait_for_addons
+  labels              = merge(var.tags, { site = var.name })
+  scrape_interval     = "30s"
 
-  # The DaemonSet runs on Linux nodes only; without a Linux pool it would wait forever.
+  # The add-ons' workloads need nodes to run on.
   depends_on = [node_pool.linux]
 }
 
@@ -106,6 +108,15 @@ resource "arc_connected_cluster" "this" {
   location            = var.arc.location
   kubeconfig          = cluster.this.admin_kubeconfig
   tags                = var.tags
+
+  dynamic "agent_bundle" {
+    for_each = var.arc.agent_bundle == null ? [] : [var.arc.agent_bundle]
+    content {
+      url     = agent_bundle.value.url
+      sha256  = agent_bundle.value.sha256
+      version = agent_bundle.value.version
+    }
+  }
 
   depends_on = [node_pool.linux]
 }

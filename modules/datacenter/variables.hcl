@@ -12,6 +12,7 @@ variable "name" {
 variable "hosts" {
   type = map(object({
     address  = string
+    port     = optional(number, 22)
     host_key = string
     role     = string # "control-plane" or "worker"
     os       = optional(string, "linux")
@@ -58,9 +59,24 @@ variable "service_cidr" {
   description = "Service network (kubeadm's serviceSubnet)."
 }
 
+variable "vip_interface" {
+  type        = string
+  default     = "eth0"
+  description = "The control-plane hosts' interface on endpoint_address's network, for kube-vip."
+}
+
 variable "load_balancer_range" {
   type        = string
-  description = "Addresses handed to Services of type LoadBalancer, as \"first-last\"."
+  description = "Addresses MetalLB hands to Services of type LoadBalancer, as \"first-last\" or a CIDR."
+}
+
+variable "addon_sources" {
+  type = object({
+    pod_network  = object({ url = optional(string), path = optional(string), sha256 = string })
+    metallb      = object({ url = optional(string), path = optional(string), sha256 = string })
+    cert_manager = object({ url = optional(string), path = optional(string), sha256 = string })
+  })
+  description = "Pinned sources of the pod network, MetalLB and cert-manager (see the platform-addons module)."
 }
 
 variable "wait_for_addons" {
@@ -76,6 +92,14 @@ variable "arc" {
     resource_group_name        = string
     location                   = string
     log_analytics_workspace_id = optional(string)
+    # The Arc agent workloads: a manifest pinned by SHA-256 (mirror it for sites
+    # without internet access). Without one, fleetform installs only the agents' key
+    # and connection configuration.
+    agent_bundle = optional(object({
+      url     = string
+      sha256  = string
+      version = optional(string)
+    }))
   })
 }
 
@@ -88,4 +112,21 @@ variable "tags" {
   type        = map(string)
   default     = {}
   description = "Tags for the datacenter's Azure resources, also added as monitoring labels."
+}
+
+variable "preflight" {
+  type = object({
+    control_plane_memory_mb = optional(number, 8192)
+    worker_memory_mb        = optional(number, 16384)
+    min_cpus                = optional(number, 4)
+    kernel_modules          = optional(list(string), ["overlay", "br_netfilter"])
+  })
+  default     = {}
+  description = "Minimums every datacenter host must meet before Kubernetes is installed."
+}
+
+variable "install_runtime" {
+  type        = bool
+  default     = true
+  description = "Install containerd and the kubelet on the hosts; false for hosts built from an image that has them."
 }

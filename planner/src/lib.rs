@@ -12,6 +12,7 @@
 pub mod addrs;
 pub mod apply;
 pub mod config;
+pub mod encryption;
 pub mod expand;
 pub mod graph;
 pub mod inputs;

@@ -81,13 +81,17 @@ impl Providers {
         self.providers.get(name)
     }
 
-    /// Shows each provider the recorded objects of its types (`Provider::observe`), so
-    /// that objects a run leaves unchanged are still known to the provider.
-    pub fn observe(&self, state: &crate::state::State) {
+    /// Shows the provider `name` the recorded objects of its types (`Provider::observe`),
+    /// so that objects a run leaves unchanged are still known to it.
+    pub fn observe(&self, name: &str, state: &crate::state::State) {
+        let Some(provider) = self.providers.get(name) else {
+            return;
+        };
         for (addr, instance) in &state.resources {
             let ty = &addr.resource.resource.ty;
-            if let Some((name, _)) = self.resource_type(addr.resource.resource.mode, ty)
-                && let Some(provider) = self.providers.get(name)
+            if self
+                .resource_type(addr.resource.resource.mode, ty)
+                .is_some_and(|(owner, _)| owner == name)
             {
                 provider.observe(ty, &instance.value);
             }

@@ -4,64 +4,12 @@
 //!
 //! Run: `cargo bench -p fleetform-tests --bench apply_fleet` (optionally `-- SITES`).
 
-use std::fmt::Write;
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use fleetform_planner::apply::progress::Silent;
 use fleetform_planner::ops::{self, Control, LoadOptions, RunOptions};
 use fleetform_sdk::CancellationToken;
-
-fn generate(dir: &Path, sites: usize) {
-    std::fs::create_dir_all(dir.join("modules/site")).expect("dirs");
-    std::fs::write(
-        dir.join("main.hcl"),
-        r#"
-variable "sites" { type = map(string) }
-
-module "site" {
-  for_each = var.sites
-  source   = "./modules/site"
-  name     = each.key
-  region   = each.value
-}
-"#,
-    )
-    .expect("main");
-    std::fs::write(
-        dir.join("modules/site/main.hcl"),
-        r#"
-variable "name" { type = string }
-variable "region" { type = string }
-
-resource "fleetform_data" "host" {
-  count = 6
-  input = { site = var.name, index = count.index, region = var.region }
-}
-
-resource "fleetform_data" "cluster" {
-  input = { name = var.name, hosts = fleetform_data.host[*].id }
-}
-
-resource "fleetform_data" "pool" {
-  input = { cluster = fleetform_data.cluster.id, hosts = slice(fleetform_data.host[*].id, 1, 6) }
-}
-
-resource "fleetform_data" "addon" {
-  for_each = toset(["monitoring", "ingress"])
-  input    = { cluster = fleetform_data.cluster.id, addon = each.key, pool = fleetform_data.pool.id }
-}
-"#,
-    )
-    .expect("module");
-    let mut vars = String::from("sites = {\n");
-    for i in 0..sites {
-        let _ = writeln!(vars, "  site-{i:04} = \"region-{}\"", i % 7);
-    }
-    vars.push_str("}\n");
-    std::fs::write(dir.join("sites.auto.hcl"), vars).expect("vars");
-}
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -81,7 +29,7 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(1000);
     let dir = tempfile::tempdir().expect("temp dir");
-    generate(dir.path(), sites);
+    fleetform_tests::fleet_shapes::module_sites(dir.path(), sites, "");
     std::env::set_current_dir(dir.path()).expect("chdir");
     let providers = fleetform_cli::providers::builtin().expect("providers");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -105,6 +53,7 @@ fn main() {
             &options,
             runtime.handle(),
             CancellationToken::new(),
+            &fleetform_planner::apply::progress::Silent,
         )
         .unwrap_or_else(|| panic!("{:?}", session.diagnostics.iter().next()));
     let first_plan = started.elapsed();
@@ -134,6 +83,7 @@ fn main() {
                 &options,
                 runtime.handle(),
                 CancellationToken::new(),
+                &fleetform_planner::apply::progress::Silent,
             )
             .expect("plan");
         assert!(plan.is_empty(), "a second plan has no changes");

@@ -63,7 +63,7 @@ resource "host" "node" {
   for_each = local.hosts
   address  = each.value
   user     = "fleet"
-  host_key = "SHA256:${sha256(each.key)}"
+  host_key = "SHA256:${trimsuffix(base64sha256(each.key), "=")}"
   labels   = local.labels
 }
 

@@ -4,6 +4,8 @@
 //! fleetform-lab up --hosts 3 --private 2 --dir demo &
 //! until [ -e demo/lab.json ]; do sleep 0.1; done
 //! fleetform -chdir=demo apply          # demo/lab.auto.hcl sets var.lab
+//! fleetform-lab cut --dir demo lab-2      # lab-2 loses its link ...
+//! fleetform-lab heal --dir demo lab-2     # ... and gets it back
 //! fleetform-lab down --dir demo
 //! ```
 //!
@@ -41,9 +43,34 @@ enum Cmd {
         /// Hosts reachable only through the jump host (private-1 ..).
         #[arg(long, default_value_t = 0)]
         private: usize,
+        /// Addresses on the lab's network that no host has, for virtual IPs (kube-vip),
+        /// listed as `virtual_ips` in lab.json and lab.auto.hcl.
+        #[arg(long, default_value_t = 0)]
+        virtual_ips: usize,
+        /// Also run the lab's Azure (Resource Manager, Entra ID and the Arc agents' bundle
+        /// on loopback) and describe it as `azure` in lab.auto.hcl.
+        #[arg(long)]
+        azure: bool,
         /// Where to write lab.json, lab.auto.hcl and lab.pid (created if missing).
         #[arg(long)]
         dir: PathBuf,
+    },
+    /// Takes a host of the lab that `up` runs for DIR off the network (a site losing its
+    /// link), until `heal`.
+    Cut {
+        /// The directory given to `up`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The host's name, e.g. lab-6.
+        host: String,
+    },
+    /// Puts a host that `cut` took off the network back.
+    Heal {
+        /// The directory given to `up`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The host's name.
+        host: String,
     },
     /// Stops the lab that `up` runs for DIR and waits until it is gone.
     Down {
@@ -65,9 +92,13 @@ fn main() -> ExitCode {
         Cmd::Up {
             hosts,
             private,
+            virtual_ips,
+            azure,
             dir,
-        } => up(LabSpec { hosts, private }, &dir),
+        } => up(LabSpec { hosts, private }, virtual_ips, azure, &dir),
         Cmd::Down { dir, timeout } => down(&dir, Duration::from_secs(timeout)),
+        Cmd::Cut { dir, host } => set_link(&dir, &host, false),
+        Cmd::Heal { dir, host } => set_link(&dir, &host, true),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,6 +107,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Cuts or heals `host` of the lab running for `dir`.
+fn set_link(dir: &Path, host: &str, up: bool) -> Result<(), String> {
+    running_up(dir).ok_or_else(|| format!("no lab runs for {}", dir.display()))?;
+    let path = dir.join(JSON);
+    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let record: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    lab::set_link_of(&record, host, up).map_err(|e| e.to_string())
 }
 
 /// Prints a line, ignoring a closed stdout: a script that started `up &` may be gone by
@@ -142,7 +183,7 @@ fn reap_dead_up(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn up(spec: LabSpec, dir: &Path) -> Result<(), String> {
+fn up(spec: LabSpec, virtual_ips: usize, azure: bool, dir: &Path) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if let Some(pid) = running_up(dir) {
         return Err(format!(
@@ -172,7 +213,7 @@ fn up(spec: LabSpec, dir: &Path) -> Result<(), String> {
     let pid_path = dir.join(PID);
     write_whole(&pid_path, &format!("{}\n", std::process::id()))?;
 
-    let result = serve(spec, dir, || {
+    let result = serve(spec, virtual_ips, azure, dir, || {
         runtime.block_on(async {
             tokio::select! {
                 _ = int.recv() => "SIGINT",
@@ -188,12 +229,17 @@ fn up(spec: LabSpec, dir: &Path) -> Result<(), String> {
 /// Starts the lab, describes it, waits for `stop_signal`, then stops the lab.
 fn serve(
     spec: LabSpec,
+    virtual_ips: usize,
+    azure: bool,
     dir: &Path,
     stop_signal: impl FnOnce() -> &'static str,
 ) -> Result<(), String> {
     let (json_path, hcl_path) = (dir.join(JSON), dir.join(HCL));
     let t0 = Instant::now();
     let mut lab = Lab::start_with(spec).map_err(|e| e.to_string())?;
+    for _ in 0..virtual_ips {
+        lab.lease_virtual_ip().map_err(|e| e.to_string())?;
+    }
     let mut record = lab.to_json();
     record["pid"] = std::process::id().into();
     // Paths inside every host (each has its own copy): read them over ssh.
@@ -203,10 +249,24 @@ fn serve(
         "systemctl_log": node::SYSTEMCTL_LOG,
         "pod_logs": format!("{}/logs", node::STATE_DIR),
     });
+    // The lab's Azure, kept running (with the bundle's server) until the lab stops.
+    let arc = if azure { Some(lab_azure()?) } else { None };
+    let azure_hcl = arc
+        .as_ref()
+        .map(|arc| arc.lab_azure_hcl(LAB_CLIENT_ID, LAB_CLIENT_SECRET))
+        .unwrap_or_default();
+    let hcl = lab.to_hcl_with(&azure_hcl);
+    if let Some(arc) = &arc {
+        record["azure"] = serde_json::json!({
+            "url": arc.arm.url(),
+            "ca_file": arc.arm.ca_file(),
+            "bundle_url": arc.bundle_url,
+        });
+    }
     let pretty = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
     // lab.json last: once it exists, everything is ready.
-    let written = write_whole(&hcl_path, &lab.to_hcl())
-        .and_then(|()| write_whole(&json_path, &(pretty + "\n")));
+    let written =
+        write_whole(&hcl_path, &hcl).and_then(|()| write_whole(&json_path, &(pretty + "\n")));
     if let Err(e) = written {
         remove(&hcl_path);
         return Err(e);
@@ -237,13 +297,36 @@ fn serve(
         dir.display()
     ));
 
+    if let Some(arc) = &arc {
+        say(&format!("  the lab's Azure at {}", arc.arm.url()));
+    }
     let signal = stop_signal();
+    drop(arc);
     // The description goes first, so that nothing starts using a lab that is going away.
     remove(&json_path);
     remove(&hcl_path);
     let stopped = lab.stop().map_err(|e| e.to_string());
     say(&format!("fleetform-lab: {signal}: lab stopped"));
     stopped
+}
+
+/// The lab's tenant, subscription and the client fleets sign in as (values of the lab
+/// alone: nothing outside this machine knows them).
+const LAB_TENANT: &str = "4d1c5e7a-0b2f-4e6a-9c3d-8f7e6d5c4b3a";
+const LAB_SUBSCRIPTION: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+const LAB_CLIENT_ID: &str = "2b3c4d5e-6f70-4a81-9b2c-3d4e5f607182";
+const LAB_CLIENT_SECRET: &str = "lab-client-secret";
+
+/// Starts the lab's Azure with one application, and serves the Arc agents' bundle.
+fn lab_azure() -> Result<lab::arm::fleet::ArcFleet, String> {
+    let mut config = lab::arm::ArmLab::config(LAB_TENANT, LAB_SUBSCRIPTION);
+    config.applications = vec![lab::arm::Application {
+        client_id: LAB_CLIENT_ID.into(),
+        secrets: vec![LAB_CLIENT_SECRET.into()],
+        ..lab::arm::Application::default()
+    }];
+    let arm = lab::arm::ArmLab::start(config)?;
+    Ok(lab::arm::fleet::ArcFleet::new(arm))
 }
 
 fn down(dir: &Path, timeout: Duration) -> Result<(), String> {

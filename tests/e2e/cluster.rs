@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use fleetform_tests::lab::{Lab, LabSpec};
 use fleetform_tests::output_text as text;
-use fleetform_tests::run_in;
+use fleetform_tests::{plan_then_apply, run_in};
 
 fn ok(dir: &Path, args: &[&str]) -> String {
     let out = run_in(dir, args);
@@ -445,7 +445,8 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
         drift_text.contains(":/etc/kubernetes/manifests/kube-scheduler.yaml"),
         "{drift_text}"
     );
-    ok(dir, &["apply", "-auto-approve"]);
+    let healed = plan_then_apply(dir, &[]);
+    assert!(healed.status.success(), "{}", text(&healed));
     let mode = lab.exec(
         second,
         &["stat", "-c", "%a", "/etc/kubernetes/pki/apiserver.key"],
@@ -487,10 +488,7 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
     let apiserver_cert_before = cluster.host_file(first, "/etc/kubernetes/pki/apiserver.crt");
     let (stop, outages, polls, watcher) =
         watch_service(cluster.kubeconfig.clone(), servers.clone());
-    let renew = run_in(
-        dir,
-        &["apply", "-auto-approve", "-var", "renew_before=9000h"],
-    );
+    let renew = plan_then_apply(dir, &["-var", "renew_before=9000h"]);
     stop.store(true, Ordering::SeqCst);
     watcher.join().unwrap();
     assert!(
@@ -578,15 +576,7 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
         step(3) < drain,
         "control plane first, then nodes:\n{plan_text}"
     );
-    let upgrade = run_in(
-        dir,
-        &[
-            "apply",
-            "-auto-approve",
-            "-var",
-            "kubernetes_version=1.30.6",
-        ],
-    );
+    let upgrade = plan_then_apply(dir, &["-var", "kubernetes_version=1.30.6"]);
     assert!(
         upgrade.status.success(),
         "{}\n{}",
@@ -746,6 +736,23 @@ data "cluster_kubeconfig" "clinic" {
   cluster = cluster.clinic.id
 }
 
+# Add-ons reach the API server the same way, through the gateway.
+resource "addon" "clinic_settings" {
+  cluster   = cluster.clinic.id
+  name      = "clinic-settings"
+  namespace = "default"
+  wait      = false
+  manifests = [<<-YAML
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: clinic-settings
+    data:
+      site: behind-its-gateway
+    YAML
+  ]
+}
+
 output "endpoint" {
   value = data.cluster_kubeconfig.clinic.endpoint
 }
@@ -788,6 +795,18 @@ fn a_clinic_behind_its_jump_host_is_bootstrapped_through_it() {
         text(&out),
         agent_logs(&lab)
     );
+    // Debug logs say what ran on the host and what the API answered.
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("ssh command program=\"uname\" exit_code=0"),
+        "{log}"
+    );
+    assert!(
+        log.contains("http.method=GET")
+            && log.contains("/readyz")
+            && log.contains("http.status_code=200"),
+        "{log}"
+    );
     let shown = run_in(dir.path(), &["show", "-no-color"]);
     for (what, printed) in [("apply", text(&out)), ("show", text(&shown))] {
         for secret in ["PRIVATE KEY", "client-key-data"] {
@@ -815,7 +834,283 @@ fn a_clinic_behind_its_jump_host_is_bootstrapped_through_it() {
         "{}",
         text(&nodes)
     );
+    // The add-on's ConfigMap was created in the cluster through the gateway: the
+    // inventory holds the uid the API server gave it.
+    let pulled: serde_json::Value =
+        serde_json::from_slice(&run_in(dir.path(), &["state", "pull"]).stdout).unwrap();
+    let addon = pulled["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "addon")
+        .expect("the addon is in state");
+    let inventory = &addon["instances"][0]["attributes"]["inventory"];
+    assert_eq!(inventory[0]["name"], "clinic-settings", "{inventory}");
+    assert!(
+        inventory[0]["uid"].as_str().is_some_and(|u| !u.is_empty()),
+        "{inventory}"
+    );
     let again = run_in(dir.path(), &["plan", "-detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     ok(dir.path(), &["destroy", "-auto-approve"]);
+}
+
+const TWO_SITES: &str = r#"
+variable "lab" {
+  type = object({
+    client_key = string
+    hosts      = map(object({ address = string, port = number, host_key = string, private = bool }))
+    jump       = string
+  })
+}
+
+provider "host" {
+  private_key_file = var.lab.client_key
+  connect_timeout  = "3s"
+}
+
+resource "host" "site" {
+  for_each = { north = "lab-1", south = "lab-2" }
+  address  = var.lab.hosts[each.value].address
+  port     = var.lab.hosts[each.value].port
+  host_key = var.lab.hosts[each.value].host_key
+}
+
+resource "cluster" "site" {
+  for_each                  = host.site
+  name                      = each.key
+  kubernetes_version        = "1.31.2"
+  control_plane_hosts       = [each.value.id]
+  control_plane_schedulable = true
+  install_runtime           = false
+}
+
+output "north" {
+  value     = cluster.site["north"].admin_kubeconfig
+  sensitive = true
+}
+output "south" {
+  value     = cluster.site["south"].admin_kubeconfig
+  sensitive = true
+}
+"#;
+
+/// Two clusters' admin kubeconfigs merged the usual way (`KUBECONFIG=a:b`): each cluster
+/// keeps its own cluster, user and context entries, so kubectl reaches both, each through
+/// its own context with its own client certificate.
+#[test]
+fn merged_kubeconfigs_of_two_clusters_reach_both_with_kubectl() {
+    let lab = Lab::start(2).expect("lab starts");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("lab.auto.hcl"), lab.to_hcl()).unwrap();
+    std::fs::write(d.join("main.hcl"), TWO_SITES).unwrap();
+    let out = run_in(d, &["apply", "-auto-approve", "-no-color"]);
+    assert!(
+        out.status.success(),
+        "apply failed:\n{}\n{}",
+        text(&out),
+        agent_logs(&lab)
+    );
+    for site in ["north", "south"] {
+        let raw = run_in(d, &["output", "-raw", site]);
+        assert!(raw.status.success(), "{}", text(&raw));
+        std::fs::write(d.join(format!("{site}.conf")), &raw.stdout).unwrap();
+    }
+    let merged = format!(
+        "{}:{}",
+        d.join("north.conf").display(),
+        d.join("south.conf").display()
+    );
+    let kubectl = |args: &[&str]| {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", &merged)
+            .args(["--request-timeout", "10s"])
+            .args(args)
+            .output()
+            .expect("kubectl runs");
+        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let contexts = kubectl(&["config", "get-contexts", "-o", "name"]);
+    assert_eq!(
+        contexts, "kubernetes-admin@north\nkubernetes-admin@south",
+        "one context per cluster"
+    );
+    let users = kubectl(&["config", "view", "-o", "jsonpath={.users[*].name}"]);
+    assert_eq!(users, "kubernetes-admin@north kubernetes-admin@south");
+    for (site, host) in [("north", "lab-1"), ("south", "lab-2")] {
+        let context = format!("kubernetes-admin@{site}");
+        let nodes = kubectl(&["--context", &context, "get", "nodes", "-o", "name"]);
+        assert_eq!(
+            nodes,
+            format!("node/{host}"),
+            "{context} reaches {site}'s API server with {site}'s credentials"
+        );
+        let who = kubectl(&["--context", &context, "get", "--raw", "/readyz"]);
+        assert_eq!(who, "ok");
+    }
+    ok(d, &["destroy", "-auto-approve"]);
+}
+
+/// A kube-apiserver that exits at once (here: a flag value it cannot parse) fails the
+/// bootstrap within a minute, not after `wait_timeout`, and the error quotes the end of
+/// that static pod's log from the host.
+#[test]
+fn a_static_pod_that_exits_at_once_fails_the_bootstrap_quoting_its_log() {
+    let lab = Lab::start(1).expect("lab starts");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("lab.auto.hcl"), lab.to_hcl()).unwrap();
+    let main = r#"
+variable "lab" {
+  type = object({
+    client_key = string
+    hosts      = map(object({ address = string, port = number, host_key = string, private = bool }))
+    jump       = string
+  })
+}
+provider "host" {
+  private_key_file = var.lab.client_key
+}
+provider "kubernetes" {
+  wait_timeout = "8m"
+}
+resource "host" "one" {
+  address  = var.lab.hosts["lab-1"].address
+  host_key = var.lab.hosts["lab-1"].host_key
+}
+resource "cluster" "broken" {
+  name                      = "broken"
+  kubernetes_version        = "1.31.2"
+  control_plane_hosts       = [host.one.id]
+  control_plane_schedulable = true
+  install_runtime           = false
+  apiserver_extra_args      = { "secure-port" = "not-a-port" }
+}
+"#;
+    std::fs::write(d.join("main.hcl"), main).unwrap();
+    let started = Instant::now();
+    let out = run_in(d, &["apply", "-auto-approve", "-no-color"]);
+    let took = started.elapsed();
+    let message = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{message}");
+    assert!(
+        took < Duration::from_secs(60),
+        "failed after {took:?}, not within a minute:\n{message}"
+    );
+    assert!(
+        message.contains("the kube-apiserver static pod on lab-1 keeps exiting"),
+        "{message}"
+    );
+    assert!(
+        message.contains("invalid value \\\"not-a-port\\\" for --secure-port")
+            || message.contains("invalid value \"not-a-port\" for --secure-port"),
+        "the error quotes the pod's own log:\n{message}"
+    );
+}
+
+/// A member that runs another kube-apiserver than declared while fleetform's files on it
+/// are as written (here: the host's runtime runs a local image retagged over the real one)
+/// is a warning in plan, naming the member and both versions, and not a change: rewriting
+/// the files would not fix it.
+#[test]
+fn a_member_serving_another_version_than_declared_is_a_warning_not_a_change() {
+    let lab = Lab::start(1).expect("lab starts");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("lab.auto.hcl"), lab.to_hcl()).unwrap();
+    let main = r#"
+variable "lab" {
+  type = object({
+    client_key = string
+    hosts      = map(object({ address = string, port = number, host_key = string, private = bool }))
+    jump       = string
+  })
+}
+provider "host" {
+  private_key_file = var.lab.client_key
+}
+provider "kubernetes" {
+  wait_timeout = "90s"
+}
+resource "host" "one" {
+  address  = var.lab.hosts["lab-1"].address
+  host_key = var.lab.hosts["lab-1"].host_key
+}
+resource "cluster" "clinic" {
+  name                      = "clinic"
+  kubernetes_version        = "1.30.5"
+  control_plane_hosts       = [host.one.id]
+  control_plane_schedulable = true
+  install_runtime           = false
+}
+output "admin_kubeconfig" {
+  value     = cluster.clinic.admin_kubeconfig
+  sensitive = true
+}
+"#;
+    std::fs::write(d.join("main.hcl"), main).unwrap();
+    let out = run_in(d, &["apply", "-auto-approve", "-no-color"]);
+    assert!(out.status.success(), "{}\n{}", text(&out), agent_logs(&lab));
+    let served = ok(d, &["state", "show", "cluster.clinic"]);
+    assert!(
+        served.contains("lab-1/kube-apiserver = \"v1.30.5\"")
+            && served.contains("lab-1/kubelet        = \"v1.30.5\""),
+        "apply records what the member serves:\n{served}"
+    );
+    let plan = run_in(d, &["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(!text(&plan).contains("Warning"), "{}", text(&plan));
+
+    // Another image under the same manifest, then the API server restarted by its kubelet.
+    let swap = lab.exec(
+        "lab-1",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /var/lib/fleetform-lab-node/images && \
+             echo registry.k8s.io/kube-apiserver:v1.30.4 > /var/lib/fleetform-lab-node/images/kube-apiserver && \
+             me=$(readlink /proc/self/ns/net) && \
+             for p in $(pgrep -f '[-]-etcd-servers'); do \
+               [ \"$(readlink /proc/$p/ns/net)\" = \"$me\" ] && kill $p; \
+             done; true",
+        ],
+    );
+    assert!(swap.status.success(), "{}", text(&swap));
+    let kubeconfig = d.join("admin.conf");
+    let raw = run_in(d, &["output", "-raw", "admin_kubeconfig"]);
+    std::fs::write(&kubeconfig, &raw.stdout).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--request-timeout", "5s", "version", "-o", "json"])
+            .output()
+            .expect("kubectl runs");
+        if String::from_utf8_lossy(&out.stdout).contains("\"gitVersion\": \"v1.30.4\"") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the API server did not come back as v1.30.4: {}\n{}",
+            text(&out),
+            agent_logs(&lab)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let plan = run_in(d, &["plan", "-detailed-exitcode", "-no-color"]);
+    let plan_text = text(&plan);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "a warning, not a change:\n{plan_text}"
+    );
+    assert!(
+        plan_text.contains("runs kube-apiserver v1.30.4, not the declared 1.30.5")
+            && plan_text.contains("another binary runs on the host"),
+        "{plan_text}"
+    );
+    ok(d, &["destroy", "-auto-approve"]);
 }

@@ -114,7 +114,7 @@ resource "host" "setted" {
 }
 
 resource "host" "listed" {
-  for_each = ["y", "x", "y"]
+  for_each = toset(["y", "x", "y"])
   address  = each.value
 }
 

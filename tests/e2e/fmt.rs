@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use fleetform_tests::{fleetform, run_in, workspace};
+use fleetform_tests::{Lcg, fleetform, run_in, workspace};
 
 fn hcl_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -185,7 +185,10 @@ fn check_fails_on_a_misformatted_copy_and_fmt_repairs_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let example = workspace().join("examples/clinic-fleet");
     for entry in std::fs::read_dir(&example).expect("example").flatten() {
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+        // The fleet's files; its directories (sources, the working directory) stay.
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+        }
     }
     let sub = dir.path().join("nested");
     std::fs::create_dir(&sub).expect("mkdir");
@@ -320,19 +323,6 @@ fn a_file_that_does_not_parse_is_reported_and_the_others_formatted() {
     assert!(text(&out.stderr).contains("missing.hcl"));
 }
 
-/// A small linear congruential generator: deterministic, so a failure reproduces.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, bound: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % bound.max(1)
-    }
-}
-
 /// Mostly whitespace and comments, which keep a file parsing; some punctuation.
 const PIECES: &[&str] = &[
     " ",
@@ -376,12 +366,12 @@ fn mutated_files_format_stably() {
         let text = std::fs::read_to_string(seed).expect("read");
         for _ in 0..60 {
             let mut input = text.clone();
-            for _ in 0..=rng.next(4) {
-                let mut at = rng.next(input.len() + 1);
+            for _ in 0..=rng.index(4) {
+                let mut at = rng.index(input.len() + 1);
                 while !input.is_char_boundary(at) {
                     at -= 1;
                 }
-                input.insert_str(at, PIECES[rng.next(PIECES.len())]);
+                input.insert_str(at, PIECES[rng.index(PIECES.len())]);
             }
             let Ok(once) = fleetform_planner::config::format_source(&input) else {
                 continue;

@@ -378,3 +378,60 @@ fn postconditions_check_the_object_through_self() {
         "fleetform_data.a\n"
     );
 }
+
+/// `timestamp()` and `uuid()` are known only when applying (the plan shows them as known
+/// after apply; applying the saved plan in another process records their values);
+/// `plantimestamp()` is known while planning.
+#[test]
+fn timestamp_is_known_at_apply_and_plantimestamp_at_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "main.hcl",
+        r#"
+resource "fleetform_data" "stamp" {
+  input = timestamp()
+}
+
+resource "fleetform_data" "id" {
+  input = uuid()
+}
+
+output "id" {
+  value = fleetform_data.id.output
+}
+
+output "applied_at" {
+  value = fleetform_data.stamp.output
+}
+
+output "planned_at" {
+  value = plantimestamp()
+}
+"#,
+    );
+    ok(&run_in(dir.path(), &["init", "-input=false"]));
+    let plan = ok(&run_in(dir.path(), &["plan", "-out=plan.bin", "-no-color"]));
+    assert!(plan.contains("(known after apply)"), "{plan}");
+    let shown = ok(&run_in(dir.path(), &["show", "-json", "plan.bin"]));
+    let shown: Value = serde_json::from_str(&shown).expect("plan JSON");
+    let planned_at = shown["planned_values"]["outputs"]["planned_at"]["value"].clone();
+    assert!(
+        planned_at
+            .as_str()
+            .is_some_and(|s| s.len() == 20 && s.ends_with('Z')),
+        "plantimestamp() is known in the plan: {planned_at}"
+    );
+    ok(&run_in(dir.path(), &["apply", "-no-color", "plan.bin"]));
+    let outputs = ok(&run_in(dir.path(), &["output", "-json"]));
+    let outputs: Value = serde_json::from_str(&outputs).expect("output JSON");
+    let applied_at = outputs["applied_at"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(applied_at.len(), 20, "an RFC 3339 time: {outputs}");
+    assert!(
+        applied_at.as_str() >= planned_at.as_str().unwrap_or_default(),
+        "{outputs}"
+    );
+}

@@ -5,7 +5,7 @@
 use std::panic;
 use std::path::{Path, PathBuf};
 
-use fleetform_tests::workspace;
+use fleetform_tests::{Lcg, workspace};
 
 fn hcl_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -21,19 +21,6 @@ fn hcl_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// A small linear congruential generator: deterministic, so a failure reproduces.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, bound: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % bound.max(1)
-    }
-}
-
 const SIGNIFICANT: &[&str] = &[
     "{", "}", "[", "]", "(", ")", "\"", "=", "${", "%{", "~}", "<<EOF\n", "<<-EOT\n", ".", ",",
     "*", "...", "?", ":", "=>", "for", "if", "\n", "#", "/*", "\\", "each.", "count.", "var.",
@@ -42,22 +29,22 @@ const SIGNIFICANT: &[&str] = &[
 
 fn mutate(text: &str, rng: &mut Lcg) -> String {
     let mut bytes = text.as_bytes().to_vec();
-    for _ in 0..=rng.next(4) {
-        let at = rng.next(bytes.len() + 1);
-        match rng.next(4) {
+    for _ in 0..=rng.index(4) {
+        let at = rng.index(bytes.len() + 1);
+        match rng.index(4) {
             0 => bytes.truncate(at),
             1 => {
-                let end = (at + rng.next(16)).min(bytes.len());
+                let end = (at + rng.index(16)).min(bytes.len());
                 bytes.drain(at..end);
             }
             2 => {
-                let insert = SIGNIFICANT[rng.next(SIGNIFICANT.len())].as_bytes();
+                let insert = SIGNIFICANT[rng.index(SIGNIFICANT.len())].as_bytes();
                 bytes.splice(at..at, insert.iter().copied());
             }
             _ => {
                 // Copy a slice of the file elsewhere: duplicates blocks, attributes, labels.
-                let start = rng.next(bytes.len() + 1);
-                let end = (start + rng.next(64)).min(bytes.len());
+                let start = rng.index(bytes.len() + 1);
+                let end = (start + rng.index(64)).min(bytes.len());
                 let piece = bytes[start..end].to_vec();
                 bytes.splice(at..at, piece);
             }

@@ -125,8 +125,22 @@ impl Lab {
             "hosts": hosts,
             "dir": self.dir().display().to_string(),
             "bridge": self.bridge,
+            "virtual_ips": self.virtual_ips().iter().map(ToString::to_string).collect::<Vec<_>>(),
         })
     }
+
+    /// The declaration of the `lab` variable that [`Lab::to_hcl`] gives a value for, for
+    /// test fleets that read lab.auto.hcl.
+    pub const VARIABLE: &'static str = r#"
+variable "lab" {
+  type = object({
+    client_key  = string
+    hosts       = map(object({ address = string, port = number, host_key = string, private = bool }))
+    jump        = string
+    virtual_ips = optional(list(string), [])
+  })
+}
+"#;
 
     /// The value of a fleet's `lab` variable, as a variable file (`fleetform-lab up` writes
     /// it as lab.auto.hcl), formatted as `fleetform fmt` would:
@@ -146,6 +160,12 @@ impl Lab {
     /// }
     /// ```
     pub fn to_hcl(&self) -> String {
+        self.to_hcl_with("")
+    }
+
+    /// [`Lab::to_hcl`] with more attributes of the `lab` object (lines such as the lab's
+    /// Azure, `  azure = { ... }\n`).
+    pub fn to_hcl_with(&self, extra: &str) -> String {
         let mut out = String::from("lab = {\n");
         let _ = writeln!(
             out,
@@ -170,9 +190,39 @@ impl Lab {
             .jump_host()
             .map_or_else(|| "null".to_owned(), |h| hcl_string(&h.name));
         let _ = writeln!(out, "  jump = {jump}");
+        // Only when leased: fleets that declare `lab` without it stay as they are.
+        if !self.virtual_ips().is_empty() {
+            let ips: Vec<String> = self
+                .virtual_ips()
+                .iter()
+                .map(|ip| hcl_string(&ip.to_string()))
+                .collect();
+            let _ = writeln!(out, "  virtual_ips = [{}]", ips.join(", "));
+        }
+        out.push_str(extra);
         out.push_str("}\n");
         out
     }
+}
+
+/// Takes host `name` of the running lab that `record` ([`Lab::to_json`]) describes off the
+/// network (`up = false`) or puts it back, as [`Lab::cut`] and [`Lab::heal`] do: for
+/// scripts, through `fleetform-lab cut|heal`.
+pub fn set_link_of(record: &Value, name: &str, up: bool) -> Result<(), LabError> {
+    let host = record["hosts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| h["name"] == name)
+        .ok_or_else(|| LabError::new(format!("the lab has no host {name:?}")))?;
+    let veth = host["veth"]
+        .as_str()
+        .filter(|v| {
+            v.strip_prefix("ffv")
+                .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        })
+        .ok_or_else(|| LabError::new(format!("lab record: no usable veth for {name:?}")))?;
+    hosts::set_link(veth, up)
 }
 
 /// Tears down what the lab that `record` ([`Lab::to_json`]) describes left behind when its

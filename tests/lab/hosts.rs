@@ -38,6 +38,7 @@ pub const PRIVATE_DIRS: &[&str] = &[
     "/etc/systemd/system",
     "/var/lib/fleetform-lab-node",
     "/usr/local/sbin",
+    "/var/log/pods",
 ];
 
 /// The node agent, run inside every host (tests/bin/lab_node.rs).
@@ -58,36 +59,38 @@ impl LabBinaries {
     /// `fleetform`: a test binary lives in target/<profile>/deps, the package's binaries
     /// (`fleetform-lab` itself among them) in target/<profile>.
     pub fn locate() -> Result<LabBinaries, LabError> {
-        let exe = std::env::current_exe()
-            .map_err(|e| LabError::new(format!("cannot tell where this program is: {e}")))?;
-        let mut dirs = Vec::new();
-        if let Some(dir) = exe.parent() {
-            dirs.push(dir.to_path_buf());
-            if dir.file_name().is_some_and(|n| n == "deps")
-                && let Some(profile) = dir.parent()
-            {
-                dirs.insert(0, profile.to_path_buf());
-            }
-        }
-        let find = |name: &str| {
-            dirs.iter()
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-                .ok_or_else(|| {
-                    let looked: Vec<String> =
-                        dirs.iter().map(|d| d.display().to_string()).collect();
-                    LabError::new(format!(
-                        "{name} is missing (looked in {}): build it with \
-                         `cargo build -p fleetform-tests --bins`",
-                        looked.join(", ")
-                    ))
-                })
-        };
         Ok(LabBinaries {
-            node_agent: find(NODE_AGENT_BIN)?,
-            apiserver: find(APISERVER_BIN)?,
+            node_agent: find_binary(NODE_AGENT_BIN)?,
+            apiserver: find_binary(APISERVER_BIN)?,
         })
     }
+}
+
+/// Finds one of the lab's binaries beside the running executable: a test binary lives in
+/// target/<profile>/deps, the package's binaries in target/<profile>.
+pub fn find_binary(name: &str) -> Result<PathBuf, LabError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| LabError::new(format!("cannot tell where this program is: {e}")))?;
+    let mut dirs = Vec::new();
+    if let Some(dir) = exe.parent() {
+        dirs.push(dir.to_path_buf());
+        if dir.file_name().is_some_and(|n| n == "deps")
+            && let Some(profile) = dir.parent()
+        {
+            dirs.insert(0, profile.to_path_buf());
+        }
+    }
+    dirs.iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+            LabError::new(format!(
+                "{name} is missing (looked in {}): build it with \
+                 `cargo build -p fleetform-tests --bins`",
+                looked.join(", ")
+            ))
+        })
 }
 
 /// The first and last host octet in 169.254.100.0/24.
@@ -259,6 +262,13 @@ pub struct Leases {
 
 impl Leases {
     pub fn acquire(n: usize) -> Result<(Leases, Vec<Ipv4Addr>), LabError> {
+        let mut leases = Leases { files: Vec::new() };
+        let addrs = leases.acquire_more(n)?;
+        Ok((leases, addrs))
+    }
+
+    /// Leases `n` more addresses, released with the others.
+    pub fn acquire_more(&mut self, n: usize) -> Result<Vec<Ipv4Addr>, LabError> {
         let err = |what: &str, e: std::io::Error| LabError::new(format!("{what}: {e}"));
         fs::create_dir_all(LEASE_DIR).map_err(|e| err(LEASE_DIR, e))?;
         let lock_path = Path::new(LEASE_DIR).join("lock");
@@ -269,7 +279,6 @@ impl Leases {
             .open(&lock_path)
             .map_err(|e| err("open lease lock", e))?;
         lock.lock().map_err(|e| err("lock lease lock", e))?;
-        let mut leases = Leases { files: Vec::new() };
         let mut addrs = Vec::new();
         for octet in FIRST_HOST..=LAST_HOST {
             if addrs.len() == n {
@@ -284,7 +293,7 @@ impl Leases {
             }
             let mut f = File::create(&path).map_err(|e| err("write lease", e))?;
             writeln!(f, "{}", std::process::id()).map_err(|e| err("write lease", e))?;
-            leases.files.push(path);
+            self.files.push(path);
             addrs.push(addr);
         }
         drop(lock);
@@ -294,7 +303,7 @@ impl Leases {
                 addrs.len()
             )));
         }
-        Ok((leases, addrs))
+        Ok(addrs)
     }
 
     pub fn release(&mut self) {

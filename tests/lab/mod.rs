@@ -31,19 +31,25 @@
 //! [`Lab::to_json`] and [`Lab::to_hcl`].
 
 pub mod apiserver;
+pub mod arm;
 mod files;
 mod hosts;
 pub mod node;
+mod sources;
+pub mod vip;
 
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 
-pub use files::reap;
+pub use files::{reap, set_link_of};
 pub use hosts::{
-    APISERVER_BIN, LabBinaries, NODE_AGENT_BIN, PRIVATE_DIRS, ROOT_ADDR, SSHD, process_alive,
+    APISERVER_BIN, LabBinaries, NODE_AGENT_BIN, PRIVATE_DIRS, ROOT_ADDR, SSHD, find_binary,
+    process_alive,
 };
+pub use sources::SourceServer;
+pub use vip::VIP_BIN;
 
 /// Why the lab could not start or stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +127,8 @@ pub struct Lab {
     client_key: PathBuf,
     jump: Option<usize>,
     leases: hosts::Leases,
+    /// Addresses on the lab's network that no host has, for virtual IPs.
+    virtual_ips: Vec<Ipv4Addr>,
     dir: Option<tempfile::TempDir>,
     stopped: bool,
 }
@@ -165,6 +173,7 @@ impl Lab {
             client_key,
             jump: (spec.private > 0).then_some(0),
             leases,
+            virtual_ips: Vec::new(),
             dir: Some(dir),
             stopped: false,
         };
@@ -332,6 +341,59 @@ impl Lab {
         Ok(hosts::host_view(pid, path))
     }
 
+    /// Gives host `name` an OpenSSH host certificate signed by the CA key at `ca_key` for
+    /// `principals`, and has its sshd (SIGHUP: it re-executes itself and re-reads its
+    /// configuration) present it to clients that ask for certificates.
+    pub fn certify_host(
+        &mut self,
+        name: &str,
+        ca_key: &Path,
+        principals: &str,
+    ) -> Result<(), LabError> {
+        let index = self
+            .hosts
+            .iter()
+            .position(|h| h.name == name)
+            .ok_or_else(|| LabError::new(format!("no lab host {name:?}")))?;
+        let host_dir = self.dir().join(name);
+        let status = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-s"])
+            .arg(ca_key)
+            .args(["-h", "-I", name, "-n", principals, "-V", "-5m:+1h"])
+            .arg(host_dir.join("ssh_host_ed25519_key.pub"))
+            .status()
+            .map_err(|e| LabError::new(format!("ssh-keygen: {e}")))?;
+        if !status.success() {
+            return Err(LabError::new(format!("ssh-keygen -s failed: {status}")));
+        }
+        let config = host_dir.join("sshd_config");
+        let mut text = std::fs::read_to_string(&config)
+            .map_err(|e| LabError::new(format!("{}: {e}", config.display())))?;
+        text.push_str(&format!(
+            "HostCertificate \"{}\"\n",
+            host_dir.join("ssh_host_ed25519_key-cert.pub").display()
+        ));
+        std::fs::write(&config, text)
+            .map_err(|e| LabError::new(format!("{}: {e}", config.display())))?;
+        let pid = self.sshd[index]
+            .as_ref()
+            .map(Child::id)
+            .ok_or_else(|| LabError::new(format!("{name}: its sshd is not running")))?;
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .map_err(|e| LabError::new(format!("kill: {e}")))?;
+        if !status.success() {
+            return Err(LabError::new(format!("kill -HUP {pid} failed")));
+        }
+        // The re-executed sshd listens again shortly; wait until it accepts.
+        let host = self.hosts[index].clone();
+        let log = host_dir.join("sshd.log");
+        let slot = self.sshd[index].as_mut().expect("checked above");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        hosts::wait_ready(slot, host.address, host.private, &log)
+    }
+
     /// The text of `path` on host `name` (see [`Lab::host_path`]).
     pub fn read_host_file(&self, name: &str, path: &str) -> Result<String, LabError> {
         let file = self.host_path(name, path)?;
@@ -368,6 +430,25 @@ impl Lab {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .filter(|&pid| process_alive(pid)))
+    }
+
+    /// Leases an address of the lab's network that no host has, routed from the root
+    /// namespace to the lab's bridge: a virtual IP that hosts can take over (kube-vip's),
+    /// answering ARP for it. Released when the lab stops.
+    pub fn lease_virtual_ip(&mut self) -> Result<Ipv4Addr, LabError> {
+        let address = self
+            .leases
+            .acquire_more(1)?
+            .pop()
+            .ok_or_else(|| LabError::new("no lab address leased"))?;
+        hosts::route_host(address, &self.bridge)?;
+        self.virtual_ips.push(address);
+        Ok(address)
+    }
+
+    /// The virtual IPs leased so far.
+    pub fn virtual_ips(&self) -> &[Ipv4Addr] {
+        &self.virtual_ips
     }
 
     /// Makes host `name` unreachable (its veth goes down; sshd keeps running).

@@ -5,8 +5,9 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use clap::Args;
+use fleetform_planner::apply::progress::{Progress, Silent};
 use fleetform_planner::ops::Control;
-use fleetform_planner::plan::{Mode, Plan, file};
+use fleetform_planner::plan::{Mode, Plan};
 use fleetform_planner::providers::Providers;
 
 use super::session::{PlanFlags, Runtime, open_for};
@@ -43,11 +44,18 @@ pub fn run(args: ApplyArgs, providers: &Providers, mode: Mode) -> miette::Result
     let options = flags.run_options(mode);
     let render_diags = |session: &fleetform_planner::ops::Session| match &ui {
         Some(ui) => ui.diagnostics(&session.config, &session.diagnostics),
-        None => render::human::diagnostics(&session.config, &session.diagnostics, color),
+        None => render::human::diagnostics_with(
+            &session.config,
+            &session.diagnostics,
+            color,
+            flags.compact_warnings,
+        ),
     };
     let plan: Plan = match &args.plan_file {
         Some(path) => {
-            let (plan, hash) = file::read(path).map_err(|e| miette::miette!("{e}"))?;
+            let (plan, hash) = session
+                .read_plan(path)
+                .map_err(|e| miette::miette!("{e}"))?;
             if !session.check_saved(&plan, &hash) {
                 render_diags(&session);
                 return Ok(Outcome::Failure);
@@ -55,7 +63,17 @@ pub fn run(args: ApplyArgs, providers: &Providers, mode: Mode) -> miette::Result
             plan
         }
         None => {
-            let plan = session.plan(providers, &options, rt.runtime.handle(), rt.cancel.clone());
+            let refresh: &dyn Progress = match &ui {
+                Some(ui) => ui,
+                None => &Silent,
+            };
+            let plan = session.plan(
+                providers,
+                &options,
+                rt.runtime.handle(),
+                rt.cancel.clone(),
+                refresh,
+            );
             let Some(plan) = plan else {
                 render_diags(&session);
                 return Ok(Outcome::Failure);
@@ -78,7 +96,7 @@ pub fn run(args: ApplyArgs, providers: &Providers, mode: Mode) -> miette::Result
         }
     };
     let human = Human::new(color);
-    let progress: &dyn fleetform_planner::apply::progress::Progress = match &ui {
+    let progress: &dyn Progress = match &ui {
         Some(ui) => ui,
         None => &human,
     };

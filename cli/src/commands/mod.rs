@@ -2,17 +2,26 @@
 //! options, calls `fleetform_planner::ops`, and renders the result; no engine logic.
 
 mod apply;
+mod completion;
+mod console;
 mod fmt;
 mod force_unlock;
 mod graph;
 mod import;
 mod init;
 mod output;
+mod partitions;
 mod plan;
+mod providers;
 mod session;
 mod show;
+mod sources;
 mod state;
+mod status;
+mod taint;
+mod ui;
 mod validate;
+mod version;
 mod workspace;
 
 use std::path::PathBuf;
@@ -42,7 +51,7 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Rewrite configuration files in the canonical format.
     Fmt(fmt::FmtArgs),
-    /// Prepare the working directory (providers are built in; nothing is downloaded).
+    /// Prepare the working directory: fetch and verify add-on sources into its cache.
     Init(init::InitArgs),
     /// Show the changes apply would make.
     Plan(plan::PlanArgs),
@@ -58,12 +67,35 @@ enum Command {
     Output(output::OutputArgs),
     /// Inspect and edit the state by hand.
     State(state::StateArgs),
+    /// Show every site's health: clusters, versions, nodes, certificates, Arc, deferred
+    /// work, drift and the last apply.
+    Status(status::StatusArgs),
+    /// Serve the status as a read-only web page on 127.0.0.1.
+    Ui(ui::UiArgs),
+    /// List the state's partitions (for a CI matrix: -target=partition:NAME or
+    /// -partitions=K/N).
+    Partitions(partitions::PartitionsArgs),
     /// Adopt an existing object into the state.
     Import(import::ImportArgs),
     /// Release a state lock left by a run that died.
     ForceUnlock(force_unlock::ForceUnlockArgs),
     /// Manage workspaces: separate states of one configuration.
     Workspace(workspace::WorkspaceArgs),
+    /// Mark a resource instance for replacement by the next plan.
+    Taint(taint::TaintArgs),
+    /// Remove the replacement mark from a resource instance.
+    Untaint(taint::TaintArgs),
+    /// Show the providers the configuration and the state use (`providers schema -json`:
+    /// their schemas).
+    Providers(providers::ProvidersArgs),
+    /// Show fleetform's version.
+    Version(version::VersionArgs),
+    /// Print a shell completion script.
+    Completion(completion::CompletionArgs),
+    /// Evaluate expressions against the configuration and the state.
+    Console(console::ConsoleArgs),
+    /// Work with the add-on source cache (`sources mirror DIR` for air-gapped sites).
+    Sources(sources::SourcesArgs),
 }
 
 /// Input variable options, shared by every command that evaluates the configuration.
@@ -98,6 +130,7 @@ impl VarOptions {
             vars,
             env: std::env::vars().collect(),
             workspace: std::env::var("FLEETFORM_WORKSPACE").unwrap_or_default(),
+            backends: crate::backends::builtin(),
         }
     }
 }
@@ -113,7 +146,7 @@ pub fn run(cli: Cli) -> miette::Result<Outcome> {
         Command::Validate(args) => validate::run(args, &providers),
         Command::Graph(args) => graph::run(args, &providers),
         Command::Fmt(args) => fmt::run(args),
-        Command::Init(args) => init::run(args),
+        Command::Init(args) => init::run(args, &providers),
         Command::Plan(args) => plan::run(args, &providers),
         Command::Apply(args) => apply::run(args, &providers, fleetform_planner::plan::Mode::Normal),
         Command::Destroy(args) => {
@@ -125,8 +158,18 @@ pub fn run(cli: Cli) -> miette::Result<Outcome> {
         Command::Show(args) => show::run(args),
         Command::Output(args) => output::run(args),
         Command::State(args) => state::run(args),
+        Command::Status(args) => status::run(args, &providers),
+        Command::Ui(args) => ui::run(args),
+        Command::Partitions(args) => partitions::run(args, &providers),
         Command::Import(args) => import::run(args, &providers),
         Command::ForceUnlock(args) => force_unlock::run(args),
         Command::Workspace(args) => workspace::run(args),
+        Command::Taint(args) => taint::run(args, true),
+        Command::Untaint(args) => taint::run(args, false),
+        Command::Providers(args) => providers::run(args, &providers),
+        Command::Version(args) => version::run(args, &providers),
+        Command::Completion(args) => completion::run(args),
+        Command::Console(args) => console::run(args, &providers),
+        Command::Sources(args) => sources::run(args),
     }
 }

@@ -92,6 +92,7 @@ fn type_json(value: &fleetform_sdk::Value) -> serde_json::Value {
         Value::Number(_) => json!("number"),
         Value::String(_) => json!("string"),
         Value::List(items) => json!(["tuple", items.iter().map(type_json).collect::<Vec<_>>()]),
+        Value::Set(items) => json!(["set", items.first().map_or(json!("dynamic"), type_json)]),
         Value::Object(map) => json!([
             "object",
             map.iter()

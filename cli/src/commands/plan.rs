@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use fleetform_planner::plan::{Mode, file};
+use fleetform_planner::apply::progress::{Progress, Silent};
+use fleetform_planner::plan::Mode;
 use fleetform_planner::providers::Providers;
 
 use super::session::{PlanFlags, Runtime, open_for};
@@ -34,10 +35,25 @@ pub fn run(args: PlanArgs, providers: &Providers) -> miette::Result<Outcome> {
     };
     let rt = Runtime::new()?;
     let options = flags.run_options(Mode::Normal);
-    let plan = session.plan(providers, &options, rt.runtime.handle(), rt.cancel.clone());
+    let refresh: &dyn Progress = match &ui {
+        Some(ui) => ui,
+        None => &Silent,
+    };
+    let plan = session.plan(
+        providers,
+        &options,
+        rt.runtime.handle(),
+        rt.cancel.clone(),
+        refresh,
+    );
     match &ui {
         Some(ui) => ui.diagnostics(&session.config, &session.diagnostics),
-        None => render::human::diagnostics(&session.config, &session.diagnostics, color),
+        None => render::human::diagnostics_with(
+            &session.config,
+            &session.diagnostics,
+            color,
+            flags.compact_warnings,
+        ),
     }
     let Some(plan) = plan else {
         return Ok(Outcome::Failure);
@@ -48,7 +64,8 @@ pub fn run(args: PlanArgs, providers: &Providers) -> miette::Result<Outcome> {
             .map_err(|e| miette::miette!("cannot write output: {e}"))?,
     }
     if let Some(out) = &args.out {
-        file::write(out, &plan, &file::config_hash(&session.config))
+        session
+            .write_plan(out, &plan)
             .map_err(|e| miette::miette!("cannot save the plan: {e}"))?;
         if ui.is_none() {
             render::stdout(&format!("\nSaved the plan to: {}\n\nTo perform exactly these actions, run the following command to apply:\n    fleetform apply {:?}\n", out.display(), out.display()))

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use fleetform_planner::ops::{self, LoadOptions, RunOptions, Session};
 use fleetform_planner::plan::Mode;
+use fleetform_planner::state::partition::Share;
 use fleetform_sdk::CancellationToken;
 
 use super::VarOptions;
@@ -26,12 +27,19 @@ pub struct PlanFlags {
     /// Read every object before planning (-refresh=false skips it).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
-    /// Plan only this resource, instance or module, with what it depends on. Repeatable.
+    /// Plan only this resource, instance or module, with what it depends on; or only this
+    /// partition (`partition:module.clinic["north"]`, `partition:root`), reading the values
+    /// of the others as recorded. Repeatable.
     #[arg(long = "target", value_name = "ADDRESS")]
     pub targets: Vec<String>,
-    /// Leave out this resource, instance or module, with what depends on it. Repeatable.
+    /// Leave out this resource, instance or module, with what depends on it; or this
+    /// partition (`partition:NAME`). Repeatable.
     #[arg(long = "exclude", value_name = "ADDRESS")]
     pub excludes: Vec<String>,
+    /// Plan only the K-th of N shares of the fleet's partitions (`fleetform partitions`
+    /// lists them; the rest of the fleet, `root`, is in no share), e.g. 3/20 in a CI matrix.
+    #[arg(long = "partitions", value_name = "K/N", value_parser = parse_share)]
+    pub share: Option<Share>,
     /// Plan to replace this instance even if nothing changed. Repeatable.
     #[arg(long = "replace", value_name = "ADDRESS")]
     pub replace: Vec<String>,
@@ -50,6 +58,9 @@ pub struct PlanFlags {
     /// Do not color the output.
     #[arg(long)]
     pub no_color: bool,
+    /// Show warnings (when there are no errors) by summary only.
+    #[arg(long)]
+    pub compact_warnings: bool,
     /// Accepted for Terraform compatibility; fleetform never prompts for variables.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL", hide = true)]
     pub input: bool,
@@ -73,6 +84,7 @@ impl PlanFlags {
             excludes: self.excludes.clone(),
             replace: self.replace.clone(),
             parallelism: self.parallelism.max(1),
+            share: self.share,
             ..RunOptions::default()
         }
     }
@@ -83,6 +95,10 @@ impl PlanFlags {
 }
 
 pub use fleetform_sdk::parse_duration;
+
+fn parse_share(text: &str) -> Result<Share, String> {
+    Share::parse(text)
+}
 
 /// The async runtime of a run and its interrupt handling: the first Ctrl-C (or SIGTERM)
 /// stops scheduling new work and lets running work finish; the second cancels running

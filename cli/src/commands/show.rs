@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use fleetform_planner::plan::file;
 
 use super::VarOptions;
 use super::session::open;
@@ -30,11 +29,13 @@ pub fn run(args: ShowArgs) -> miette::Result<Outcome> {
     };
     let text = match &args.plan_file {
         Some(path) => {
-            let (plan, _) = file::read(path).map_err(|e| miette::miette!("{e}"))?;
+            let (plan, _) = session
+                .read_plan(path)
+                .map_err(|e| miette::miette!("{e}"))?;
             if args.json {
                 format!(
                     "{}\n",
-                    render::json::plan_representation(&plan, &session.state)
+                    render::json::plan_representation(&plan, &session.state, &session.config)
                 )
             } else {
                 render::plan::plan(&plan, color)

@@ -1,11 +1,11 @@
-//! `fleetform state list|show|mv|rm|pull`: inspect and edit the state by hand, each edit
-//! written atomically with a backup and a new serial, under the state lock.
+//! `fleetform state list|show|mv|rm|pull|pending`: inspect and edit the state by hand, each
+//! edit written atomically with a backup and a new serial, under the state lock.
 
 use clap::{Args, Subcommand};
 use fleetform_planner::addrs::{
     AbsResourceInstance, Selector, parse_abs_resource_instance, parse_module_instance,
 };
-use fleetform_planner::state::State;
+use fleetform_planner::state::{PendingAction, State};
 
 use super::VarOptions;
 use super::session::{open, parse_duration};
@@ -38,8 +38,32 @@ enum StateCommand {
         #[arg(required = true)]
         addresses: Vec<String>,
     },
-    /// Print the raw state as stored.
+    /// Print the state (decrypted, with any interrupted run's journal replayed).
     Pull,
+    /// Replace the state with a state file (as `state pull` printed it); `-` reads stdin.
+    Push {
+        path: String,
+        /// Push even when the file's serial is not newer than the stored state's.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show who holds the state lock and since when.
+    LockInfo,
+    /// Changes a killed run left unfinished: list them, or settle one by hand.
+    #[command(subcommand)]
+    Pending(PendingCommand),
+}
+
+#[derive(Subcommand)]
+enum PendingCommand {
+    /// List the interrupted changes: address, what was being done, since when.
+    List,
+    /// The interrupted change did complete: record the object it was making (attributes
+    /// only the provider could have told are left empty until the next refresh).
+    Done { address: String },
+    /// Forget the interrupted change: the next plan decides from the configuration and
+    /// the recorded object alone, as if it had never started.
+    Forget { address: String },
 }
 
 fn selectors(texts: &[String]) -> miette::Result<Vec<Selector>> {
@@ -56,13 +80,20 @@ pub fn run(args: StateArgs) -> miette::Result<Outcome> {
     };
     let edits = matches!(
         args.command,
-        StateCommand::Mv { .. } | StateCommand::Rm { .. }
+        StateCommand::Mv { .. }
+            | StateCommand::Rm { .. }
+            | StateCommand::Push { .. }
+            | StateCommand::Pending(PendingCommand::Done { .. } | PendingCommand::Forget { .. })
     );
     let lock = edits.then_some(args.lock_timeout);
-    let Some(session) = open(&VarOptions::default(), "OperationTypeState", lock, color) else {
+    let Some(mut session) = open(&VarOptions::default(), "OperationTypeState", lock, color) else {
         return Ok(Outcome::Failure);
     };
-    let state = &session.state;
+    let state = &session.state.clone();
+    let done = matches!(
+        args.command,
+        StateCommand::Pending(PendingCommand::Done { .. })
+    );
     match args.command {
         StateCommand::List { addresses } => {
             let filters = selectors(&addresses)?;
@@ -92,6 +123,59 @@ pub fn run(args: StateArgs) -> miette::Result<Outcome> {
                     + "\n",
             )?;
         }
+        StateCommand::LockInfo => match session
+            .store()
+            .lock_holder()
+            .map_err(|e| miette::miette!("cannot read the lock: {e}"))?
+        {
+            Some(info) => write_out(format!(
+                "The state {} is locked.\n  ID:        {}\n  Operation: {}\n  Who:       {}\n  Version:   {}\n  Since:     {}\n",
+                session.store().describe(),
+                info.id,
+                info.operation,
+                info.who,
+                info.version,
+                info.created
+            ))?,
+            None => write_out(format!(
+                "The state {} is not locked.\n",
+                session.store().describe()
+            ))?,
+        },
+        StateCommand::Push { path, force } => {
+            let bytes = if path == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                    .map_err(|e| miette::miette!("cannot read standard input: {e}"))?;
+                buf
+            } else {
+                std::fs::read(&path).map_err(|e| miette::miette!("cannot read {path}: {e}"))?
+            };
+            let pushed = fleetform_planner::state::format::decode(&bytes)
+                .map_err(|e| miette::miette!("{path} is not a fleetform state: {e}"))?;
+            if state.serial > 0 && pushed.lineage != state.lineage {
+                return Err(miette::miette!(
+                    "cannot push: {path} has lineage {}, but the stored state has lineage {}; it is another state (delete the workspace first to replace it)",
+                    pushed.lineage,
+                    state.lineage
+                ));
+            }
+            if pushed.serial <= state.serial && !force {
+                return Err(miette::miette!(
+                    "cannot push: {path} has serial {}, not newer than the stored state's serial {}; use -force to push it anyway",
+                    pushed.serial,
+                    state.serial
+                ));
+            }
+            session
+                .write_state(pushed)
+                .map_err(|e| miette::miette!("cannot write the state: {e}"))?;
+            write_out(format!(
+                "Pushed {path} to {} (serial {}).\n",
+                session.store().describe(),
+                session.state.serial
+            ))?;
+        }
         StateCommand::Rm { addresses } => {
             let filters = selectors(&addresses)?;
             let mut next = state.clone();
@@ -111,10 +195,52 @@ pub fn run(args: StateArgs) -> miette::Result<Outcome> {
                 next.resources.remove(a);
                 write_out(format!("Removed {a}\n"))?;
             }
-            save(&session, next)?;
+            save(&mut session, next)?;
             write_out(format!(
                 "Successfully removed {} resource instance(s).\n",
                 removed.len()
+            ))?;
+        }
+        StateCommand::Pending(PendingCommand::List) => {
+            for (addr, op) in &state.pending {
+                let what = if op.deposed {
+                    "delete (old object of a replacement)"
+                } else {
+                    op.action.as_str()
+                };
+                write_out(format!("{addr}\t{what}\tstarted {}\n", op.started))?;
+            }
+        }
+        StateCommand::Pending(
+            PendingCommand::Done { address } | PendingCommand::Forget { address },
+        ) => {
+            let addr = parse_abs_resource_instance(&address)
+                .map_err(|e| miette::miette!("invalid address {address:?}: {e}"))?;
+            let Some(op) = state.pending.get(&addr).cloned() else {
+                eprintln!(
+                    "Error: No interrupted change of {addr}\n\nTo view the interrupted changes, use \"fleetform state pending list\"."
+                );
+                return Ok(Outcome::Failure);
+            };
+            let mut next = state.clone();
+            next.pending.remove(&addr);
+            if done && !op.deposed {
+                match (op.action, &op.planned) {
+                    (PendingAction::Delete, _) => {
+                        next.resources.remove(&addr);
+                    }
+                    (_, Some(planned)) => {
+                        next.resources
+                            .insert(addr.clone(), op.instance(planned.known_or_null()));
+                    }
+                    (_, None) => {}
+                }
+            }
+            save(&mut session, next)?;
+            let verb = if done { "Recorded as done" } else { "Forgot" };
+            write_out(format!(
+                "{verb}: the interrupted {} of {addr}.\n",
+                op.action.as_str()
             ))?;
         }
         StateCommand::Mv {
@@ -134,7 +260,7 @@ pub fn run(args: StateArgs) -> miette::Result<Outcome> {
                     next.resources.insert(to.clone(), i);
                 }
             }
-            save(&session, next)?;
+            save(&mut session, next)?;
             write_out(format!(
                 "Move {source:?} to {destination:?}\nSuccessfully moved {} object(s).\n",
                 moves.len()
@@ -208,10 +334,8 @@ fn renames(
     Ok(vec![(from, to)])
 }
 
-fn save(session: &fleetform_planner::ops::Session, mut next: State) -> miette::Result<()> {
-    next.serial = session.state.serial + 1;
+fn save(session: &mut fleetform_planner::ops::Session, next: State) -> miette::Result<()> {
     session
-        .store()
-        .write(&next)
+        .write_state(next)
         .map_err(|e| miette::miette!("cannot write the state: {e}"))
 }

@@ -22,7 +22,7 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs, providers: &Providers) -> miette::Result<Outcome> {
-    let validated = ops::validate(&args.vars.load_options(), providers);
+    let validated = ops::check(&args.vars.load_options(), providers);
     let diags = &validated.diagnostics;
     if args.json {
         let json = render::json::validate(&validated.config, diags);

@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand};
 use fleetform_planner::state::State;
+use fleetform_planner::state::partition::REST;
 
 use super::VarOptions;
 use super::session::{environment_file, open, workspace};
@@ -19,8 +20,13 @@ pub struct WorkspaceArgs {
 enum WorkspaceCommand {
     /// Create a workspace and switch to it.
     New { name: String },
-    /// Switch to a workspace.
-    Select { name: String },
+    /// Switch to a workspace (-or-create creates it when it does not exist).
+    Select {
+        name: String,
+        /// Create the workspace if it does not exist, as `workspace new` would.
+        #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+        or_create: bool,
+    },
     /// List the workspaces; the current one is marked with *.
     List,
     /// Delete a workspace whose state holds no objects (-force deletes it anyway).
@@ -65,37 +71,50 @@ pub fn run(args: WorkspaceArgs) -> miette::Result<Outcome> {
         std::fs::write(environment_file(), format!("{name}\n"))
             .map_err(|e| miette::miette!("cannot record the workspace: {e}"))
     };
+    let create = |name: &str| -> miette::Result<()> {
+        if !valid(name) {
+            return Err(miette::miette!(
+                "workspace names may contain only letters, digits, '-' and '_'"
+            ));
+        }
+        if existing.iter().any(|e| e == name) {
+            return Err(miette::miette!("workspace {name:?} already exists"));
+        }
+        let store = backend.store(name).map_err(|e| miette::miette!("{e}"))?;
+        // An empty state at serial 1: written states start there.
+        let first = State {
+            serial: 1,
+            ..State::new()
+        };
+        match store.partitioned().filter(|_| session.is_partitioned()) {
+            // A fleet kept in partitions starts with its first partition.
+            Some(parts) => parts.replace_layout(
+                None,
+                &std::collections::BTreeMap::from([(REST.to_owned(), first)]),
+            ),
+            None => store.write(&first),
+        }
+        .map_err(|e| miette::miette!("{e}"))?;
+        select(name)?;
+        out(format!(
+            "Created and switched to workspace {name:?}!\n\nYou're now on a new, empty workspace. Workspaces isolate their state,\nso if you run \"fleetform plan\" fleetform will not see any existing state\nfor this configuration.\n"
+        ))?;
+        Ok(())
+    };
     match args.command {
         WorkspaceCommand::Show => {}
         WorkspaceCommand::List => {
-            for name in existing {
-                let mark = if name == current { "*" } else { " " };
+            for name in &existing {
+                let mark = if *name == current { "*" } else { " " };
                 out(format!("{mark} {name}\n"))?;
             }
         }
-        WorkspaceCommand::New { name } => {
-            if !valid(&name) {
-                return Err(miette::miette!(
-                    "workspace names may contain only letters, digits, '-' and '_'"
-                ));
-            }
-            if existing.contains(&name) {
-                return Err(miette::miette!("workspace {name:?} already exists"));
-            }
-            let store = backend.store(&name).map_err(|e| miette::miette!("{e}"))?;
-            store
-                // An empty state at serial 1: written states start there.
-                .write(&State {
-                    serial: 1,
-                    ..State::new()
-                })
-                .map_err(|e| miette::miette!("{e}"))?;
-            select(&name)?;
-            out(format!(
-                "Created and switched to workspace {name:?}!\n\nYou're now on a new, empty workspace. Workspaces isolate their state,\nso if you run \"fleetform plan\" fleetform will not see any existing state\nfor this configuration.\n"
-            ))?;
-        }
-        WorkspaceCommand::Select { name } => {
+        WorkspaceCommand::New { name } => create(&name)?,
+        WorkspaceCommand::Select {
+            name,
+            or_create: true,
+        } if !existing.contains(&name) => create(&name)?,
+        WorkspaceCommand::Select { name, .. } => {
             if !existing.contains(&name) {
                 return Err(miette::miette!(
                     "workspace {name:?} doesn't exist; create it with `fleetform workspace new {name}`"

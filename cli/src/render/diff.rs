@@ -735,7 +735,7 @@ fn json_type(v: Option<&Value>) -> JsonType {
         Some(Value::Number(_)) => JsonType::Number,
         Some(Value::String(_)) => JsonType::String,
         Some(Value::Object(_)) => JsonType::Object,
-        Some(Value::List(_)) => JsonType::Array,
+        Some(Value::List(_) | Value::Set(_)) => JsonType::Array,
     }
 }
 

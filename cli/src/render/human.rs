@@ -26,6 +26,27 @@ pub fn diagnostics(config: &Config, diags: &Diagnostics, color: Color) {
     }
 }
 
+/// Like [`diagnostics`]; with `compact` (Terraform's `-compact-warnings`), warnings that
+/// come without errors are listed by summary and place only.
+pub fn diagnostics_with(config: &Config, diags: &Diagnostics, color: Color, compact: bool) {
+    if !compact || diags.has_errors() || diags.warning_count() == 0 {
+        return diagnostics(config, diags, color);
+    }
+    let mut out = String::from("\nWarnings:\n\n");
+    for d in diags {
+        out.push_str(&format!("- {}\n", d.summary));
+        if let Some(at) = &d.subject {
+            out.push_str(&format!(
+                "  on {} line {}\n",
+                at.file.display(),
+                at.start.line
+            ));
+        }
+    }
+    out.push_str("\nTo see the full warning notes, run fleetform without -compact-warnings.\n");
+    eprint!("{out}");
+}
+
 /// A diagnostic prepared for miette: one source file per report, so places in other files
 /// become related reports.
 #[derive(Debug)]

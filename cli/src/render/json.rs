@@ -3,16 +3,17 @@
 //! (Terraform's "JSON Output Format"), and, in [`JsonUi`], the streamed UI messages of
 //! `plan -json` and `apply -json`.
 //!
-//! The plan and state representations carry every value, sensitive ones included, with
-//! `*_sensitive` trees marking them, exactly as Terraform's do: like a saved plan, they are
-//! sensitive artifacts. The UI stream redacts.
+//! The plan and state representations carry every value except sensitive ones, which are
+//! `null` with `*_sensitive` trees marking where they are. Terraform prints them in clear;
+//! fleetform keeps secrets to the state and plan files (`output NAME` still prints a
+//! sensitive output when asked for it by name). The UI stream redacts too.
 
 use std::collections::BTreeMap;
 
 use fleetform_planner::addrs::{AbsResourceInstance, InstanceKey, ModuleInstance, ResourceMode};
 use fleetform_planner::config::Config;
 use fleetform_planner::plan::{Action, Mode, OutputChange, Plan, Reason, ResourceChange};
-use fleetform_planner::state::{InstanceStatus, State};
+use fleetform_planner::state::State;
 use fleetform_sdk::{
     Block, Diagnostic, Diagnostics, Nesting, PathStep, Pos, Severity, SourceRange,
 };
@@ -104,22 +105,47 @@ pub const PLAN_FORMAT_VERSION: &str = "1.2";
 pub const STATE_FORMAT_VERSION: &str = "1.0";
 /// This fleetform's version, for `fleetform_version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Terraform version whose JSON formats fleetform writes, for `terraform_version`:
+/// tools written for Terraform gate on this key. Terraform 1.11 writes plan format 1.2,
+/// state format 1.0 and UI messages 1.2, the versions above; fleetform's own version is
+/// beside it as `fleetform_version`.
+pub const TERRAFORM_VERSION: &str = "1.11.0";
 
-/// `show -json PLANFILE`: Terraform's plan representation. `prior` is the state the plan was
-/// made from.
-pub fn plan_representation(plan: &Plan, prior: &State) -> Value {
-    plan_representation_with(plan, prior, &builtin_schema)
+/// The stable address of a built-in provider, `fleetform.io/builtin/NAME`, shaped like
+/// Terraform's `terraform.io/builtin/terraform`: providers are built in, nothing is ever
+/// fetched from this address.
+pub fn provider_address(name: &str) -> String {
+    format!("fleetform.io/builtin/{name}")
 }
 
-pub(crate) fn plan_representation_with(plan: &Plan, prior: &State, schemas: Schemas<'_>) -> Value {
+/// `show -json PLANFILE`: Terraform's plan representation. `prior` is the state the plan was
+/// made from; `config` the configuration it was made with.
+pub fn plan_representation(plan: &Plan, prior: &State, config: &Config) -> Value {
+    plan_representation_with(plan, prior, config, &builtin_schema)
+}
+
+pub(crate) fn plan_representation_with(
+    plan: &Plan,
+    prior: &State,
+    config: &Config,
+    schemas: Schemas<'_>,
+) -> Value {
     let mut out = Map::new();
     out.insert("format_version".into(), json!(PLAN_FORMAT_VERSION));
+    out.insert("terraform_version".into(), json!(TERRAFORM_VERSION));
     out.insert("fleetform_version".into(), json!(VERSION));
     if !plan.variables.is_empty() {
         let vars: Map<String, Value> = plan
             .variables
             .iter()
-            .map(|(k, v)| (k.clone(), json!({ "value": v.to_json() })))
+            .map(|(k, v)| {
+                let value = if sensitive_variable(config, k) {
+                    Value::Null
+                } else {
+                    hide(v).to_json()
+                };
+                (k.clone(), json!({ "value": value }))
+            })
             .collect();
         out.insert("variables".into(), Value::Object(vars));
     }
@@ -161,9 +187,28 @@ pub(crate) fn plan_representation_with(plan: &Plan, prior: &State, schemas: Sche
             state_representation_with(prior, schemas),
         );
     }
+    out.insert(
+        "configuration".into(),
+        super::json_config::configuration(config, schemas),
+    );
+    let mut module_instances: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| !c.addr.module.is_root())
+        .map(|c| c.addr.module.to_string())
+        .collect();
+    module_instances.dedup();
+    let relevant = super::json_config::relevant_attributes(config, &module_instances);
+    if relevant.as_array().is_some_and(|a| !a.is_empty()) {
+        out.insert("relevant_attributes".into(), relevant);
+    }
+    if !plan.checks.is_empty() {
+        out.insert("checks".into(), super::json_checks::checks(&plan.checks));
+    }
+    out.insert("timestamp".into(), json!(rfc3339(plan.timestamp)));
     let applyable = !plan.is_empty() || (plan.mode == Mode::RefreshOnly && !plan.drift.is_empty());
     out.insert("applyable".into(), json!(applyable));
-    out.insert("complete".into(), json!(true));
+    out.insert("complete".into(), json!(plan.complete));
     out.insert("errored".into(), json!(false));
     Value::Object(out)
 }
@@ -177,6 +222,7 @@ pub fn state_representation(state: &State) -> Value {
 pub(crate) fn state_representation_with(state: &State, schemas: Schemas<'_>) -> Value {
     let mut out = Map::new();
     out.insert("format_version".into(), json!(STATE_FORMAT_VERSION));
+    out.insert("terraform_version".into(), json!(TERRAFORM_VERSION));
     out.insert("fleetform_version".into(), json!(VERSION));
     if state.resources.is_empty() && state.outputs.is_empty() {
         return Value::Object(out);
@@ -188,7 +234,15 @@ pub(crate) fn state_representation_with(state: &State, schemas: Schemas<'_>) -> 
             .iter()
             .map(|(k, o)| {
                 let sensitive = o.sensitive || o.value.contains_sensitive();
-                (k.clone(), json!({ "sensitive": sensitive, "value": o.value.to_json(), "type": type_json(&o.value) }))
+                let value = if o.sensitive {
+                    Value::Null
+                } else {
+                    hide(&o.value).to_json()
+                };
+                (
+                    k.clone(),
+                    json!({ "sensitive": sensitive, "value": value, "type": type_json(&o.value) }),
+                )
             })
             .collect();
         values.insert("outputs".into(), Value::Object(outputs));
@@ -198,7 +252,10 @@ pub(crate) fn state_representation_with(state: &State, schemas: Schemas<'_>) -> 
         let schema = schema_block(addr, schemas);
         let mut r = resource_head(addr, &instance.provider);
         r.insert("schema_version".into(), json!(instance.schema_version));
-        r.insert("values".into(), instance.value.to_json());
+        r.insert(
+            "values".into(),
+            hide(&mark_schema(&instance.value, schema)).to_json(),
+        );
         r.insert(
             "sensitive_values".into(),
             sensitive_tree(&mark_schema(&instance.value, schema)),
@@ -212,7 +269,7 @@ pub(crate) fn state_representation_with(state: &State, schemas: Schemas<'_>) -> 
             deps.sort();
             r.insert("depends_on".into(), json!(deps));
         }
-        if instance.status == InstanceStatus::Tainted {
+        if instance.status.is_tainted() {
             r.insert("tainted".into(), json!(true));
         }
         tree.insert(&addr.module, Value::Object(r));
@@ -236,7 +293,12 @@ fn planned_values(plan: &Plan, prior: &State, schemas: Schemas<'_>) -> Value {
             );
             if after.is_wholly_known() {
                 o.insert("type".into(), type_json(after));
-                o.insert("value".into(), after.to_json());
+                let value = if oc.sensitive {
+                    Value::Null
+                } else {
+                    hide(after).to_json()
+                };
+                o.insert("value".into(), value);
             }
             Some((k.clone(), Value::Object(o)))
         })
@@ -253,7 +315,10 @@ fn planned_values(plan: &Plan, prior: &State, schemas: Schemas<'_>) -> Value {
         let mut r = resource_head(&c.addr, &c.provider);
         let version = prior.resources.get(&c.addr).map_or(0, |i| i.schema_version);
         r.insert("schema_version".into(), json!(version));
-        r.insert("values".into(), omit_unknowns(after).unwrap_or(Value::Null));
+        r.insert(
+            "values".into(),
+            omit_unknowns(&hide(&mark_schema(after, schema))).unwrap_or(Value::Null),
+        );
         r.insert(
             "sensitive_values".into(),
             sensitive_tree(&mark_schema(after, schema)),
@@ -313,11 +378,14 @@ fn resource_head(addr: &AbsResourceInstance, provider: &str) -> Map<String, Valu
     if let Some(index) = key_json(&addr.resource.key) {
         out.insert("index".into(), index);
     }
-    out.insert("provider_name".into(), json!(provider_name(provider)));
+    out.insert(
+        "provider_name".into(),
+        json!(provider_address(&provider_name(provider))),
+    );
     out
 }
 
-fn mode_name(mode: ResourceMode) -> &'static str {
+pub(crate) fn mode_name(mode: ResourceMode) -> &'static str {
     match mode {
         ResourceMode::Managed => "managed",
         ResourceMode::Data => "data",
@@ -343,6 +411,11 @@ pub(crate) fn provider_name(config: &str) -> String {
     rest.split('.').next().unwrap_or(rest).to_owned()
 }
 
+/// The provider's name from a provider configuration address, for other renderers.
+pub fn provider_name_of(config: &str) -> String {
+    provider_name(config)
+}
+
 /// One element of `resource_changes` or `resource_drift`.
 fn resource_change(c: &ResourceChange, schemas: Schemas<'_>) -> Value {
     let schema = schema_block(&c.addr, schemas);
@@ -360,16 +433,20 @@ fn resource_change(c: &ResourceChange, schemas: Schemas<'_>) -> Value {
     }
     let mut change = Map::new();
     change.insert("actions".into(), json!(c.action.terraform_actions()));
+    let shown = |v: &fleetform_sdk::Value| hide(&mark_schema(v, schema));
     change.insert(
         "before".into(),
         c.before
             .as_ref()
-            .map_or(Value::Null, fleetform_sdk::Value::to_json),
+            .map_or(Value::Null, |v| shown(v).to_json()),
     );
     let (after, after_unknown) = match &c.after {
         None => (Value::Null, json!({})),
-        Some(v) if v.is_wholly_known() => (v.to_json(), json!({})),
-        Some(v) => (omit_unknowns(v).unwrap_or(Value::Null), unknown_tree(v)),
+        Some(v) if v.is_wholly_known() => (shown(v).to_json(), json!({})),
+        Some(v) => (
+            omit_unknowns(&shown(v)).unwrap_or(Value::Null),
+            unknown_tree(v),
+        ),
     };
     change.insert("after".into(), after);
     change.insert("after_unknown".into(), after_unknown);
@@ -422,6 +499,7 @@ pub(crate) fn action_reason(c: &ResourceChange) -> Option<&'static str> {
         },
         Reason::ReadBecauseConfigUnknown => "read_because_config_unknown",
         Reason::DeleteBecauseDestroyMode => return None,
+        Reason::DeleteBecauseDeposed => "delete_because_deposed",
     })
 }
 
@@ -450,19 +528,58 @@ fn output_change(oc: &OutputChange) -> Value {
             .after
             .as_ref()
             .is_some_and(fleetform_sdk::Value::contains_sensitive);
+    let shown = |v: &fleetform_sdk::Value| {
+        if oc.sensitive {
+            fleetform_sdk::Value::Null
+        } else {
+            hide(v)
+        }
+    };
     let (after, after_unknown) = match &oc.after {
         None => (Value::Null, json!(false)),
-        Some(v) if v.is_wholly_known() => (v.to_json(), json!(false)),
-        Some(v) => (omit_unknowns(v).unwrap_or(Value::Null), unknown_tree(v)),
+        Some(v) if v.is_wholly_known() => (shown(v).to_json(), json!(false)),
+        Some(v) => (
+            omit_unknowns(&shown(v)).unwrap_or(Value::Null),
+            unknown_tree(v),
+        ),
     };
     json!({
         "actions": output_action(oc).terraform_actions(),
-        "before": oc.before.as_ref().map_or(Value::Null, fleetform_sdk::Value::to_json),
+        "before": oc.before.as_ref().map_or(Value::Null, |v| shown(v).to_json()),
         "after": after,
         "after_unknown": after_unknown,
         "before_sensitive": sensitive,
         "after_sensitive": sensitive,
     })
+}
+
+/// The value with every sensitive part's known contents replaced by null (unknown parts
+/// stay unknown, for `after_unknown`): what JSON output may show of it.
+pub(crate) fn hide(v: &fleetform_sdk::Value) -> fleetform_sdk::Value {
+    use fleetform_sdk::Value as V;
+    fn blank(v: &V) -> V {
+        match v {
+            V::Unknown => V::Unknown,
+            V::Sensitive(inner) => blank(inner),
+            V::List(items) => V::List(items.iter().map(blank).collect()),
+            V::Object(map) => V::Object(map.iter().map(|(k, v)| (k.clone(), blank(v))).collect()),
+            _ => V::Null,
+        }
+    }
+    match v {
+        V::Sensitive(inner) => blank(inner),
+        V::List(items) => V::List(items.iter().map(hide).collect()),
+        V::Object(map) => V::Object(map.iter().map(|(k, v)| (k.clone(), hide(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// True when the root module declares variable `name` sensitive.
+fn sensitive_variable(config: &Config, name: &str) -> bool {
+    config
+        .root()
+        .and_then(|m| m.variables.get(name))
+        .is_some_and(|v| v.sensitive)
 }
 
 /// A value as JSON without its unknown parts: unknown attributes are left out, unknown
@@ -560,6 +677,15 @@ fn mark_schema(v: &fleetform_sdk::Value, schema: Option<&Block>) -> fleetform_sd
     V::Object(marked)
 }
 
+/// RFC 3339 in UTC with whole seconds, as Terraform writes a plan's `timestamp`.
+pub(crate) fn rfc3339(at: std::time::SystemTime) -> String {
+    let at = time::OffsetDateTime::from(at)
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// A value's type in cty's JSON type notation (`"string"`, `["object",{...}]`), as
 /// Terraform gives output types.
 pub(crate) fn type_json(v: &fleetform_sdk::Value) -> Value {
@@ -571,6 +697,7 @@ pub(crate) fn type_json(v: &fleetform_sdk::Value) -> Value {
         V::Number(_) => json!("number"),
         V::String(_) => json!("string"),
         V::List(items) => json!(["tuple", items.iter().map(type_json).collect::<Vec<_>>()]),
+        V::Set(items) => json!(["set", items.first().map_or(json!("dynamic"), type_json)]),
         V::Object(map) => json!([
             "object",
             map.iter()

@@ -1,6 +1,7 @@
 //! Shape tests of the plan and state representations against Terraform's documented
 //! format ("JSON Output Format") and its own `show -json` fixtures.
 
+use fleetform_planner::config::Config;
 use fleetform_planner::plan::{Action, Mode, OutputChange, Reason};
 use fleetform_planner::state::{InstanceState, InstanceStatus, OutputState, State};
 use fleetform_sdk::{PathStep, Value};
@@ -42,9 +43,12 @@ fn create_has_null_before_and_unknown_tree() {
         ),
     ]);
     let plan = plan_of(vec![change("host.web", Action::Create, None, Some(after))]);
-    let j = plan_representation_with(&plan, &State::new(), &schemas);
+    let j = plan_representation_with(&plan, &State::new(), &Config::default(), &schemas);
     assert_eq!(j["format_version"], "1.2");
+    assert_eq!(j["terraform_version"], "1.11.0");
     assert_eq!(j["fleetform_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(j["timestamp"], "1970-01-01T00:00:00Z");
+    assert_eq!(j["complete"], true);
     assert_eq!(j["errored"], false);
     assert_eq!(j["applyable"], true);
     assert!(
@@ -59,7 +63,7 @@ fn create_has_null_before_and_unknown_tree() {
             "mode": "managed",
             "type": "host",
             "name": "web",
-            "provider_name": "host",
+            "provider_name": "fleetform.io/builtin/host",
             "change": {
                 "actions": ["create"],
                 "before": null,
@@ -67,7 +71,7 @@ fn create_has_null_before_and_unknown_tree() {
                     "address": "10.0.0.5",
                     "labels": { "site": "north" },
                     "name": "web",
-                    "password": "hunter2",
+                    "password": null,
                     "ports": [22, null]
                 },
                 "after_unknown": { "id": true, "labels": { "zone": true }, "ports": [false, true] },
@@ -107,7 +111,7 @@ fn update_trees_mirror_the_values() {
         Some(before),
         Some(after),
     )]);
-    let j = plan_representation_with(&plan, &State::new(), &schemas);
+    let j = plan_representation_with(&plan, &State::new(), &Config::default(), &schemas);
     let c = &j["resource_changes"][0]["change"];
     assert_eq!(c["actions"], json!(["update"]));
     assert_eq!(
@@ -120,8 +124,9 @@ fn update_trees_mirror_the_values() {
     assert_eq!(c["before_sensitive"], tree);
     assert_eq!(c["after_sensitive"], tree);
     assert_eq!(
-        c["before"]["labels"]["token"], "t0k3n",
-        "the JSON plan carries values, as Terraform's does"
+        c["before"]["labels"]["token"],
+        serde_json::Value::Null,
+        "sensitive values stay in the plan file: the JSON shows where they are, not what"
     );
     assert!(c.get("replace_paths").is_none());
     assert!(j["resource_changes"][0].get("action_reason").is_none());
@@ -188,7 +193,7 @@ fn replace_paths_and_reasons() {
         ),
         reason("host.d", Action::Delete, Reason::DeleteBecauseDestroyMode),
     ]);
-    let j = plan_representation_with(&plan, &State::new(), &schemas);
+    let j = plan_representation_with(&plan, &State::new(), &Config::default(), &schemas);
     let by_addr = |a: &str| {
         j["resource_changes"]
             .as_array()
@@ -264,7 +269,7 @@ fn read_move_import_and_drift() {
         Some(obj(&[("id", s("h-1"))])),
         Some(web()),
     )];
-    let j = plan_representation_with(&plan, &State::new(), &schemas);
+    let j = plan_representation_with(&plan, &State::new(), &Config::default(), &schemas);
     let rc = j["resource_changes"].as_array().unwrap();
     assert_eq!(rc[0]["address"], "data.host_facts.web");
     assert_eq!(rc[0]["mode"], "data");
@@ -291,7 +296,7 @@ fn modules_nest_in_planned_values() {
         change("module.x[\"n\"].host.c", Action::Create, None, Some(web())),
         change("host.gone", Action::Delete, Some(web()), None),
     ]);
-    let j = plan_representation_with(&plan, &State::new(), &schemas);
+    let j = plan_representation_with(&plan, &State::new(), &Config::default(), &schemas);
     let root = &j["planned_values"]["root_module"];
     assert_eq!(
         root["resources"].as_array().unwrap().len(),
@@ -348,7 +353,7 @@ fn output_changes_and_prior_state() {
             sensitive: true,
         },
     );
-    let j = plan_representation_with(&plan, &prior, &schemas);
+    let j = plan_representation_with(&plan, &prior, &Config::default(), &schemas);
     assert_eq!(j["variables"], json!({ "region": { "value": "north" } }));
     assert_eq!(
         j["output_changes"]["ip"],
@@ -356,12 +361,12 @@ fn output_changes_and_prior_state() {
     );
     assert_eq!(
         j["output_changes"]["token"],
-        json!({ "actions": ["update"], "before": "a", "after": "b", "after_unknown": false, "before_sensitive": true, "after_sensitive": true })
+        json!({ "actions": ["update"], "before": null, "after": null, "after_unknown": false, "before_sensitive": true, "after_sensitive": true })
     );
     assert_eq!(j["output_changes"]["same"]["actions"], json!(["no-op"]));
     assert_eq!(
         j["planned_values"]["outputs"]["token"],
-        json!({ "sensitive": true, "type": "string", "value": "b" })
+        json!({ "sensitive": true, "type": "string", "value": null })
     );
     assert_eq!(
         j["planned_values"]["outputs"]["ip"],
@@ -381,12 +386,16 @@ fn output_changes_and_prior_state() {
 fn state_representation_shape() {
     assert_eq!(
         state_representation_with(&State::new(), &schemas),
-        json!({ "format_version": "1.0", "fleetform_version": env!("CARGO_PKG_VERSION") })
+        json!({
+            "format_version": "1.0",
+            "terraform_version": "1.11.0",
+            "fleetform_version": env!("CARGO_PKG_VERSION")
+        })
     );
     let mut state = State::new();
     let mut tainted = instance(obj(&[("id", s("h-2"))]));
     tainted.status = InstanceStatus::Tainted;
-    tainted.dependencies = vec![addr("host.a")];
+    tainted.dependencies = vec![addr("host.a").abs_resource()];
     state.set(addr("host.b[0]"), tainted);
     state.set(
         addr("host.a"),
@@ -411,8 +420,8 @@ fn state_representation_shape() {
     assert_eq!(
         resources[0],
         json!({
-            "address": "host.a", "mode": "managed", "type": "host", "name": "a", "provider_name": "host",
-            "schema_version": 0, "values": { "id": "h-1", "labels": { "k": "v" } },
+            "address": "host.a", "mode": "managed", "type": "host", "name": "a", "provider_name": "fleetform.io/builtin/host",
+            "schema_version": 0, "values": { "id": "h-1", "labels": { "k": null } },
             "sensitive_values": { "labels": { "k": true } }
         })
     );
@@ -424,7 +433,7 @@ fn state_representation_shape() {
 #[test]
 fn canary_plan_keeps_its_sensitive_marks() {
     let plan = canary_plan();
-    let j = plan_representation_with(&plan, &State::new(), &schemas);
+    let j = plan_representation_with(&plan, &State::new(), &Config::default(), &schemas);
     let web = j["resource_changes"]
         .as_array()
         .unwrap()
@@ -466,11 +475,11 @@ fn refresh_only_applyable_with_drift() {
         Some(web()),
         Some(web()),
     )]);
-    let j = plan_representation_with(&plan, &State::new(), &schemas);
+    let j = plan_representation_with(&plan, &State::new(), &Config::default(), &schemas);
     assert_eq!(j["applyable"], false);
     plan.mode = Mode::RefreshOnly;
     plan.drift = vec![change("host.web", Action::Delete, Some(web()), None)];
-    let j = plan_representation_with(&plan, &State::new(), &schemas);
+    let j = plan_representation_with(&plan, &State::new(), &Config::default(), &schemas);
     assert_eq!(j["applyable"], true);
     assert_eq!(
         j["resource_drift"][0]["change"]["actions"],

@@ -1,13 +1,19 @@
 //! Output. The only place that writes to the terminal: diagnostics for people (miette)
 //! and for machines (Terraform's JSON shapes).
 
+pub mod console;
 mod diff;
 pub mod human;
 pub mod json;
+mod json_checks;
+mod json_config;
 pub mod outputs;
 pub mod plan;
 pub mod progress;
+pub mod schema;
 pub mod state;
+pub mod status;
+pub mod status_json;
 mod term;
 mod ui;
 
@@ -37,6 +43,16 @@ impl Color {
     /// Color unless `-no-color` was given, `NO_COLOR` is set, or stderr is not a terminal.
     pub fn choose(no_color: bool) -> Color {
         if no_color || std::env::var_os("NO_COLOR").is_some() || !std::io::stderr().is_terminal() {
+            Color::Off
+        } else {
+            Color::On
+        }
+    }
+
+    /// Color unless `-no-color` was given, `NO_COLOR` is set, or stdout is not a terminal:
+    /// for commands whose output itself is coloured.
+    pub fn for_stdout(no_color: bool) -> Color {
+        if no_color || std::env::var_os("NO_COLOR").is_some() || !std::io::stdout().is_terminal() {
             Color::Off
         } else {
             Color::On

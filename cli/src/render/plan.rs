@@ -7,7 +7,9 @@
 use std::sync::OnceLock;
 
 use fleetform_planner::addrs::{InstanceKey, ResourceMode};
-use fleetform_planner::plan::{Action, Mode, OutputChange, Plan, Reason, ResourceChange};
+use fleetform_planner::plan::{
+    Action, Mode, OutputChange, Plan, Reason, Resolution, ResourceChange,
+};
 use fleetform_planner::providers::Providers;
 use fleetform_sdk::Schema;
 
@@ -52,6 +54,7 @@ pub(crate) fn render(plan: &Plan, color: Color, schemas: Schemas<'_>) -> String 
     let p = Paint(color);
     let r = Renderer { paint: p };
     let mut out = String::new();
+    out.push_str(&interrupted(plan, p));
 
     // Drift first. In a refresh-only plan every drifted object is shown; otherwise move-only
     // drift appears with the planned changes instead.
@@ -100,6 +103,7 @@ pub(crate) fn render(plan: &Plan, color: Color, schemas: Schemas<'_>) -> String 
     let changes: Vec<&ResourceChange> = plan
         .changes
         .iter()
+        .chain(&plan.deposed)
         .filter(|c| c.action != Action::NoOp || moved(c) || c.importing.is_some())
         .filter(|c| {
             !(c.action == Action::Delete && c.addr.resource.resource.mode == ResourceMode::Data)
@@ -213,6 +217,8 @@ pub(crate) fn render(plan: &Plan, color: Color, schemas: Schemas<'_>) -> String 
             out.push_str(&resource(&r, c, Cause::Change, schemas));
             out.push('\n');
         }
+        out.push_str(&deferred(plan, p));
+        out.push_str(&rollouts(plan, p));
         let replaced = count(Action::DeleteThenCreate) + count(Action::CreateThenDelete);
         let mut summary = format!("\n{} ", p.bold("Plan:"));
         if importing > 0 {
@@ -313,6 +319,48 @@ fn resource(r: &Renderer, c: &ResourceChange, cause: Cause, schemas: Schemas<'_>
 }
 
 /// The `# ADDR will be ...` lines.
+/// The changes a killed run left unfinished, and what this plan does about each.
+fn interrupted(plan: &Plan, p: Paint) -> String {
+    if plan.interrupted.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n{}{}\n\n",
+        p.bold_cyan("Note:"),
+        p.bold(" Changes were interrupted")
+    );
+    out.push_str(&wrap("A run was killed while it was making these changes, so it never recorded how they ended:\n"));
+    for i in &plan.interrupted {
+        let what = if i.op.deposed {
+            "destroying its old object"
+        } else {
+            match i.op.action {
+                fleetform_planner::state::PendingAction::Create => "creating it",
+                fleetform_planner::state::PendingAction::Update => "updating it",
+                fleetform_planner::state::PendingAction::Delete => "destroying it",
+            }
+        };
+        let outcome = match &i.resolution {
+            Resolution::Continue if i.op.checkpoint.is_some() => {
+                "continues from the progress it saved".to_owned()
+            }
+            Resolution::Continue => "is planned again below (safe to repeat)".to_owned(),
+            Resolution::Finished(Some(_)) => {
+                "was found finished: the object is recorded as it is".to_owned()
+            }
+            Resolution::Finished(None) => "was found finished: the object is gone".to_owned(),
+            Resolution::Ask(_) => "needs your decision (see the error below)".to_owned(),
+        };
+        out.push_str(&format!(
+            "\n  {} {what}, started {}: {outcome}",
+            p.bold(&format!("# {}", i.addr)),
+            i.op.started
+        ));
+    }
+    out.push('\n');
+    out
+}
+
 fn comment(c: &ResourceChange, cause: Cause, p: Paint) -> String {
     let addr = c.addr.to_string();
     let head = p.bold(&format!("  # {addr}"));
@@ -353,6 +401,8 @@ fn comment(c: &ResourceChange, cause: Cause, p: Paint) -> String {
                 Cause::Drift => out.push_str(&format!("{head} has been deleted")),
             }
             match &c.reason {
+                Some(Reason::DeleteBecauseDeposed) => out
+                    .push_str("\n  # (its old object, replaced before a killed run destroyed it)"),
                 Some(Reason::DeleteBecauseNoResourceConfig) => {
                     let r = &c.addr.resource.resource;
                     out.push_str(&format!(
@@ -426,3 +476,115 @@ fn comment(c: &ResourceChange, cause: Cause, p: Paint) -> String {
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 pub(crate) mod tests;
+
+/// The order apply takes the sites' changes in: each rollout's stages and batches.
+fn rollouts(plan: &Plan, p: Paint) -> String {
+    use fleetform_planner::plan::rollout::SitePlan;
+    let mut out = String::new();
+    let site = |s: &SitePlan| {
+        let what = if s.changes == 0 {
+            "gates checked again".to_owned()
+        } else if s.changes == 1 {
+            "1 change".to_owned()
+        } else {
+            format!("{} changes", s.changes)
+        };
+        let again = if s.recheck && s.changes > 0 {
+            ", failed before"
+        } else {
+            ""
+        };
+        format!("{} ({what}{again})", s.site)
+    };
+    for r in &plan.rollouts {
+        if r.sites().next().is_none() && r.skipped.is_empty() {
+            continue;
+        }
+        let gates = if r.health_gates.is_empty() {
+            "no health gates".to_owned()
+        } else {
+            format!(
+                "gates {} within {}",
+                r.health_gates.join(", "),
+                fleetform_planner::plan::rollout::humanize(r.gate_timeout)
+            )
+        };
+        out.push_str(&format!(
+            "\n{} {} (failure budget {}; {gates}):\n",
+            p.bold("Rollout"),
+            quote(&r.name),
+            r.failure_budget
+        ));
+        if let Some(prior) = &r.resumes {
+            let mut line = format!(
+                "  resumes the rollout {} in stage {}, batch {}",
+                prior.status.as_str(),
+                quote(&prior.stage),
+                prior.batch
+            );
+            if !prior.failed.is_empty() {
+                let failed: Vec<&str> = prior.failed.keys().map(String::as_str).collect();
+                line.push_str(&format!("; failed before: {}", failed.join(", ")));
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        for stage in &r.stages {
+            let mut extras = Vec::new();
+            if let Some(n) = stage.max_parallel {
+                extras.push(format!("at most {n} at once"));
+            }
+            if !stage.soak.is_zero() {
+                extras.push(format!(
+                    "soak {}",
+                    fleetform_planner::plan::rollout::humanize(stage.soak)
+                ));
+            }
+            if stage.unchanged > 0 {
+                extras.push(format!("{} site(s) unchanged", stage.unchanged));
+            }
+            let extras = if extras.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", extras.join("; "))
+            };
+            out.push_str(&format!("  stage {}{extras}:\n", quote(&stage.name)));
+            if stage.batches.is_empty() {
+                out.push_str("    nothing to change\n");
+            }
+            for (i, batch) in stage.batches.iter().enumerate() {
+                let sites: Vec<String> = batch.iter().map(site).collect();
+                out.push_str(&format!("    batch {}: {}\n", i + 1, sites.join(", ")));
+            }
+        }
+        if !r.skipped.is_empty() {
+            let sites: Vec<String> = r.skipped.iter().map(site).collect();
+            out.push_str(&format!("  skipped (changes wait): {}\n", sites.join(", ")));
+        }
+    }
+    out
+}
+
+/// Changes earlier applies deferred because a site was unreachable, by site.
+fn deferred(plan: &Plan, p: Paint) -> String {
+    let mut out = String::new();
+    for (site, changes) in &plan.deferred {
+        let since = changes
+            .iter()
+            .map(|(_, c)| c.since.as_str())
+            .min()
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "\n{} {site}: {} change(s) deferred since {since}, when it could not be reached:\n",
+            p.bold("Deferred:"),
+            changes.len()
+        ));
+        for (addr, change) in changes {
+            out.push_str(&format!("  - {addr} ({})\n", change.action));
+        }
+        if let Some((_, last)) = changes.last() {
+            out.push_str(&format!("  last seen: {}\n", last.reason));
+        }
+    }
+    out
+}

@@ -97,6 +97,8 @@ pub(crate) fn change(
         dependencies: Vec::new(),
         create_before_destroy: false,
         prevent_destroy: false,
+        resume: None,
+        deposed: false,
     }
 }
 
@@ -109,6 +111,14 @@ pub(crate) fn plan_of(changes: Vec<ResourceChange>) -> Plan {
         lineage: "lineage".into(),
         serial: 1,
         variables: BTreeMap::new(),
+        interrupted: Vec::new(),
+        deposed: Vec::new(),
+        timestamp: std::time::UNIX_EPOCH,
+        complete: true,
+        checks: Vec::new(),
+        partitions: BTreeMap::new(),
+        rollouts: Vec::new(),
+        deferred: BTreeMap::new(),
     }
 }
 

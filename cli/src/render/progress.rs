@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fleetform_planner::addrs::AbsResourceInstance;
-use fleetform_planner::apply::progress::Progress;
+use fleetform_planner::apply::progress::{Progress, RolloutEvent};
 use fleetform_planner::plan::Action;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -429,6 +429,42 @@ impl Progress for Human {
         if let Some(f) = &inner.fancy {
             f.update(inner);
         }
+    }
+
+    fn rollout(&self, event: &RolloutEvent<'_>) {
+        self.inner.line(&rollout_line(event));
+    }
+}
+
+/// One line per rollout event, the same for people and in `-json`'s messages.
+pub(crate) fn rollout_line(event: &RolloutEvent<'_>) -> String {
+    match event {
+        RolloutEvent::Batch {
+            rollout,
+            stage,
+            batch,
+            batches,
+            sites,
+        } => format!(
+            "Rollout {rollout:?}: stage {stage:?}, batch {batch} of {batches}: {}",
+            sites.join(", ")
+        ),
+        RolloutEvent::SiteFailed { rollout, site, why } => {
+            format!("Rollout {rollout:?}: {site} failed: {why}")
+        }
+        RolloutEvent::SiteDeferred { rollout, site, why } => format!(
+            "Rollout {rollout:?}: {site} could not be reached; its changes wait for a later apply ({why})"
+        ),
+        RolloutEvent::Soak {
+            rollout,
+            stage,
+            soak,
+        } => format!(
+            "Rollout {rollout:?}: stage {stage:?} passed; soaking {} before the next stage",
+            fleetform_planner::plan::rollout::humanize(*soak)
+        ),
+        RolloutEvent::Halted { rollout, why } => format!("Rollout {rollout:?}: halted: {why}"),
+        RolloutEvent::Completed { rollout } => format!("Rollout {rollout:?}: complete"),
     }
 }
 

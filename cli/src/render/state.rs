@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use fleetform_planner::addrs::{AbsResourceInstance, ResourceMode};
-use fleetform_planner::state::{InstanceState, InstanceStatus, State};
+use fleetform_planner::state::{InstanceState, State};
 use fleetform_sdk::Value;
 
 use super::Color;
@@ -32,7 +32,7 @@ pub fn instance_block(addr: &AbsResourceInstance, instance: &InstanceState) -> S
         "resource"
     };
     let mut out = format!("# {addr}:");
-    if instance.status == InstanceStatus::Tainted {
+    if instance.status.is_tainted() {
         out.push_str(" (tainted)");
     }
     let _ = write!(out, "\n{kind} {:?} {:?} ", r.ty, r.name);

@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fleetform_planner::addrs::{AbsResourceInstance, InstanceKey, ResourceMode};
-use fleetform_planner::apply::progress::Progress;
+use fleetform_planner::apply::progress::{Progress, RolloutEvent};
 use fleetform_planner::config::Config;
 use fleetform_planner::plan::{Action, Mode, Plan, Reason, ResourceChange};
 use fleetform_planner::state::State;
 use fleetform_sdk::{Diagnostics, Severity};
 use serde_json::{Value, json};
 
-use super::json::{self, VERSION, key_json, output_action};
+use super::json::{self, TERRAFORM_VERSION, VERSION, key_json, output_action};
 use super::progress::{Counts, Flights, InFlight, STILL_RUNNING, Ticker, due, words};
 use super::term::{Sink, go_duration, rounded_seconds};
 
@@ -77,13 +77,19 @@ impl JsonUi {
         self.inner.sink.contents()
     }
 
-    /// `version`: `{"fleetform": "0.1.0", "ui": "1.2"}`.
+    /// `version`: `{"terraform": "1.11.0", "fleetform": "0.1.0", "ui": "1.2"}`: the
+    /// Terraform version whose messages these are (code written for Terraform reads that
+    /// key) beside fleetform's own.
     pub fn version(&self) {
         self.inner.emit(
             "info",
             format!("fleetform {VERSION}"),
             "version",
-            [("fleetform", json!(VERSION)), ("ui", json!(UI_VERSION))],
+            [
+                ("terraform", json!(TERRAFORM_VERSION)),
+                ("fleetform", json!(VERSION)),
+                ("ui", json!(UI_VERSION)),
+            ],
         );
     }
 
@@ -306,26 +312,95 @@ impl Inner {
     fn finish(&self, addr: &AbsResourceInstance) -> Option<InFlight> {
         self.flights.lock().ok().and_then(|mut f| f.remove(addr))
     }
-}
 
-impl Progress for JsonUi {
-    fn start(&self, addr: &AbsResourceInstance, action: Action) {
-        if let Ok(mut f) = self.inner.flights.lock() {
+    /// `apply_start` of one step (a whole change, or one half of a replacement).
+    fn start_step(&self, addr: &AbsResourceInstance, step: Action) {
+        if let Ok(mut f) = self.flights.lock() {
             f.insert(
                 addr.clone(),
                 InFlight {
-                    action,
+                    action: step,
                     started: Instant::now(),
                     reports: 0,
                 },
             );
         }
-        let (verb, _, _) = words(action);
+        let (verb, _, _) = words(step);
         let hook =
-            json!({ "resource": resource_addr(addr), "action": action_word(action, false, false) });
-        self.inner
-            .hook("apply_start", format!("{addr}: {verb}..."), hook);
+            json!({ "resource": resource_addr(addr), "action": action_word(step, false, false) });
+        self.hook("apply_start", format!("{addr}: {verb}..."), hook);
+    }
+}
+
+/// The step a change starts with: a replacement's first half, else the change itself.
+fn first_step(action: Action) -> Action {
+    match action {
+        Action::DeleteThenCreate => Action::Delete,
+        Action::CreateThenDelete => Action::Create,
+        other => other,
+    }
+}
+
+impl Progress for JsonUi {
+    /// A replacement streams as Terraform applies one: its two halves in order (delete
+    /// then create, or create then delete for `create_before_destroy`), each with its own
+    /// start and completion.
+    fn start(&self, addr: &AbsResourceInstance, action: Action) {
+        self.inner.start_step(addr, first_step(action));
         self.ensure_ticker();
+    }
+
+    fn replacement_step(&self, addr: &AbsResourceInstance, finished: Action, elapsed: Duration) {
+        self.inner.finish(addr);
+        let (_, _, noun) = words(finished);
+        let secs = rounded_seconds(elapsed);
+        let hook = json!({ "resource": resource_addr(addr), "action": action_word(finished, false, false), "elapsed_seconds": secs });
+        self.inner.hook(
+            "apply_complete",
+            format!("{addr}: {noun} complete after {}", go_duration(secs)),
+            hook,
+        );
+        let next = if finished == Action::Delete {
+            Action::Create
+        } else {
+            Action::Delete
+        };
+        self.inner.start_step(addr, next);
+    }
+
+    fn rollout(&self, event: &RolloutEvent<'_>) {
+        let level = match event {
+            RolloutEvent::SiteFailed { .. } | RolloutEvent::Halted { .. } => "error",
+            _ => "info",
+        };
+        self.inner
+            .emit(level, super::progress::rollout_line(event), "rollout", []);
+    }
+
+    fn refresh_start(&self, addr: &AbsResourceInstance) {
+        self.inner.emit(
+            "info",
+            format!("{addr}: Refreshing state..."),
+            "refresh_start",
+            [("hook", json!({ "resource": resource_addr(addr) }))],
+        );
+    }
+
+    fn refresh_complete(&self, addr: &AbsResourceInstance, id: Option<&str>) {
+        let mut hook = serde_json::Map::new();
+        hook.insert("resource".into(), resource_addr(addr));
+        let mut suffix = String::new();
+        if let Some(id) = id.filter(|id| !id.is_empty()) {
+            hook.insert("id_key".into(), json!("id"));
+            hook.insert("id_value".into(), json!(id));
+            suffix = format!(" [id={id}]");
+        }
+        self.inner.emit(
+            "info",
+            format!("{addr}: Refresh complete{suffix}"),
+            "refresh_complete",
+            [("hook", Value::Object(hook))],
+        );
     }
 
     fn complete(
@@ -335,15 +410,19 @@ impl Progress for JsonUi {
         elapsed: Duration,
         id: Option<&str>,
     ) {
-        self.inner.finish(addr);
+        // For a replacement, the second half's own time and action.
+        let (step, elapsed) = match self.inner.finish(addr) {
+            Some(f) if action.is_replace() => (f.action, f.started.elapsed()),
+            _ => (action, elapsed),
+        };
         if let Ok(mut c) = self.inner.counts.lock() {
             c.record(action);
         }
         let secs = rounded_seconds(elapsed);
-        let (_, _, noun) = words(action);
+        let (_, _, noun) = words(step);
         let mut hook = serde_json::Map::new();
         hook.insert("resource".into(), resource_addr(addr));
-        hook.insert("action".into(), json!(action_word(action, false, false)));
+        hook.insert("action".into(), json!(action_word(step, false, false)));
         let mut suffix = String::new();
         if let Some(id) = id.filter(|id| !id.is_empty()) {
             hook.insert("id_key".into(), json!("id"));
@@ -363,10 +442,11 @@ impl Progress for JsonUi {
 
     fn errored(&self, addr: &AbsResourceInstance, action: Action, _message: &str) {
         // The error itself follows as a diagnostic, as in Terraform.
-        let secs = self
-            .inner
-            .finish(addr)
+        let flight = self.inner.finish(addr);
+        let secs = flight
+            .as_ref()
             .map_or(0, |f| rounded_seconds(f.started.elapsed()));
+        let action = flight.map_or(action, |f| f.action);
         if let Ok(mut c) = self.inner.counts.lock() {
             c.failed += 1;
         }
@@ -455,6 +535,7 @@ fn reason_word(c: &ResourceChange) -> Option<&'static str> {
         },
         Reason::ReadBecauseConfigUnknown => "read_because_config_unknown",
         Reason::DeleteBecauseDestroyMode => return None,
+        Reason::DeleteBecauseDeposed => "delete_because_deposed",
     })
 }
 

@@ -57,6 +57,7 @@ fn every_message_has_the_common_fields() {
         format!("fleetform {}", env!("CARGO_PKG_VERSION"))
     );
     assert_eq!(all[0]["fleetform"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(all[0]["terraform"], "1.11.0");
     assert_eq!(all[0]["ui"], "1.2");
     assert_eq!(all[1]["@level"], "error");
     assert_eq!(all[1]["@message"], "Error: Unsupported argument");
@@ -281,4 +282,73 @@ fn canary_secrets_never_appear_in_the_stream() {
     let outputs = all.iter().find(|m| m["type"] == "outputs").unwrap();
     assert_eq!(outputs["outputs"]["marked"]["sensitive"], true);
     assert_eq!(outputs["outputs"]["gone"]["sensitive"], true);
+}
+
+#[test]
+fn a_replacement_streams_as_its_two_halves_in_order() {
+    let ui = ui();
+    let a = addr("host.web");
+    ui.start(&a, Action::DeleteThenCreate);
+    ui.replacement_step(&a, Action::Delete, Duration::from_secs(2));
+    ui.complete(
+        &a,
+        Action::DeleteThenCreate,
+        Duration::from_secs(5),
+        Some("h-2"),
+    );
+    let b = addr("host.db");
+    ui.start(&b, Action::CreateThenDelete);
+    ui.replacement_step(&b, Action::Create, Duration::from_secs(1));
+    ui.complete(&b, Action::CreateThenDelete, Duration::from_secs(3), None);
+    let steps: Vec<(String, String, String)> = messages(&ui)
+        .iter()
+        .map(|m| {
+            (
+                m["type"].as_str().unwrap().to_owned(),
+                m["hook"]["resource"]["addr"].as_str().unwrap().to_owned(),
+                m["hook"]["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("apply_start", "host.web", "delete"),
+        ("apply_complete", "host.web", "delete"),
+        ("apply_start", "host.web", "create"),
+        ("apply_complete", "host.web", "create"),
+        ("apply_start", "host.db", "create"),
+        ("apply_complete", "host.db", "create"),
+        ("apply_start", "host.db", "delete"),
+        ("apply_complete", "host.db", "delete"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(t, a, x)| (t.to_string(), a.to_string(), x.to_string()))
+        .collect();
+    assert_eq!(steps, expected);
+    let all = messages(&ui);
+    assert_eq!(
+        all[1]["@message"],
+        "host.web: Destruction complete after 2s"
+    );
+    assert_eq!(all[1]["hook"]["elapsed_seconds"], 2);
+    assert_eq!(
+        all[3]["@message"],
+        "host.web: Creation complete after 0s [id=h-2]"
+    );
+}
+
+#[test]
+fn refresh_messages() {
+    let ui = ui();
+    let a = addr("host.web");
+    ui.refresh_start(&a);
+    ui.refresh_complete(&a, Some("h-1"));
+    let all = messages(&ui);
+    assert_eq!(all[0]["type"], "refresh_start");
+    assert_eq!(all[0]["@message"], "host.web: Refreshing state...");
+    assert_eq!(all[0]["hook"]["resource"]["addr"], "host.web");
+    assert_eq!(all[1]["type"], "refresh_complete");
+    assert_eq!(all[1]["@message"], "host.web: Refresh complete [id=h-1]");
+    assert_eq!(all[1]["hook"]["id_key"], "id");
+    assert_eq!(all[1]["hook"]["id_value"], "h-1");
 }

@@ -34,7 +34,7 @@ impl Content<'_> {
     }
 }
 
-fn span_of(s: &impl Span) -> std::ops::Range<usize> {
+pub(super) fn span_of(s: &impl Span) -> std::ops::Range<usize> {
     s.span().unwrap_or(0..0)
 }
 
@@ -223,13 +223,26 @@ impl<'a> Decoder<'a> {
     /// Reads `[a.b, c]` as a list of expressions (for `depends_on`, `ignore_changes`, ...).
     pub fn expr_list(&mut self, attr: &Attribute) -> Vec<Expr> {
         match &attr.value {
-            Expression::Array(items) => items
-                .iter()
-                .map(|e| Expr {
-                    file: self.file,
-                    expr: e.clone(),
-                })
-                .collect(),
+            Expression::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for e in items.iter() {
+                    // Terraform takes only references here: a string such as
+                    // "module.other" would otherwise be a silent no-op.
+                    if attr.key.as_str() == "depends_on" && !is_static_reference(e) {
+                        self.error(
+                            span_of(e),
+                            "Invalid expression",
+                            "A single static variable reference is required: only attribute access and indexing with constant keys. No calculations, function calls, template expressions, etc are allowed here.".to_owned(),
+                        );
+                        continue;
+                    }
+                    out.push(Expr {
+                        file: self.file,
+                        expr: e.clone(),
+                    });
+                }
+                out
+            }
             other => {
                 self.error(
                     span_of(other),
@@ -782,7 +795,7 @@ impl<'a> Decoder<'a> {
             &block.body,
             "in a fleet block",
             &["parallelism", "required_version"],
-            &["backend"],
+            &["backend", "encryption", "partitions"],
         );
         let parallelism = c.take("parallelism").and_then(|a| {
             let v = self.constant(a)?;
@@ -800,7 +813,33 @@ impl<'a> Decoder<'a> {
         });
         let _ = c.take("required_version");
         let mut backend = None;
+        let mut encryption: Option<super::EncryptionBlock> = None;
+        let mut partitions: Option<super::PartitionsBlock> = None;
         for b in &c.blocks {
+            if b.ident.as_str() == "partitions" {
+                if partitions.is_some() {
+                    self.error(
+                        span_of(&b.ident),
+                        "Duplicate partitions configuration",
+                        "A fleet block may declare only one partitions block.".into(),
+                    );
+                } else {
+                    partitions = self.partitions(b);
+                }
+                continue;
+            }
+            if b.ident.as_str() == "encryption" {
+                if encryption.is_some() {
+                    self.error(
+                        span_of(&b.ident),
+                        "Duplicate encryption configuration",
+                        "A fleet block may declare only one encryption block.".into(),
+                    );
+                } else {
+                    encryption = self.encryption(b);
+                }
+                continue;
+            }
             let Some(labels) = self.labels(b, &["type"]) else {
                 continue;
             };
@@ -825,11 +864,16 @@ impl<'a> Decoder<'a> {
                 continue;
             }
             let mut settings = IndexMap::new();
+            let mut setting_locs = IndexMap::new();
             for structure in b.body.iter() {
                 match structure {
                     Structure::Attribute(attr) => {
                         if let Some(v) = self.constant(attr) {
                             settings.insert(attr.key.as_str().to_owned(), v);
+                            setting_locs.insert(
+                                attr.key.as_str().to_owned(),
+                                self.loc(span_of(&attr.key).start..span_of(&attr.value).end),
+                            );
                         }
                     }
                     Structure::Block(inner) => self.error(
@@ -842,6 +886,7 @@ impl<'a> Decoder<'a> {
             backend = Some(Backend {
                 kind: kind.to_owned(),
                 settings,
+                setting_locs,
                 loc: self.loc(span_of(&b.ident).start..kind_loc.span.end),
             });
         }
@@ -849,6 +894,84 @@ impl<'a> Decoder<'a> {
             loc: self.loc(span_of(&block.ident)),
             backend,
             parallelism,
+            encryption,
+            partitions,
         })
+    }
+
+    /// `partitions { by = ["module.NAME", ...] }`: module call paths, as strings.
+    fn partitions(&mut self, block: &Block) -> Option<super::PartitionsBlock> {
+        self.labels(block, &[])?;
+        let mut c = self.content(&block.body, "in a partitions block", &["by"], &[]);
+        let by = c.take("by").and_then(|a| {
+            let value = self.constant(a)?;
+            let at = self.loc(span_of(&a.value));
+            let Ok(Value::List(items)) = Type::List(Box::new(Type::String)).convert(&value)
+            else {
+                self.error(
+                    span_of(&a.value),
+                    "Invalid value",
+                    "by must be a list of module call addresses, such as [\"module.clinic\"].".into(),
+                );
+                return None;
+            };
+            let mut paths = Vec::new();
+            for item in items {
+                let text = item.as_str().unwrap_or_default().to_owned();
+                match module_call_path(&text) {
+                    Some(path) => paths.push((path, at.clone())),
+                    None => self.error(
+                        span_of(&a.value),
+                        "Invalid module call address",
+                        format!("{text:?} is not a module call address: write module.NAME, or module.NAME.module.CHILD for a call inside a module, without instance keys."),
+                    ),
+                }
+            }
+            Some(paths)
+        });
+        Some(super::PartitionsBlock {
+            by,
+            loc: self.loc(span_of(&block.ident)),
+        })
+    }
+}
+
+/// `module.a.module.b` as `["a", "b"]`; `None` when it is not such an address.
+fn module_call_path(text: &str) -> Option<Vec<String>> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.is_empty() || !parts.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut path = Vec::new();
+    for pair in parts.chunks(2) {
+        let name = pair[1];
+        let valid = pair[0] == "module"
+            && !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !valid {
+            return None;
+        }
+        path.push(name.to_owned());
+    }
+    Some(path)
+}
+
+/// A reference with only attribute steps and constant keys: `module.x`, `a.b["k"]`.
+fn is_static_reference(e: &Expression) -> bool {
+    use hcl::edit::expr::TraversalOperator as Op;
+    match e {
+        Expression::Variable(_) => true,
+        Expression::Traversal(t) => {
+            matches!(t.expr, Expression::Variable(_))
+                && t.operators.iter().all(|op| match op.value() {
+                    Op::GetAttr(_) | Op::LegacyIndex(_) => true,
+                    Op::Index(k) => matches!(k, Expression::String(_) | Expression::Number(_)),
+                    Op::AttrSplat(_) | Op::FullSplat(_) => false,
+                })
+        }
+        _ => false,
     }
 }

@@ -16,7 +16,7 @@ pub const VAR_FILE_SUFFIX: &str = ".auto.hcl";
 
 const TOP_LEVEL_BLOCKS: &[&str] = &[
     "fleet", "variable", "locals", "output", "module", "resource", "data", "provider", "moved",
-    "import",
+    "import", "rollout",
 ];
 
 /// Loads the configuration rooted at `dir` and every local module it calls.
@@ -226,6 +226,10 @@ fn syntax_error(
     e: &hcl::edit::parser::Error,
 ) -> Diagnostic {
     let mut offset = e.location().offset().min(text.len());
+    // The parser's offset may fall inside a multibyte character.
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let message = e.message();
     let (summary, detail) = if message.contains("redefined attribute") {
         let name: String = text[offset..]
@@ -419,6 +423,30 @@ fn decode_body(
                     continue;
                 }
                 module.imports.extend(d.import(block));
+            }
+            "rollout" => {
+                if !is_root {
+                    d.error(
+                        block.ident.span().unwrap_or(0..0),
+                        "Unexpected rollout block",
+                        "A rollout orders changes across the whole fleet and belongs in the root module only.".into(),
+                    );
+                    continue;
+                }
+                let Some(r) = d.rollout(block) else { continue };
+                if let Some(previous) = module.rollouts.get(&r.name) {
+                    let prev = sources.range(&previous.loc);
+                    d.error(
+                        r.loc.span.clone(),
+                        "Duplicate rollout",
+                        format!(
+                            "A rollout named {:?} was already declared at {prev}.",
+                            r.name
+                        ),
+                    );
+                    continue;
+                }
+                module.rollouts.insert(r.name.clone(), r);
             }
             other => {
                 let mut detail = format!("Blocks of type {other:?} are not expected here.");

@@ -6,8 +6,10 @@
 //! flat map of module paths to [`Module`]s, with diagnostics for everything malformed.
 
 mod decode;
+mod encryption;
 mod format;
 mod load;
+mod rollout;
 mod sources;
 
 use std::ops::Range;
@@ -24,6 +26,7 @@ use crate::addrs::{ModulePath, Resource};
 pub use format::format_source;
 pub(crate) use load::display_path;
 pub use load::{VAR_FILE_SUFFIX, load, load_source};
+pub use rollout::{BatchSize, DEFAULT_GATE_TIMEOUT, Rollout, SiteSelector, Stage};
 pub use sources::{FileId, Sources};
 
 /// A place in a source file.
@@ -100,6 +103,8 @@ pub struct Module {
     pub moved: Vec<Moved>,
     /// `import` blocks.
     pub imports: Vec<Import>,
+    /// `rollout` blocks by name (root module only).
+    pub rollouts: IndexMap<String, Rollout>,
 }
 
 /// `fleet { backend "local" { ... } }`.
@@ -111,6 +116,68 @@ pub struct FleetBlock {
     pub backend: Option<Backend>,
     /// `parallelism = N` for apply.
     pub parallelism: Option<u64>,
+    /// `encryption {}`: how state, journal and saved plans are encrypted at rest.
+    pub encryption: Option<EncryptionBlock>,
+    /// `partitions {}`: keep the state in partitions, each with its own serial and lock.
+    pub partitions: Option<PartitionsBlock>,
+}
+
+/// `fleet { partitions { by = ["module.clinic"] } }`: the state is stored in partitions
+/// (on a backend that can), one per instance of the named module calls, the rest of the
+/// fleet one more. Without `by`, each instance of a root module call with `for_each` is a
+/// partition.
+#[derive(Debug, Clone)]
+pub struct PartitionsBlock {
+    /// The module calls whose instances are partitions, each as the names of its calls
+    /// from the root (`module.region.module.site` is `["region", "site"]`), with where it
+    /// is written.
+    pub by: Option<Vec<(Vec<String>, Loc)>>,
+    /// The block.
+    pub loc: Loc,
+}
+
+/// `fleet { encryption { ... } }`, shaped like OpenTofu's: named key providers, methods that
+/// use them, and the targets (`state`, `plan`) that name a method and a fallback. Attribute
+/// expressions stay unevaluated: they may refer to root variables (`var.passphrase`) and to
+/// each other (`key_provider.argon2.main`), and are resolved when a run opens its state.
+#[derive(Debug, Clone)]
+pub struct EncryptionBlock {
+    /// `key_provider "KIND" "NAME" {}` blocks.
+    pub key_providers: Vec<EncryptionItem>,
+    /// `method "KIND" "NAME" {}` blocks.
+    pub methods: Vec<EncryptionItem>,
+    /// `state {}`: state, its backup and its journal.
+    pub state: Option<EncryptionTarget>,
+    /// `plan {}`: saved plan files.
+    pub plan: Option<EncryptionTarget>,
+    /// The `encryption` keyword.
+    pub loc: Loc,
+}
+
+/// A labelled block of an `encryption` block: a key provider or a method.
+#[derive(Debug, Clone)]
+pub struct EncryptionItem {
+    /// Its kind (first label): `argon2`, `key`, `aes_gcm`, `unencrypted`.
+    pub kind: String,
+    /// Its name (second label).
+    pub name: String,
+    /// Its arguments, unevaluated, with where each is.
+    pub attributes: IndexMap<String, (Expr, Loc)>,
+    /// The block's labels.
+    pub loc: Loc,
+}
+
+/// `state {}` or `plan {}` in an `encryption` block.
+#[derive(Debug, Clone)]
+pub struct EncryptionTarget {
+    /// `method = method.KIND.NAME`: what writes use.
+    pub method: Option<(Expr, Loc)>,
+    /// `fallback { method = ... }`: also accepted when reading (key rotation, migration).
+    pub fallback: Option<(Expr, Loc)>,
+    /// `enforced = true`: refuse an unencrypted method.
+    pub enforced: bool,
+    /// The block.
+    pub loc: Loc,
 }
 
 /// A state backend setting.
@@ -120,6 +187,8 @@ pub struct Backend {
     pub kind: String,
     /// Its literal settings.
     pub settings: IndexMap<String, Value>,
+    /// Where each setting is.
+    pub setting_locs: IndexMap<String, Loc>,
     /// Where it is.
     pub loc: Loc,
 }

@@ -305,6 +305,8 @@ fn dynamic(
             .enumerate()
             .map(|(i, v)| (Value::from(i as i64), v.clone()))
             .collect(),
+        // A set's elements have no index: the key is the element itself.
+        Value::Set(items) => items.iter().map(|v| (v.clone(), v.clone())).collect(),
         Value::Null => Vec::new(),
         Value::Unknown => {
             // Unknown repetitions: check the content once with an unknown iterator.
@@ -344,7 +346,7 @@ fn dynamic(
         };
         let value = evaluate(&inner, &spec.block, &content.body, file, &loc, diags);
         let labels = match labels_expr.map(|e| eval(e, &inner)) {
-            Some(Ok(Value::List(ls))) => ls
+            Some(Ok(Value::List(ls) | Value::Set(ls))) => ls
                 .iter()
                 .map(|l| l.as_str().unwrap_or_default().to_owned())
                 .collect(),

@@ -1,11 +1,13 @@
-//! The hook expansion calls for each resource block: it turns the evaluated configurations
-//! of the block's instances into the values their dependents see. `validate` keeps the
-//! configurations; planning asks providers for planned values; applying makes the changes.
+//! The hook the walk calls for each resource instance: it turns the evaluated
+//! configuration into the value dependents see. `validate` keeps the configuration;
+//! planning asks providers for planned values; applying makes the changes.
 
-use fleetform_sdk::{Block, Diagnostics, Schema, Value};
+use fleetform_sdk::{Block, Diagnostic, Schema, Value};
+use futures::FutureExt;
+use futures::future::LocalBoxFuture;
 
 use super::ProviderConfigAddr;
-use crate::addrs::{AbsResourceInstance, ResourceMode};
+use crate::addrs::{AbsResource, AbsResourceInstance, ResourceMode};
 use crate::config::{Config, ResourceBlock};
 
 /// One resource or data instance, evaluated and checked against its schema.
@@ -22,32 +24,80 @@ pub struct InstanceRequest<'a> {
     pub config: Value,
     /// The evaluated provider block (null for an implied, empty one), for `configure`.
     pub provider_config: std::sync::Arc<Value>,
+    /// The resources it depends on (through variables, locals, outputs and module
+    /// boundaries), recorded for the order of later destroys.
+    pub dependencies: Vec<AbsResource>,
+    /// A failed instance it depends on, directly or not: apply skips it.
+    pub blocked_by: Option<String>,
 }
 
-/// Called once per resource block with all of its instances (across module instances).
+/// What the hook made of one instance.
+pub struct Outcome {
+    /// What references to the instance see.
+    pub value: Value,
+    /// Problems found.
+    pub diags: Vec<Diagnostic>,
+    /// The instance failed (or was skipped): what depends on it is skipped too.
+    pub failed: bool,
+}
+
+impl Outcome {
+    /// A value with nothing to report.
+    pub fn value(value: Value) -> Outcome {
+        Outcome {
+            value,
+            diags: Vec::new(),
+            failed: false,
+        }
+    }
+}
+
+/// Turns each instance's evaluated configuration into the value its dependents see:
+/// `validate` keeps the configuration, planning asks providers for planned values,
+/// applying makes the changes. The walk calls it once per instance, as soon as what the
+/// instance refers to is done, and runs the futures concurrently.
 pub trait Hook {
-    /// Returns one value per request, in order: what references to that instance see.
-    fn instances(&mut self, batch: Vec<InstanceRequest<'_>>, diags: &mut Diagnostics)
-    -> Vec<Value>;
+    /// Plans, applies or checks one instance.
+    fn instance<'a>(&'a self, request: InstanceRequest<'a>) -> LocalBoxFuture<'a, Outcome>;
+
+    /// True when the walk applies: `timestamp()` is then known.
+    fn applying(&self) -> bool {
+        false
+    }
+
+    /// Asked before an instance starts: a future that resolves when it may (a rollout's
+    /// batch reached its site), or `None` to start it at once. A waiting instance takes no
+    /// parallelism slot.
+    fn admission(&self, addr: &AbsResourceInstance) -> Option<LocalBoxFuture<'_, ()>> {
+        let _ = addr;
+        None
+    }
+
+    /// Work of the hook's own that runs beside the instances (a rollout's gates and soak
+    /// times); the walk ends when it is done too.
+    fn background(&self) -> Option<LocalBoxFuture<'_, ()>> {
+        None
+    }
+
+    /// Nothing is running or ready in the walk: instances still waiting for admission wait
+    /// on something that will never finish on its own.
+    fn stalled(&self) {}
 }
 
 /// The hook of `validate`: what a first plan would show, with every attribute the
 /// provider sets unknown (all of a data source's results, which are read later).
 pub struct ValidateHook;
 
+impl ValidateHook {
+    fn value(request: InstanceRequest<'_>) -> Value {
+        let data = request.addr.resource.resource.mode == ResourceMode::Data;
+        unknown_computed(request.config, &request.schema.block, data)
+    }
+}
+
 impl Hook for ValidateHook {
-    fn instances(
-        &mut self,
-        batch: Vec<InstanceRequest<'_>>,
-        _diags: &mut Diagnostics,
-    ) -> Vec<Value> {
-        batch
-            .into_iter()
-            .map(|r| {
-                let data = r.addr.resource.resource.mode == ResourceMode::Data;
-                unknown_computed(r.config, &r.schema.block, data)
-            })
-            .collect()
+    fn instance<'a>(&'a self, request: InstanceRequest<'a>) -> LocalBoxFuture<'a, Outcome> {
+        futures::future::ready(Outcome::value(ValidateHook::value(request))).boxed_local()
     }
 }
 
@@ -59,27 +109,28 @@ pub struct ProviderValidateHook<'a> {
 }
 
 impl Hook for ProviderValidateHook<'_> {
-    fn instances(
-        &mut self,
-        batch: Vec<InstanceRequest<'_>>,
-        diags: &mut Diagnostics,
-    ) -> Vec<Value> {
-        for request in &batch {
-            if request.addr.resource.resource.mode != ResourceMode::Managed {
-                continue;
-            }
-            let Some(provider) = self.providers.get(&request.provider.name) else {
-                continue;
-            };
+    fn instance<'a>(&'a self, request: InstanceRequest<'a>) -> LocalBoxFuture<'a, Outcome> {
+        let mut diags = Vec::new();
+        if request.addr.resource.resource.mode == ResourceMode::Managed
+            && let Some(provider) = self.providers.get(&request.provider.name)
+        {
             let problems = provider.validate_resource(&fleetform_sdk::ValidateRequest {
                 type_name: request.addr.resource.resource.ty.clone(),
                 config: request.config.clone(),
             });
-            for problem in problems.into_vec() {
-                diags.push(locate(self.config, request, problem));
-            }
+            diags.extend(
+                problems
+                    .into_vec()
+                    .into_iter()
+                    .map(|problem| locate(self.config, &request, problem)),
+            );
         }
-        ValidateHook.instances(batch, diags)
+        let outcome = Outcome {
+            value: ValidateHook::value(request),
+            diags,
+            failed: false,
+        };
+        futures::future::ready(outcome).boxed_local()
     }
 }
 
@@ -91,6 +142,11 @@ pub fn locate(
     diag: fleetform_sdk::Diagnostic,
 ) -> fleetform_sdk::Diagnostic {
     let block = request.block;
+    // A provider's check never quotes a secret of the configuration it checked.
+    let secrets = fleetform_sdk::Secrets::of(&request.config);
+    let mut diag = diag;
+    diag.summary = secrets.redact(&diag.summary);
+    diag.detail = secrets.redact(&diag.detail);
     let span = diag
         .attribute
         .as_deref()
@@ -148,6 +204,12 @@ pub fn unknown_computed(value: Value, schema: &Block, all_computed: bool) -> Val
                     unknown_computed(v, &nested.block, all_computed)
                 }
                 Value::List(items) => Value::List(
+                    items
+                        .into_iter()
+                        .map(|i| unknown_computed(i, &nested.block, all_computed))
+                        .collect(),
+                ),
+                Value::Set(items) => Value::Set(
                     items
                         .into_iter()
                         .map(|i| unknown_computed(i, &nested.block, all_computed))

@@ -1,9 +1,11 @@
 //! Expansion: evaluates the configuration in dependency order, expanding `count` and
 //! `for_each` on modules and resources into instances, converting and validating input
-//! variables, and checking every resource body against its provider's schema.
+//! variables, and checking every resource body against its provider's schema. The order
+//! is a dataflow ([`walk`]): each instance is handed to the [`Hook`] as soon as what it
+//! refers to is done.
 //!
 //! The result lists every module and resource instance with its evaluated (possibly
-//! unknown) value, which the graph and, later, the plan are built from.
+//! unknown) value, which the graph and the plan are built from.
 
 mod body;
 pub mod hook;
@@ -13,6 +15,7 @@ mod repeat;
 mod resource;
 mod scope;
 mod subject;
+mod walk;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -20,16 +23,20 @@ use std::path::PathBuf;
 use fleetform_sdk::{Diagnostic, Diagnostics, Value};
 use indexmap::IndexMap;
 
-pub use hook::{Hook, InstanceRequest, ProviderValidateHook, ValidateHook};
+pub use hook::{Hook, InstanceRequest, Outcome, ProviderValidateHook, ValidateHook};
 pub use order::{ConfigNode, Dep, Item, Order};
 use repeat::Keys;
 use scope::{InstanceScope, Repetition};
 pub use subject::{Subject, subject};
+pub use walk::WalkOptions;
 
-use crate::addrs::{AbsResourceInstance, InstanceKey, ModuleInstance, ModulePath, Resource};
+use crate::addrs::{
+    AbsResource, AbsResourceInstance, InstanceKey, ModuleInstance, ModulePath, Resource,
+};
 use crate::config::{Check, Config, Expr, Loc};
 use crate::inputs::{InputSource, InputValue};
 use crate::lang::{EvalError, eval};
+use crate::plan::{CheckResult, CheckStatus, Checked};
 use crate::providers::Providers;
 
 /// Settings for an expansion.
@@ -105,8 +112,10 @@ pub struct Expansion<'c> {
     pub modules: IndexMap<ModulePath, Vec<ModuleInstance>>,
     /// Per module instance data.
     pub data: HashMap<ModuleInstance, InstanceData>,
-    /// Every resource and data instance.
+    /// Every resource and data instance, sorted by address.
     pub resources: Vec<ResourceInstance>,
+    /// The resources each resource instance depends on, for the order of later destroys.
+    pub dependencies: HashMap<AbsResourceInstance, Vec<AbsResource>>,
     /// Provider configurations in use.
     pub provider_configs: Vec<ProviderConfigAddr>,
     /// The evaluated `provider` blocks, for `Provider::configure`.
@@ -116,15 +125,21 @@ pub struct Expansion<'c> {
     /// The order used, for the graph.
     pub order: Order,
     reported: HashSet<(String, Loc)>,
+    /// Every condition checked so far (a mutex since `check` only borrows the expansion).
+    checks: std::sync::Mutex<Vec<CheckResult>>,
+    /// The walk applies (from the hook): `timestamp()` has its value.
+    applying: bool,
 }
 
-/// Expands `config`. Returns `None` when the configuration cannot be ordered (a cycle).
+/// Expands `config`, handing every resource instance to `hook` as soon as what it refers
+/// to is done. Returns `None` when the configuration cannot be ordered (a cycle).
 pub fn expand<'c>(
     config: &'c Config,
     providers: &'c Providers,
     inputs: &IndexMap<String, InputValue>,
     options: Options,
-    hook: &mut dyn Hook,
+    hook: &dyn Hook,
+    walk_options: WalkOptions<'_>,
     diags: &mut Diagnostics,
 ) -> Option<Expansion<'c>> {
     moves::check(config, diags);
@@ -137,22 +152,38 @@ pub fn expand<'c>(
         modules: IndexMap::new(),
         data: HashMap::new(),
         resources: Vec::new(),
+        dependencies: HashMap::new(),
         provider_configs: Vec::new(),
         provider_values: HashMap::new(),
         outputs: BTreeMap::new(),
         order: Order {
             sequence: Vec::new(),
             deps: HashMap::new(),
+            meta_deps: HashMap::new(),
         },
         reported: HashSet::new(),
+        checks: Default::default(),
+        applying: hook.applying(),
     };
     exp.modules
         .insert(ModulePath::root(), vec![ModuleInstance::root()]);
     exp.data
         .insert(ModuleInstance::root(), InstanceData::default());
-    for node in &order.sequence {
-        exp.evaluate(node, inputs, hook, diags);
+    {
+        let mut walk = walk::Walk::new(
+            &mut exp,
+            &order,
+            inputs,
+            hook,
+            walk_options.parallelism,
+            diags,
+        );
+        match walk_options.runtime {
+            Some(runtime) => runtime.block_on(walk.run()),
+            None => futures::executor::block_on(walk.run()),
+        }
     }
+    exp.resources.sort_by(|a, b| a.addr.cmp(&b.addr));
     if let Some(root) = exp.data.get(&ModuleInstance::root()) {
         exp.outputs = root.outputs.clone();
     }
@@ -161,6 +192,34 @@ pub fn expand<'c>(
 }
 
 impl<'c> Expansion<'c> {
+    /// Evaluates an expression in the root module's scope (its variables, locals, resources,
+    /// data sources and module outputs), as `fleetform console` does.
+    pub fn evaluate_in_root(&self, expr: &hcl::edit::expr::Expression) -> Result<Value, EvalError> {
+        static EMPTY: std::sync::OnceLock<InstanceData> = std::sync::OnceLock::new();
+        let root = ModuleInstance::root();
+        let data = self
+            .data
+            .get(&root)
+            .unwrap_or_else(|| EMPTY.get_or_init(InstanceData::default));
+        let rep = Repetition::default();
+        let scope = InstanceScope {
+            exp: self,
+            module: &root,
+            data,
+            rep: &rep,
+            extra: &[],
+        };
+        eval(expr, &scope)
+    }
+
+    /// The conditions checked, with their outcomes, in evaluation order.
+    pub fn take_checks(&self) -> Vec<CheckResult> {
+        self.checks
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
+
     /// Drops the evaluated values on another thread. At 10,000 instances, freeing them
     /// takes a fifth of a validate, and nothing waits for it.
     pub fn discard(mut self) {
@@ -283,43 +342,16 @@ impl<'c> Expansion<'c> {
         }
     }
 
-    fn evaluate(
-        &mut self,
-        node: &ConfigNode,
-        inputs: &IndexMap<String, InputValue>,
-        hook: &mut dyn Hook,
-        diags: &mut Diagnostics,
-    ) {
-        let instances = self.modules.get(&node.path).cloned().unwrap_or_default();
-        let Some(module) = self.config.modules.get(&node.path) else {
-            return;
-        };
-        // A resource block is handled in one batch across all module instances, so the
-        // hook can plan or apply its instances concurrently.
-        if let Item::Resource(addr) = &node.item {
-            self.resource(&instances, addr, hook, diags);
-            return;
-        }
-        for m in &instances {
-            match &node.item {
-                Item::Var(name) => self.variable(m, name, inputs, diags),
-                Item::Local(name) => {
-                    let local = &module.locals[name];
-                    let value = self
-                        .eval_in(m, &Repetition::default(), &[], &local.expr, diags)
-                        .unwrap_or(Value::Unknown);
-                    self.data
-                        .entry(m.clone())
-                        .or_default()
-                        .locals
-                        .insert(name.clone(), value);
-                }
-                Item::Output(name) => self.output(m, name, diags),
-                Item::ModuleCall(name) => self.module_call(m, name, diags),
-                Item::Provider(name, alias) => self.provider(m, name, alias.clone(), diags),
-                Item::Resource(_) => unreachable!("handled above"),
-            }
-        }
+    fn local(&mut self, m: &ModuleInstance, name: &str, diags: &mut Diagnostics) {
+        let local = &self.config.modules[&m.path()].locals[name];
+        let value = self
+            .eval_in(m, &Repetition::default(), &[], &local.expr, diags)
+            .unwrap_or(Value::Unknown);
+        self.data
+            .entry(m.clone())
+            .or_default()
+            .locals
+            .insert(name.to_owned(), value);
     }
 
     fn variable(
@@ -425,7 +457,9 @@ impl<'c> Expansion<'c> {
         // Conditions see every variable of the module (Terraform 1.9+); the order puts the
         // variables a condition uses before this one.
         for check in &var.validations {
-            if let Some(message) = self.check(m, &Repetition::default(), &[], check, diags) {
+            let object = Checked::Variable(m.clone(), name.to_owned());
+            if let Some(message) = self.check(object, m, &Repetition::default(), &[], check, diags)
+            {
                 diags.push(
                     // Like type errors: at the value when it is written in a file, else at
                     // the declaration; the other place is shown beside it.
@@ -438,19 +472,38 @@ impl<'c> Expansion<'c> {
         }
     }
 
-    /// Evaluates a condition; returns the error message when it is known and false.
+    /// Evaluates a condition on `object`, recording the outcome; returns the error message
+    /// when it is known and false.
     fn check(
         &self,
+        object: Checked,
         m: &ModuleInstance,
         rep: &Repetition,
         extra: &[(String, Value)],
         check: &Check,
         diags: &mut Diagnostics,
     ) -> Option<String> {
-        let cond = self.eval_in(m, rep, extra, &check.condition, diags)?;
+        let record = |status| {
+            if let Ok(mut checks) = self.checks.lock() {
+                checks.push(CheckResult {
+                    object: object.clone(),
+                    status,
+                });
+            }
+        };
+        let Some(cond) = self.eval_in(m, rep, extra, &check.condition, diags) else {
+            record(CheckStatus::Error);
+            return None;
+        };
         if cond.is_unknown() {
+            record(CheckStatus::Unknown);
             return None;
         }
+        record(match cond.as_bool() {
+            Some(true) => CheckStatus::Pass,
+            Some(false) => CheckStatus::Fail,
+            None => CheckStatus::Error,
+        });
         match cond.as_bool() {
             Some(true) => None,
             Some(false) => Some(
@@ -486,7 +539,9 @@ impl<'c> Expansion<'c> {
         let config = self.config;
         let output = &config.modules[&m.path()].outputs[name];
         for check in &output.preconditions {
-            if let Some(message) = self.check(m, &Repetition::default(), &[], check, diags) {
+            let object = Checked::Output(m.clone(), name.to_owned());
+            if let Some(message) = self.check(object, m, &Repetition::default(), &[], check, diags)
+            {
                 diags.push(
                     Diagnostic::error("Module output value precondition failed", message)
                         .at(Some(config.range(&check.condition.loc()))),

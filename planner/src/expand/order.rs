@@ -74,15 +74,22 @@ pub struct Order {
     pub sequence: Vec<ConfigNode>,
     /// Each node's dependencies.
     pub deps: HashMap<ConfigNode, Vec<Dep>>,
+    /// What a resource block's `count` or `for_each` refers to: its instances can be
+    /// counted once these are done, before what their bodies refer to.
+    pub meta_deps: HashMap<ConfigNode, Vec<Dep>>,
 }
 
 /// Builds the configuration graph, reporting undeclared references and cycles. Returns
 /// `None` when there is a cycle, since nothing can then be ordered.
 pub fn order(config: &Config, diags: &mut Diagnostics) -> Option<Order> {
     let mut deps: HashMap<ConfigNode, Vec<Dep>> = HashMap::new();
+    let mut meta_deps: HashMap<ConfigNode, Vec<Dep>> = HashMap::new();
     for (path, module) in &config.modules {
         for node in items(path, module) {
-            let found = dependencies(config, path, module, &node.item, diags);
+            let (found, meta) = dependencies(config, path, module, &node.item, diags);
+            if let Some(meta) = meta {
+                meta_deps.insert(node.clone(), meta);
+            }
             deps.insert(node, found);
         }
     }
@@ -104,6 +111,7 @@ pub fn order(config: &Config, diags: &mut Diagnostics) -> Option<Order> {
         Ok(sequence) => Some(Order {
             sequence: sequence.into_iter().map(|i| graph[i].clone()).collect(),
             deps,
+            meta_deps,
         }),
         Err(_) => {
             report_cycles(config, &graph, diags);
@@ -149,14 +157,17 @@ struct Allowed {
     count: bool,
 }
 
+/// An item's dependencies and, for a resource block, those of its `count`/`for_each`
+/// alone (also included in the first list).
 fn dependencies(
     config: &Config,
     path: &ModulePath,
     module: &Module,
     item: &Item,
     diags: &mut Diagnostics,
-) -> Vec<Dep> {
+) -> (Vec<Dep>, Option<Vec<Dep>>) {
     let mut out = Vec::new();
+    let mut meta_out = None;
     let add = |exprs: Vec<(Vec<Reference>, crate::config::FileId)>,
                scope_path: &ModulePath,
                allowed: Allowed,
@@ -323,7 +334,10 @@ fn dependencies(
             exprs.extend(r.depends_on.iter().chain(&l.replace_triggered_by).map(of));
             add(exprs, path, allowed, &mut out, diags);
             let meta = r.count.iter().chain(&r.for_each).map(of).collect();
-            add(meta, path, none, &mut out, diags);
+            let mut meta_deps = Vec::new();
+            add(meta, path, none, &mut meta_deps, diags);
+            out.extend(meta_deps.iter().cloned());
+            meta_out = Some(meta_deps);
             if let Some(p) = &r.provider {
                 let key = (p.name.clone(), p.alias.clone());
                 if module.providers.contains_key(&key) {
@@ -338,7 +352,7 @@ fn dependencies(
             }
         }
     }
-    out
+    (out, meta_out)
 }
 
 fn module_label(path: &ModulePath) -> String {

@@ -84,6 +84,14 @@ impl Expansion<'_> {
                     diags.push(invalid("The given \"count\" argument value is unsuitable: must be greater than or equal to zero.".into()));
                     Keys::Invalid
                 }
+                Some(n) if n as u64 > crate::lang::limits::limits().max_instances as u64 => {
+                    diags.push(invalid(format!(
+                        "The given \"count\" argument value {n} is more than the limit of {} instances of one block. Set {} to allow more.",
+                        crate::lang::limits::limits().max_instances,
+                        crate::lang::limits::INSTANCES_VAR
+                    )));
+                    Keys::Invalid
+                }
                 Some(n) => Keys::Known(
                     Mode::Count,
                     (0..n)
@@ -121,7 +129,7 @@ impl Expansion<'_> {
         // map may be (each.value keeps their marks).
         let sensitive_key = match &value {
             Value::Sensitive(_) => true,
-            Value::List(items) => items.iter().any(|i| matches!(i, Value::Sensitive(_))),
+            Value::Set(items) => items.iter().any(|i| matches!(i, Value::Sensitive(_))),
             _ => false,
         };
         if sensitive_key {
@@ -157,8 +165,14 @@ impl Expansion<'_> {
                     })
                     .collect(),
             ),
-            // Sets are lists kept unique; a list of strings is taken as the set of them.
-            Value::List(items) => {
+            // A list or tuple is refused, as in Terraform (its order would make the keys
+            // change meaning when an element is removed); toset() makes it a set.
+            Value::List(_) => {
+                let ty = crate::lang::friendly_type_name(&value);
+                diags.push(invalid(format!("The given \"for_each\" argument value is unsuitable: the \"for_each\" argument must be a map, or set of strings, and you have provided a value of type {ty}.")));
+                Keys::Invalid
+            }
+            Value::Set(items) => {
                 let mut keys = Vec::with_capacity(items.len());
                 for item in items {
                     match item {

@@ -6,155 +6,45 @@ use std::collections::BTreeMap;
 use fleetform_sdk::schema::did_you_mean;
 use fleetform_sdk::{Diagnostic, Diagnostics, Value};
 
-use super::hook::{Hook, InstanceRequest};
 use super::repeat::{Keys, Mode};
 use super::scope::{InstanceScope, Repetition};
-use super::{Expansion, ProviderConfigAddr, ResourceInstance};
+use super::{Expansion, ProviderConfigAddr};
 use crate::addrs::{AbsResourceInstance, InstanceKey, ModuleInstance, Resource, ResourceMode};
 use crate::config::{IgnoreChanges, ResourceBlock};
+use crate::plan::Checked;
 use crate::providers::Providers;
 
-/// The evaluated instances of one resource block in one module instance, waiting for the
-/// hook to turn their configurations into the values dependents see.
-pub(super) struct Pending<'c> {
-    module: ModuleInstance,
-    addr: Resource,
-    mode: Mode,
+/// A resource block in one module instance, its keys known.
+pub(super) struct ExpandedResource<'c> {
+    pub mode: Mode,
     /// Checked for diagnostics only: keys unknown, or inside a placeholder module.
-    checked_only: bool,
-    provider: ProviderConfigAddr,
-    schema: &'c fleetform_sdk::Schema,
-    values: Vec<(InstanceKey, Value)>,
-    /// `each`/`count` of each instance, in the order of `values`.
-    reps: Vec<Repetition>,
+    pub checked_only: bool,
+    pub provider: ProviderConfigAddr,
+    pub schema: &'c fleetform_sdk::Schema,
+    /// Each instance's key with its `each`/`count`.
+    pub entries: Vec<(InstanceKey, Repetition)>,
 }
 
 impl<'c> Expansion<'c> {
-    /// Expands one resource block in every instance of its module: evaluates every
-    /// instance's configuration, hands the batch to the hook, and records what it returns.
-    pub(super) fn resource(
-        &mut self,
-        instances: &[ModuleInstance],
-        addr: &Resource,
-        hook: &mut dyn Hook,
-        diags: &mut Diagnostics,
-    ) {
-        let mut pending: Vec<Pending<'c>> = instances
-            .iter()
-            .filter_map(|m| self.resource_configs(m, addr, diags))
-            .collect();
-        let config = self.config;
-        let mut requests = Vec::new();
-        // Configurations move into the requests and the hook's results move back: no copies.
-        for p in pending.iter_mut().filter(|p| !p.checked_only) {
-            let block = &config.modules[&p.module.path()].resources[&p.addr];
-            for (key, value) in p.values.iter_mut() {
-                requests.push(InstanceRequest {
-                    addr: AbsResourceInstance {
-                        module: p.module.clone(),
-                        resource: p.addr.instance(key.clone()),
-                    },
-                    provider: p.provider.clone(),
-                    schema: p.schema,
-                    block,
-                    config: std::mem::take(value),
-                    provider_config: self
-                        .provider_values
-                        .get(&p.provider)
-                        .cloned()
-                        .unwrap_or_default(),
-                });
-            }
-        }
-        let mut results = if requests.is_empty() {
-            Vec::new()
-        } else {
-            hook.instances(requests, diags)
-        }
-        .into_iter();
-        for mut p in pending {
-            if !p.checked_only {
-                for (_, value) in p.values.iter_mut() {
-                    *value = results.next().unwrap_or(Value::Unknown);
-                }
-                self.postconditions(&p, diags);
-            }
-            self.store(p);
-        }
-    }
-
-    /// Checks `lifecycle { postcondition }` against each instance's value as the hook
-    /// returned it (planned, or applied), with `self` bound to it; conditions on values not
-    /// known yet are checked by the apply walk.
-    fn postconditions(&self, p: &Pending<'_>, diags: &mut Diagnostics) {
-        let block = &self.config.modules[&p.module.path()].resources[&p.addr];
-        for check in &block.lifecycle.postconditions {
-            for ((key, value), rep) in p.values.iter().zip(&p.reps) {
-                let extra = [("self".to_owned(), value.clone())];
-                if let Some(message) = self.check(&p.module, rep, &extra, check, diags) {
-                    let addr = AbsResourceInstance {
-                        module: p.module.clone(),
-                        resource: p.addr.instance(key.clone()),
-                    };
-                    diags.push(
-                        Diagnostic::error("Resource postcondition failed", message)
-                            .at(Some(self.config.range(&check.condition.loc())))
-                            .address(addr.to_string()),
-                    );
-                }
-            }
-        }
-    }
-
-    /// Records the instances and makes their values visible to references, moving each
-    /// value (no copies: at 10,000 instances, copies are most of the cost).
-    fn store(&mut self, p: Pending<'_>) {
-        if !p.checked_only {
-            for (key, _) in &p.values {
-                self.resources.push(ResourceInstance {
-                    addr: AbsResourceInstance {
-                        module: p.module.clone(),
-                        resource: p.addr.instance(key.clone()),
-                    },
-                    provider: p.provider.clone(),
-                });
-            }
-        }
-        let combined = match p.mode {
-            Mode::Single => p
-                .values
-                .into_iter()
-                .next()
-                .map(|(_, v)| v)
-                .unwrap_or(Value::Unknown),
-            Mode::Count => Value::List(p.values.into_iter().map(|(_, v)| v).collect()),
-            Mode::ForEach => Value::Object(
-                p.values
-                    .into_iter()
-                    .map(|(k, v)| match k {
-                        InstanceKey::Str(s) => (s, v),
-                        other => (other.to_string(), v),
-                    })
-                    .collect::<BTreeMap<_, _>>(),
-            ),
-            Mode::Unknown => Value::Unknown,
-        };
-        self.data
-            .entry(p.module)
-            .or_default()
-            .resources
-            .insert(p.addr, combined);
-    }
-
-    fn resource_configs(
+    /// Expands one resource block in one module instance: its provider configuration and
+    /// its instance keys. Until its instances are done, references see unknown values in
+    /// their places. `None` when the block cannot be expanded (an error was reported).
+    pub(super) fn expand_resource(
         &mut self,
         m: &ModuleInstance,
         addr: &Resource,
         diags: &mut Diagnostics,
-    ) -> Option<Pending<'c>> {
+    ) -> Option<ExpandedResource<'c>> {
         let config = self.config;
         let providers: &'c Providers = self.providers;
         let rb = &config.modules[&m.path()].resources[addr];
+        let unknown = |exp: &mut Self| {
+            exp.data
+                .entry(m.clone())
+                .or_default()
+                .resources
+                .insert(addr.clone(), Value::Unknown);
+        };
         let Some((provider_name, schema)) = providers.resource_type(addr.mode, &addr.ty) else {
             let (summary, kind) = match addr.mode {
                 ResourceMode::Managed => ("Invalid resource type", "resource type"),
@@ -170,11 +60,7 @@ impl<'c> Expansion<'c> {
                 diags,
                 Diagnostic::error(summary, detail).at(Some(config.range(&rb.type_loc))),
             );
-            self.data
-                .entry(m.clone())
-                .or_default()
-                .resources
-                .insert(addr.clone(), Value::Unknown);
+            unknown(self);
             return None;
         };
 
@@ -201,57 +87,127 @@ impl<'c> Expansion<'c> {
                 )],
             ),
             Keys::Invalid => {
-                self.data
-                    .entry(m.clone())
-                    .or_default()
-                    .resources
-                    .insert(addr.clone(), Value::Unknown);
+                unknown(self);
                 return None;
             }
         };
-        let mut values = Vec::with_capacity(entries.len());
-        let mut reps = Vec::with_capacity(entries.len());
-        {
-            let data = self.data.get(m).expect("module instance exists");
-            for (key, rep) in &entries {
-                let scope = InstanceScope {
-                    exp: self,
-                    module: m,
-                    data,
-                    rep,
-                    extra: &[],
-                };
-                let value =
-                    super::body::evaluate(&scope, &schema.block, &rb.body, rb.file, &rb.loc, diags);
-                for check in &rb.lifecycle.preconditions {
-                    if let Some(message) = self.check(m, rep, &[], check, diags) {
-                        diags.push(
-                            Diagnostic::error("Resource precondition failed", message)
-                                .at(Some(config.range(&check.condition.loc())))
-                                .address(
-                                    AbsResourceInstance {
-                                        module: m.clone(),
-                                        resource: addr.instance(key.clone()),
-                                    }
-                                    .to_string(),
-                                ),
-                        );
-                    }
-                }
-                values.push((key.clone(), value));
-                reps.push(rep.clone());
-            }
-        }
-        Some(Pending {
-            module: m.clone(),
-            addr: addr.clone(),
+        let combined = match mode {
+            Mode::Single | Mode::Unknown => Value::Unknown,
+            Mode::Count => Value::List(vec![Value::Unknown; entries.len()]),
+            Mode::ForEach => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, _)| (key_string(k), Value::Unknown))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+        };
+        self.data
+            .entry(m.clone())
+            .or_default()
+            .resources
+            .insert(addr.clone(), combined);
+        Some(ExpandedResource {
             mode,
             checked_only: placeholder || mode == Mode::Unknown,
             provider,
             schema,
-            values,
-            reps,
+            entries,
         })
+    }
+
+    /// Evaluates one instance's configuration against its schema and checks its
+    /// preconditions.
+    pub(super) fn instance_config(
+        &self,
+        m: &ModuleInstance,
+        addr: &Resource,
+        key: &InstanceKey,
+        rep: &Repetition,
+        schema: &fleetform_sdk::Schema,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        let config = self.config;
+        let rb = &config.modules[&m.path()].resources[addr];
+        let data = self.data.get(m).expect("module instance exists");
+        let scope = InstanceScope {
+            exp: self,
+            module: m,
+            data,
+            rep,
+            extra: &[],
+        };
+        let value = super::body::evaluate(&scope, &schema.block, &rb.body, rb.file, &rb.loc, diags);
+        for check in &rb.lifecycle.preconditions {
+            let instance = AbsResourceInstance {
+                module: m.clone(),
+                resource: addr.instance(key.clone()),
+            };
+            let object = Checked::Resource(instance.clone());
+            if let Some(message) = self.check(object, m, rep, &[], check, diags) {
+                diags.push(
+                    Diagnostic::error("Resource precondition failed", message)
+                        .at(Some(config.range(&check.condition.loc())))
+                        .address(instance.to_string()),
+                );
+            }
+        }
+        value
+    }
+
+    /// Checks `lifecycle { postcondition }` against an instance's value as the hook
+    /// returned it (planned, or applied), with `self` bound to it; conditions on values not
+    /// known yet are checked by the apply walk.
+    pub(super) fn postconditions(
+        &self,
+        m: &ModuleInstance,
+        addr: &Resource,
+        key: &InstanceKey,
+        rep: &Repetition,
+        value: &Value,
+        diags: &mut Diagnostics,
+    ) {
+        let block = &self.config.modules[&m.path()].resources[addr];
+        for check in &block.lifecycle.postconditions {
+            let extra = [("self".to_owned(), value.clone())];
+            let instance = AbsResourceInstance {
+                module: m.clone(),
+                resource: addr.instance(key.clone()),
+            };
+            let object = Checked::Resource(instance.clone());
+            if let Some(message) = self.check(object, m, rep, &extra, check, diags) {
+                diags.push(
+                    Diagnostic::error("Resource postcondition failed", message)
+                        .at(Some(self.config.range(&check.condition.loc())))
+                        .address(instance.to_string()),
+                );
+            }
+        }
+    }
+
+    /// Puts an instance's value in its place, where references see it.
+    pub(super) fn store_instance(
+        &mut self,
+        m: &ModuleInstance,
+        addr: &Resource,
+        mode: Mode,
+        key: &InstanceKey,
+        value: Value,
+    ) {
+        let Some(slot) = self.data.get_mut(m).and_then(|d| d.resources.get_mut(addr)) else {
+            return;
+        };
+        match (mode, slot, key) {
+            (Mode::Single, slot, _) => *slot = value,
+            (Mode::Count, Value::List(items), InstanceKey::Int(i)) => {
+                if let Some(item) = usize::try_from(*i).ok().and_then(|i| items.get_mut(i)) {
+                    *item = value;
+                }
+            }
+            (Mode::ForEach, Value::Object(map), k) => {
+                map.insert(key_string(k), value);
+            }
+            _ => {}
+        }
     }
 
     /// The provider configuration for a resource: its `provider` argument, or the default
@@ -373,5 +329,13 @@ impl<'c> Expansion<'c> {
                 None => self.once("ignore", &loc, diags, Diagnostic::error("Invalid ignore_changes", "Each ignore_changes entry is an attribute name or path, such as labels or labels[\"site\"].").at(Some(self.config.range(&loc)))),
             }
         }
+    }
+}
+
+/// A for_each key as the object key references see.
+fn key_string(key: &InstanceKey) -> String {
+    match key {
+        InstanceKey::Str(s) => s.clone(),
+        other => other.to_string(),
     }
 }

@@ -22,6 +22,35 @@ pub struct Repetition {
     pub count: Option<Value>,
 }
 
+/// A scope with nothing but `each` and `count`: what an instance knows about itself before
+/// anything it refers to is evaluated.
+pub struct RepetitionScope<'a> {
+    pub rep: &'a Repetition,
+}
+
+impl Scope for RepetitionScope<'_> {
+    fn resolve(
+        &self,
+        root: &str,
+        at: Option<Range<usize>>,
+        ops: &[Decorated<TraversalOperator>],
+    ) -> Result<(Cow<'_, Value>, usize), EvalError> {
+        let found = match (root, name_at(ops, 0)) {
+            ("each", Some("key")) => self.rep.each.as_ref().map(|(k, _)| k),
+            ("each", Some("value")) => self.rep.each.as_ref().map(|(_, v)| v),
+            ("count", Some("index")) => self.rep.count.as_ref(),
+            _ => None,
+        };
+        found
+            .map(|v| (Cow::Borrowed(v), 1))
+            .ok_or_else(|| EvalError::new(at, "Invalid reference", "not available here"))
+    }
+
+    fn root_value(&self, _root: &str) -> Option<Value> {
+        None
+    }
+}
+
 /// A scope over one module instance.
 pub struct InstanceScope<'a> {
     pub exp: &'a Expansion<'a>,
@@ -211,6 +240,10 @@ impl Scope for InstanceScope<'_> {
                 }
             }
         }
+    }
+
+    fn timestamp(&self) -> Option<String> {
+        self.exp.applying.then(crate::lang::now_rfc3339)
     }
 
     fn root_value(&self, root: &str) -> Option<Value> {

@@ -114,57 +114,6 @@ impl Graph {
         deps
     }
 
-    /// For every resource instance, the resource instances it depends on, directly or
-    /// through variables, locals, outputs and module boundaries (which are looked through).
-    /// Computed once for the whole graph, so it stays linear in its size.
-    pub fn resource_dependencies(&self) -> HashMap<AbsResourceInstance, Vec<AbsResourceInstance>> {
-        let mut memo: HashMap<NodeIndex, Vec<NodeIndex>> = HashMap::new();
-        let mut out = HashMap::new();
-        for i in self.inner.node_indices() {
-            if let Node::Resource(addr) = &self.inner[i] {
-                let mut deps: Vec<AbsResourceInstance> = self
-                    .inner
-                    .neighbors_directed(i, petgraph::Direction::Incoming)
-                    .flat_map(|j| self.resources_behind(j, &mut memo))
-                    .filter_map(|k| match &self.inner[k] {
-                        Node::Resource(a) => Some(a.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                deps.sort();
-                deps.dedup();
-                out.insert(addr.clone(), deps);
-            }
-        }
-        out
-    }
-
-    /// The resource nodes `node` is (if it is one) or stands for (through the nodes it
-    /// depends on, if it is not).
-    fn resources_behind(
-        &self,
-        node: NodeIndex,
-        memo: &mut HashMap<NodeIndex, Vec<NodeIndex>>,
-    ) -> Vec<NodeIndex> {
-        if matches!(self.inner[node], Node::Resource(_)) {
-            return vec![node];
-        }
-        if let Some(found) = memo.get(&node) {
-            return found.clone();
-        }
-        // Mark before descending: the graph is acyclic, but this keeps a bug from looping.
-        memo.insert(node, Vec::new());
-        let mut found: Vec<NodeIndex> = self
-            .inner
-            .neighbors_directed(node, petgraph::Direction::Incoming)
-            .flat_map(|j| self.resources_behind(j, memo))
-            .collect();
-        found.sort();
-        found.dedup();
-        memo.insert(node, found.clone());
-        found
-    }
-
     /// The graph in Graphviz DOT, edges drawn from dependent to dependency as Terraform does.
     pub fn to_dot(&self) -> String {
         dot::render(&self.inner)

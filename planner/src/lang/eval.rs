@@ -1,5 +1,6 @@
 //! The evaluator: walks an hcl-edit expression, resolving references through a [`Scope`],
-//! and hands known literal operands to hcl-rs for operators, templates and functions.
+//! applies operators (`ops.rs`) and templates (`template.rs`) itself, and hands the
+//! function families written as hcl-rs `FuncDef`s to hcl-rs.
 //!
 //! Unknown values short-circuit: any operation, call or template over an unknown is
 //! unknown, never a guess. Sensitive values taint every result computed from them.
@@ -54,9 +55,14 @@ pub trait Scope {
         ops: &[Decorated<TraversalOperator>],
     ) -> Result<(Cow<'_, Value>, usize), EvalError>;
 
-    /// The whole value of a root (`var`, `local`, a resource type), for templates with
-    /// directives that hcl-rs evaluates in one piece. `None` when the name is not a root.
+    /// The whole value of a root (`var`, `local`, a resource type). `None` when the name
+    /// is not a root.
     fn root_value(&self, root: &str) -> Option<Value>;
+
+    /// `timestamp()`: the current time while applying; `None` (unknown) while planning.
+    fn timestamp(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A scope without references: constants, defaults, backend settings.
@@ -95,13 +101,13 @@ pub fn eval(expr: &Expression, scope: &dyn Scope) -> Result<Value, EvalError> {
     .eval(expr)
 }
 
-struct Evaluator<'s> {
+pub(super) struct Evaluator<'s> {
     scope: &'s dyn Scope,
     /// Names bound by enclosing `for` expressions, innermost last.
-    bindings: Vec<(String, Value)>,
+    pub(super) bindings: Vec<(String, Value)>,
 }
 
-fn span(e: &impl Span) -> Option<Range<usize>> {
+pub(super) fn span(e: &impl Span) -> Option<Range<usize>> {
     e.span()
 }
 
@@ -111,12 +117,22 @@ fn taint(value: Value, inputs: &[&Value]) -> Value {
 }
 
 impl Evaluator<'_> {
-    fn eval(&mut self, expr: &Expression) -> Result<Value, EvalError> {
+    /// Evaluates one node, refusing a result beyond the configured limits before it can
+    /// be used to build a larger one.
+    pub(super) fn eval(&mut self, expr: &Expression) -> Result<Value, EvalError> {
+        let value = self.eval_node(expr)?;
+        match super::limits::exceeded(&value) {
+            Some(detail) => Err(EvalError::new(span(expr), "Value too large", detail)),
+            None => Ok(value),
+        }
+    }
+
+    fn eval_node(&mut self, expr: &Expression) -> Result<Value, EvalError> {
         match expr {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
-            Expression::Number(n) => Ok(Value::Number(*n.value())),
-            Expression::String(s) => Ok(Value::String(s.value().clone())),
+            Expression::Number(n) => Ok(number_literal(n)),
+            Expression::String(s) => Ok(Value::String(nfc(s.value().clone()))),
             Expression::Array(items) => {
                 let values = items
                     .iter()
@@ -178,6 +194,13 @@ impl Evaluator<'_> {
                     let f = self.eval(&c.false_expr)?;
                     return Ok(taint(Value::Unknown, &[&cond, &t, &f]));
                 }
+                if cond.is_null() {
+                    return Err(EvalError::new(
+                        span(&c.cond_expr),
+                        "Null condition",
+                        "The condition value is null. Conditions must either be true or false.",
+                    ));
+                }
                 let chosen = match Type::Bool.convert(&cond.unmark_deep()) {
                     Ok(Value::Bool(b)) => b,
                     _ => {
@@ -191,11 +214,17 @@ impl Evaluator<'_> {
                         ));
                     }
                 };
-                let result = if chosen {
-                    self.eval(&c.true_expr)?
+                // Both branches are evaluated, as in Terraform, so that the result has the
+                // type both unify to (`true ? 1 : "a"` is "1").
+                // An error in the branch not taken is ignored (its type is then unknown).
+                let (t, f) = if chosen {
+                    let t = self.eval(&c.true_expr)?;
+                    (t, self.eval(&c.false_expr).unwrap_or(Value::Unknown))
                 } else {
-                    self.eval(&c.false_expr)?
+                    let f = self.eval(&c.false_expr)?;
+                    (self.eval(&c.true_expr).unwrap_or(Value::Unknown), f)
                 };
+                let result = unify_branches(t, f, chosen, c)?;
                 Ok(result.mark_if(cond.contains_sensitive()))
             }
             Expression::UnaryOp(op) => {
@@ -203,15 +232,8 @@ impl Evaluator<'_> {
                 if !operand.is_wholly_known() {
                     return Ok(taint(Value::Unknown, &[&operand]));
                 }
-                let lit = literal(&operand);
-                let hcl_expr =
-                    hcl::Expression::from(hcl::expr::UnaryOp::new(*op.operator.value(), lit));
-                self.delegate(
-                    &hcl_expr,
-                    &hcl::eval::Context::new(),
-                    span(expr),
-                    &[&operand],
-                )
+                let result = super::ops::unary(*op.operator.value(), &operand.unmark_deep());
+                operation(result, span(expr), &[&operand])
             }
             Expression::BinaryOp(op) => {
                 let lhs = self.eval(&op.lhs_expr)?;
@@ -219,24 +241,19 @@ impl Evaluator<'_> {
                 if !lhs.is_wholly_known() || !rhs.is_wholly_known() {
                     return Ok(taint(Value::Unknown, &[&lhs, &rhs]));
                 }
-                let hcl_expr = hcl::Expression::from(hcl::expr::BinaryOp::new(
-                    literal(&lhs),
+                let result = super::ops::binary(
                     *op.operator.value(),
-                    literal(&rhs),
-                ));
-                self.delegate(
-                    &hcl_expr,
-                    &hcl::eval::Context::new(),
-                    span(expr),
-                    &[&lhs, &rhs],
-                )
+                    &lhs.unmark_deep(),
+                    &rhs.unmark_deep(),
+                );
+                operation(result, span(expr), &[&lhs, &rhs])
             }
             Expression::ForExpr(f) => self.for_expr(f),
             Expression::StringTemplate(t) => match self.simple_template(t)? {
                 Some(v) => Ok(v),
-                None => self.template_via_hcl(expr),
+                None => self.template(t.iter(), None),
             },
-            Expression::HeredocTemplate(_) => self.template_via_hcl(expr),
+            Expression::HeredocTemplate(h) => self.template(h.template.iter(), h.indent()),
         }
     }
 
@@ -273,9 +290,7 @@ impl Evaluator<'_> {
         ops.iter()
             .map(|op| match op.value() {
                 TraversalOperator::Index(key_expr) => self.eval(key_expr).map(Some),
-                TraversalOperator::LegacyIndex(n) => {
-                    Ok(Some(Value::Number(hcl::Number::from(*n.value()))))
-                }
+                TraversalOperator::LegacyIndex(n) => Ok(Some(Value::from(*n.value() as i64))),
                 _ => Ok(None),
             })
             .collect()
@@ -293,7 +308,24 @@ impl Evaluator<'_> {
     fn call(&mut self, call: &FuncCall) -> Result<Value, EvalError> {
         let name = call.name.name.as_str();
         let call_span = span(call);
-        if !call.name.namespace.is_empty() {
+        let core = call.name.namespace.len() == 1
+            && call
+                .name
+                .namespace
+                .first()
+                .is_some_and(|n| n.as_str() == "core");
+        if core
+            && functions::lookup(name).is_none()
+            && functions::typed::signature(name).is_none()
+            && !BUILTINS.contains(&name)
+        {
+            return Err(EvalError::new(
+                call_span,
+                "Unknown provider function",
+                format!("There is no function named \"core::{name}\"."),
+            ));
+        }
+        if !call.name.namespace.is_empty() && !core {
             return Err(EvalError::new(
                 call_span,
                 "Call to unknown function",
@@ -320,7 +352,51 @@ impl Evaluator<'_> {
                 if !call.args.is_empty() {
                     return Err(arity(call_span, name, 0, call.args.len()));
                 }
-                return Ok(Value::Unknown);
+                return Ok(self.scope.timestamp().map_or(Value::Unknown, Value::String));
+            }
+            // Impure: a new value each time, known only when applying.
+            "uuid" => {
+                if !call.args.is_empty() {
+                    return Err(arity(call_span, name, 0, call.args.len()));
+                }
+                let applying = self.scope.timestamp().is_some();
+                return Ok(if applying {
+                    Value::String(uuid::Uuid::new_v4().to_string())
+                } else {
+                    Value::Unknown
+                });
+            }
+            // The time the plan was made: known while planning, as in Terraform.
+            "plantimestamp" => {
+                if !call.args.is_empty() {
+                    return Err(arity(call_span, name, 0, call.args.len()));
+                }
+                return Ok(Value::String(plan_timestamp()));
+            }
+            "issensitive" => {
+                let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
+                    return Err(arity(call_span, name, 1, call.args.len()));
+                };
+                let v = self.eval(arg)?;
+                if v.is_unknown() {
+                    return Ok(Value::Unknown);
+                }
+                return Ok(Value::Bool(v.unmark().1));
+            }
+            "templatestring" => {
+                let Some(first) = call.args.iter().next() else {
+                    return Err(arity(call_span, name, 2, 0));
+                };
+                // Terraform takes the template only from a reference, never a literal, so
+                // that a template is never built from untrusted text by accident.
+                if !matches!(first, Expression::Variable(_) | Expression::Traversal(_)) {
+                    return Err(EvalError::new(
+                        span(first),
+                        "Invalid reference",
+                        "The template argument must be a reference to a string value, such as a variable or local value.",
+                    ));
+                }
+                return self.template_string(call);
             }
             "sensitive" | "nonsensitive" => {
                 let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
@@ -330,21 +406,27 @@ impl Evaluator<'_> {
                 return Ok(if name == "sensitive" {
                     v.into_sensitive()
                 } else {
-                    v.unmark_deep()
+                    // Only the value's own mark goes: sensitive parts inside stay so, as in
+                    // Terraform.
+                    match v {
+                        Value::Sensitive(inner) => *inner,
+                        other => other,
+                    }
                 });
             }
             _ => {}
         }
-        let Some(def) = functions::lookup(name) else {
+        let typed = functions::typed::signature(name);
+        let def = functions::lookup(name);
+        if typed.is_none() && def.is_none() {
             let mut detail = format!("There is no function named {name:?}.");
             if let Some(s) = did_you_mean(
                 name,
-                functions::names().iter().copied().chain([
-                    "try",
-                    "can",
-                    "sensitive",
-                    "nonsensitive",
-                ]),
+                functions::names()
+                    .iter()
+                    .copied()
+                    .chain(functions::typed::names())
+                    .chain(["try", "can", "sensitive", "nonsensitive"]),
             ) {
                 detail.push_str(&format!(" Did you mean {s:?}?"));
             }
@@ -353,13 +435,13 @@ impl Evaluator<'_> {
                 "Call to unknown function",
                 detail,
             ));
-        };
+        }
         let mut args = Vec::with_capacity(call.args.len());
         for (i, arg) in call.args.iter().enumerate() {
             let v = self.eval(arg)?;
             if call.args.expand_final() && i + 1 == call.args.len() {
                 match v.unmark() {
-                    (Value::List(items), s) => {
+                    (Value::List(items) | Value::Set(items), s) => {
                         args.extend(items.iter().map(|it| it.clone().mark_if(s)))
                     }
                     (Value::Unknown, s) => return Ok(Value::Unknown.mark_if(s)),
@@ -379,6 +461,42 @@ impl Evaluator<'_> {
         if args.iter().any(|a| !a.is_wholly_known()) {
             return Ok(taint(Value::Unknown, &refs));
         }
+        let (params, variadic) = match typed {
+            Some(sig) => (sig.params.len() - usize::from(sig.variadic), sig.variadic),
+            None => functions::arity(name).unwrap_or((0, true)),
+        };
+        if args.len() < params {
+            return Err(EvalError::new(
+                call_span,
+                "Not enough function arguments",
+                format!("Function {name:?} expects {params} argument(s)."),
+            ));
+        }
+        if args.len() > params && !variadic {
+            return Err(EvalError::new(
+                call_span,
+                "Too many function arguments",
+                format!("Function {name:?} expects only {params} argument(s)."),
+            ));
+        }
+        if typed.is_some() {
+            let plain: Vec<Value> = args.iter().map(Value::unmark_deep).collect();
+            return match functions::typed::call(name, &plain) {
+                Some(Ok(v)) => Ok(taint(v, &refs)),
+                Some(Err(e)) if refs.iter().any(|a| a.contains_sensitive()) => Err(EvalError::new(
+                    call_span,
+                    e.summary,
+                    format!(
+                        "Call to function {name:?} failed: the arguments include sensitive values, so the details are hidden."
+                    ),
+                )),
+                Some(Err(e)) => Err(EvalError::new(call_span, e.summary, e.detail)),
+                None => Err(EvalError::new(call_span, "Call to unknown function", name)),
+            };
+        }
+        let Some(def) = def else {
+            return Err(EvalError::new(call_span, "Call to unknown function", name));
+        };
         let literals: Vec<hcl::Expression> = args.iter().map(literal).collect();
         let hcl_call = literals
             .into_iter()
@@ -386,14 +504,70 @@ impl Evaluator<'_> {
             .build();
         let mut ctx = hcl::eval::Context::new();
         ctx.declare_func(name, def);
-        self.delegate(&hcl::Expression::from(hcl_call), &ctx, call_span, &refs)
+        let result = self.delegate(&hcl::Expression::from(hcl_call), &ctx, call_span, &refs)?;
+        Ok(
+            if matches!(name, "setunion" | "setintersection" | "setsubtract") {
+                into_set(result)
+            } else {
+                result
+            },
+        )
+    }
+
+    /// `templatestring(ref, vars)`: renders the referenced string as a template whose
+    /// only names are the attributes of `vars`.
+    fn template_string(&mut self, call: &FuncCall) -> Result<Value, EvalError> {
+        let at = span(call);
+        let args: Vec<&Expression> = call.args.iter().collect();
+        let [template, vars] = args[..] else {
+            return Err(arity(at, "templatestring", 2, args.len()));
+        };
+        let template = self.eval(template)?;
+        let vars = self.eval(vars)?;
+        if !template.is_wholly_known() || !vars.is_wholly_known() {
+            return Ok(taint(Value::Unknown, &[&template, &vars]));
+        }
+        let Some(text) = template.as_str() else {
+            return Err(EvalError::new(
+                at,
+                "Invalid function argument",
+                "Invalid value for \"template\" parameter: a string is required.",
+            ));
+        };
+        let Some(names) = vars.as_object() else {
+            return Err(EvalError::new(
+                at,
+                "Invalid function argument",
+                "Invalid value for \"vars\" parameter: an object or map is required.",
+            ));
+        };
+        // A heredoc takes the text as it is; its closing newline is removed afterwards.
+        let marker = "FLEETFORM_TEMPLATE_END";
+        let source = format!("<<{marker}\n{text}\n{marker}");
+        let parsed = hcl::edit::parser::parse_expr(&source).map_err(|e| {
+            EvalError::new(at.clone(), "Invalid template", format!("{}.", e.message()))
+        })?;
+        // Only the given names are in scope, not the caller's.
+        let mut inner = Evaluator {
+            scope: &ConstScope,
+            bindings: names.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        let rendered = inner.eval(&parsed).map_err(|e| EvalError {
+            span: at.clone(),
+            ..e
+        })?;
+        let rendered = match rendered {
+            Value::String(s) => Value::String(s.strip_suffix('\n').unwrap_or(&s).to_owned()),
+            other => other,
+        };
+        Ok(taint(rendered, &[&template, &vars]))
     }
 
     fn try_call(&mut self, call: &FuncCall) -> Result<Value, EvalError> {
         if call.args.is_empty() {
             return Err(EvalError::new(
                 span(call),
-                "Invalid function arguments",
+                "Error in function call",
                 "Function \"try\" requires at least one argument.",
             ));
         }
@@ -434,6 +608,8 @@ impl Evaluator<'_> {
                 .enumerate()
                 .map(|(i, v)| (Value::from(i as i64), v))
                 .collect(),
+            // A set's elements have no index: both names get the element.
+            Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
             Value::Object(map) => map
                 .into_iter()
                 .map(|(k, v)| (Value::String(k), v))
@@ -563,7 +739,7 @@ impl Evaluator<'_> {
         let mut unknown = false;
         for element in elements {
             match element {
-                Element::Literal(s) => out.push_str(s.value()),
+                Element::Literal(s) => out.push_str(&nfc(s.value().clone())),
                 Element::Interpolation(i) => {
                     let v = self.eval(&i.expr)?;
                     sensitive |= v.contains_sensitive();
@@ -603,46 +779,6 @@ impl Evaluator<'_> {
         Ok(Some(result.mark_if(sensitive)))
     }
 
-    /// Hands a template with directives (or a heredoc) to hcl-rs, with every root it
-    /// refers to declared. Any unknown root makes the whole result unknown.
-    fn template_via_hcl(&mut self, expr: &Expression) -> Result<Value, EvalError> {
-        let refs = super::references(expr);
-        let mut ctx = hcl::eval::Context::new();
-        let mut inputs = Vec::new();
-        let mut declared = std::collections::BTreeSet::new();
-        for r in &refs {
-            let root = match self.binding(&r.root) {
-                Some(v) => v.clone(),
-                None => match self.scope.root_value(&r.root) {
-                    Some(v) => v,
-                    None => {
-                        // Let the scope explain what is wrong with the reference.
-                        self.scope.resolve(&r.root, Some(r.span.clone()), &[])?;
-                        continue;
-                    }
-                },
-            };
-            // Only what the template refers to decides whether its result is unknown or
-            // sensitive, not the rest of the root it belongs to.
-            let referenced = follow(&root, &r.steps);
-            if !referenced.is_wholly_known() {
-                return Ok(taint(Value::Unknown, &[referenced]));
-            }
-            inputs.push(referenced.clone());
-            if declared.insert(r.root.clone()) {
-                ctx.declare_var(r.root.as_str(), root.to_hcl_lossy());
-            }
-        }
-        for name in functions::names() {
-            if let Some(def) = functions::lookup(name) {
-                ctx.declare_func(*name, def);
-            }
-        }
-        let refs: Vec<&Value> = inputs.iter().collect();
-        let hcl_expr = hcl::Expression::from(expr.clone());
-        self.delegate(&hcl_expr, &ctx, span(expr), &refs)
-    }
-
     fn delegate(
         &self,
         expr: &hcl::Expression,
@@ -650,13 +786,134 @@ impl Evaluator<'_> {
         at: Option<Range<usize>>,
         inputs: &[&Value],
     ) -> Result<Value, EvalError> {
-        match expr.evaluate(ctx) {
+        // hcl-rs's own arithmetic (inside template directives) can panic on a zero divisor
+        // or an overflow; the user's input must never take the process down.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| expr.evaluate(ctx)));
+        let Ok(outcome) = outcome else {
+            return Err(EvalError::new(
+                at,
+                "Operation failed",
+                "Error during operation: the expression could not be evaluated (an arithmetic operation inside a template failed).",
+            ));
+        };
+        match outcome {
             Ok(v) => Ok(taint(Value::from(v), inputs)),
             Err(e) => {
                 let sensitive = inputs.iter().any(|v| v.contains_sensitive());
                 Err(hcl_error(&e, at, sensitive))
             }
         }
+    }
+}
+
+/// The string in Unicode normal form C, as cty keeps every string ("e\u{301}" is "é").
+pub(super) fn nfc(s: String) -> String {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    if s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        return s;
+    }
+    s.nfc().collect()
+}
+
+/// A number literal at cty's precision, read from its source text (hcl-edit's own value
+/// is a 64-bit float, which loses digits).
+fn number_literal(n: &hcl::edit::Formatted<hcl::Number>) -> Value {
+    let exact = n.as_repr().and_then(|repr| {
+        let text: String = repr.chars().filter(|c| !c.is_whitespace()).collect();
+        fleetform_sdk::number::Number::parse(&text)
+    });
+    match exact {
+        Some(number) => Value::Number(number),
+        None => fleetform_sdk::value::number_from_hcl(n.value()),
+    }
+}
+
+/// The result of an operator, with the operands' sensitivity; errors about sensitive
+/// operands keep their values out of the message.
+fn operation(
+    result: Result<Value, super::ops::OpError>,
+    at: Option<Range<usize>>,
+    inputs: &[&Value],
+) -> Result<Value, EvalError> {
+    result
+        .map(|v| taint(v, inputs))
+        .map_err(|e| EvalError::new(at, e.summary, e.detail))
+}
+
+/// The chosen branch of a conditional, converted to the type both branches unify to.
+fn unify_branches(
+    t: Value,
+    f: Value,
+    chosen: bool,
+    c: &hcl::edit::expr::Conditional,
+) -> Result<Value, EvalError> {
+    use super::unify::{friendly, type_of, unify};
+    let result = if chosen { &t } else { &f };
+    if !result.is_wholly_known() {
+        return Ok(result.clone());
+    }
+    if !t.is_wholly_known() || !f.is_wholly_known() {
+        // The other branch's type is not known here: keep the chosen value as it is.
+        return Ok(result.clone());
+    }
+    let (tt, ft) = (type_of(&t), type_of(&f));
+    let unified = match (&tt, &ft) {
+        (Some(a), Some(b)) => unify(a, b),
+        (Some(a), None) | (None, Some(a)) => Some(a.clone()),
+        (None, None) => return Ok(result.clone()),
+    };
+    let Some(ty) = unified else {
+        return Err(EvalError::new(
+            span(c),
+            "Inconsistent conditional result types",
+            format!(
+                "The true and false result expressions must have consistent types. The 'true' value is {}, but the 'false' value is {}.",
+                friendly(&t),
+                friendly(&f)
+            ),
+        ));
+    };
+    Ok(ty.convert(result).unwrap_or_else(|_| result.clone()))
+}
+
+/// Functions the evaluator implements itself (they need marks, laziness or the clock).
+const BUILTINS: &[&str] = &[
+    "try",
+    "can",
+    "timestamp",
+    "uuid",
+    "plantimestamp",
+    "issensitive",
+    "templatestring",
+    "sensitive",
+    "nonsensitive",
+];
+
+/// The current time in RFC 3339 (UTC, whole seconds), as `timestamp()` gives it.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The plan's timestamp: the first time this process asked, in RFC 3339 (UTC, seconds),
+/// so every call during one plan gives the same value.
+fn plan_timestamp() -> String {
+    static AT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AT.get_or_init(now_rfc3339).clone()
+}
+
+/// A function result that Terraform types as a set.
+fn into_set(v: Value) -> Value {
+    match v {
+        Value::Sensitive(inner) => into_set(*inner).into_sensitive(),
+        Value::List(mut items) => {
+            fleetform_sdk::types::make_set(&mut items);
+            Value::Set(items)
+        }
+        other => other,
     }
 }
 
@@ -684,6 +941,21 @@ fn literal(value: &Value) -> hcl::Expression {
 fn hcl_error(e: &hcl::eval::Error, at: Option<Range<usize>>, sensitive: bool) -> EvalError {
     use hcl::eval::ErrorKind;
     match e.kind() {
+        ErrorKind::FuncCall(name, msg) if is_argument_error(&name.to_string(), msg) => {
+            EvalError::new(
+                at,
+                "Invalid function argument",
+                if sensitive {
+                    "Invalid value for a parameter: the arguments include sensitive values, so the details are hidden.".to_owned()
+                } else {
+                    let mut detail = msg.replacen("invalid value for", "Invalid value for", 1);
+                    if !detail.starts_with("Invalid value for") {
+                        detail = format!("Invalid value for a parameter of \"{name}\": {detail}");
+                    }
+                    format!("{detail}.")
+                },
+            )
+        }
         ErrorKind::FuncCall(name, msg) => EvalError::new(
             at,
             "Error in function call",
@@ -731,33 +1003,38 @@ fn hcl_error(e: &hcl::eval::Error, at: Option<Range<usize>>, sensitive: bool) ->
     }
 }
 
+/// Whether Terraform reports a function's failure as a bad argument ("Invalid function
+/// argument") rather than a failed call: errors that name their parameter, and every
+/// error of the functions whose checks are all on their arguments.
+fn is_argument_error(name: &str, msg: &str) -> bool {
+    const ARGUMENT_CHECKING: &[&str] = &[
+        "abs",
+        "alltrue",
+        "anytrue",
+        "cidrsubnets",
+        "formatdate",
+        "formatlist",
+        "keys",
+        "lookup",
+        "one",
+        "parseint",
+        "reverse",
+        "slice",
+        "sum",
+        "textencodebase64",
+        "timecmp",
+        "tobool",
+        "upper",
+        "lower",
+    ];
+    msg.starts_with("invalid value for \"") || ARGUMENT_CHECKING.contains(&name)
+}
+
 fn op_name(e: &hcl::eval::Error) -> String {
     match e.kind() {
         hcl::eval::ErrorKind::BinaryOp(_, op, _) => format!("{op:?}"),
         _ => "the operator".into(),
     }
-}
-
-/// The part of `root` a reference's static steps lead to (as far as they lead).
-fn follow<'v>(root: &'v Value, steps: &[super::refs::Step]) -> &'v Value {
-    let mut current = root;
-    for step in steps {
-        let next = match (current.unmark().0, step) {
-            (Value::Object(m), super::refs::Step::Attr(a)) => m.get(a),
-            (Value::Object(m), super::refs::Step::Key(crate::addrs::InstanceKey::Str(k))) => {
-                m.get(k)
-            }
-            (Value::List(l), super::refs::Step::Key(crate::addrs::InstanceKey::Int(i))) => {
-                usize::try_from(*i).ok().and_then(|i| l.get(i))
-            }
-            _ => None,
-        };
-        match next {
-            Some(n) => current = n,
-            None => break,
-        }
-    }
-    current
 }
 
 /// Applies traversal steps to a borrowed value; `keys[i]` is the evaluated key of step i
@@ -782,7 +1059,7 @@ fn traverse(
                 let (rest, rest_keys) = (&ops[i + 1..], &keys[i + 1..]);
                 let items: Vec<&Value> = match current {
                     Value::Null => Vec::new(),
-                    Value::List(items) => items.iter().collect(),
+                    Value::List(items) | Value::Set(items) => items.iter().collect(),
                     other => vec![other],
                 };
                 let out = items
@@ -831,7 +1108,7 @@ fn get_attr<'v>(
             "Attempt to get attribute from null value",
             "This value is null, so it does not have any attributes.",
         )),
-        Value::List(_) => Err(EvalError::new(
+        Value::List(_) | Value::Set(_) => Err(EvalError::new(
             at,
             "Unsupported attribute",
             format!(
@@ -893,6 +1170,11 @@ fn index<'v>(
                 EvalError::new(at, "Invalid index", detail)
             })
         }
+        Value::Set(_) => Err(EvalError::new(
+            at,
+            "Invalid index",
+            "Elements of a set are identified only by their value and don't have any separate index or key to select with, so it's only possible to perform operations across all elements of the set.",
+        )),
         Value::Null => Err(EvalError::new(
             at,
             "Invalid index",

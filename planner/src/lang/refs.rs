@@ -24,6 +24,9 @@ pub struct Reference {
     pub root: String,
     /// The static steps that follow, up to the first dynamic index or splat.
     pub steps: Vec<Step>,
+    /// The index expression right after the static steps, when the traversal goes on with
+    /// one (`host.node[each.key]`): expansion uses it to find which instance is meant.
+    pub dynamic_index: Option<Box<Expression>>,
     /// The span of the whole traversal.
     pub span: Range<usize>,
 }
@@ -60,6 +63,7 @@ impl Finder {
             return;
         }
         let mut steps = Vec::new();
+        let mut dynamic_index = None;
         for op in ops {
             match op.value() {
                 TraversalOperator::GetAttr(name) => {
@@ -76,12 +80,17 @@ impl Finder {
                     Ok(i) => steps.push(Step::Key(crate::addrs::InstanceKey::Int(i))),
                     Err(_) => break,
                 },
+                TraversalOperator::Index(e) => {
+                    dynamic_index = Some(Box::new(e.clone()));
+                    break;
+                }
                 _ => break,
             }
         }
         self.found.push(Reference {
             root: root.to_owned(),
             steps,
+            dynamic_index,
             span,
         });
     }

@@ -271,9 +271,10 @@ fn sensitive_attribute_of_an_object_keeps_the_mark_only_there() {
 #[test]
 fn sensitive_and_nonsensitive_functions() {
     assert_eq!(ok("nonsensitive(var.secret)"), s("hunter2"));
+    // As in Terraform, a sensitive attribute inside stays sensitive.
     assert_eq!(
         ok("nonsensitive(var.creds)"),
-        Value::object([("password", s("p4ss")), ("user", s("admin"))])
+        Value::object([("password", secret(s("p4ss"))), ("user", s("admin"))])
     );
     assert_eq!(ok("sensitive(\"x\")"), secret(s("x")));
     assert_eq!(ok("sensitive(var.secret)"), secret(s("hunter2")));
@@ -697,4 +698,97 @@ fn heredoc_is_unknown_only_when_it_uses_an_unknown_value() {
         eval_in(&scope, "\"%{ for n in var.names }${n}%{ endfor }\""),
         Ok(s("ab"))
     );
+}
+
+// --- Terraform's sets, unification and added functions ------------------------------------
+
+#[test]
+fn sets_have_no_index_and_iterate_by_element() {
+    let (e, _) = err("toset(var.names)[0]");
+    assert_eq!(e.summary, "Invalid index");
+    assert_eq!(
+        ok("[for k, v in toset(var.names) : \"${k}=${v}\"]"),
+        list([s("a=a"), s("b=b")])
+    );
+    assert_eq!(ok("length(toset(var.names))"), n(2));
+    assert_eq!(
+        ok("setunion([\"b\"], [\"a\", \"b\"])"),
+        Value::Set(vec![s("a"), s("b")])
+    );
+}
+
+#[test]
+fn conditionals_and_conversions_unify_types() {
+    assert_eq!(ok("true ? 1 : \"a\""), s("1"));
+    assert_eq!(
+        err("true ? 1 : true").0.summary,
+        "Inconsistent conditional result types"
+    );
+    assert_eq!(ok("tolist([1, \"a\"])"), list([s("1"), s("a")]));
+    assert_eq!(ok("core::upper(\"a\")"), s("A"));
+    assert_eq!(err("upper(1, 2)").0.summary, "Too many function arguments");
+}
+
+#[test]
+fn added_functions_follow_the_reference() {
+    assert_eq!(
+        ok("templatestring(var.text, { unused = 1 })"),
+        s("abc"),
+        "a template without interpolations renders as itself"
+    );
+    assert_eq!(
+        err("templatestring(\"${x}\", {})").0.summary,
+        "Invalid reference"
+    );
+    assert_eq!(ok("issensitive(var.secret)"), Value::Bool(true));
+    assert_eq!(ok("issensitive(var.text)"), Value::Bool(false));
+    assert_eq!(
+        ok("transpose({ a = [\"1\", \"2\"], b = [\"2\"] })"),
+        Value::object([("1", list([s("a")])), ("2", list([s("a"), s("b")]))])
+    );
+    assert_eq!(
+        ok("parseint(\"18446744073709551616\", 10)").to_string(),
+        "18446744073709551616"
+    );
+    assert_eq!(
+        ok("timecmp(\"2017-11-22T01:00:00+01:00\", \"2017-11-22T00:00:00Z\")"),
+        n(0)
+    );
+    assert!(
+        ok("uuid()").is_unknown(),
+        "uuid is known only when applying"
+    );
+    assert_eq!(ok("length(plantimestamp())"), n(20));
+}
+
+/// Results recorded from Terraform 1.15 for the same templates.
+#[test]
+fn templates_strip_and_dedent_as_terraform_does() {
+    let listed = "<<-EOT\n    hosts:\n    %{ for x in var.names ~}\n      - ${x}\n    %{ endfor ~}\n    done\n  EOT";
+    assert_eq!(
+        ok(listed),
+        s("hosts:\n      - a\n      - b\n      - a\n    done\n")
+    );
+    let branches =
+        "<<-EOT\n    %{ if true }\n      yes\n    %{ else }\n      no\n    %{ endif }\n  EOT";
+    assert_eq!(ok(branches), s("\n  yes\n\n"));
+    assert_eq!(
+        ok("\"a ${~ \"b\" ~} c %{~ if true ~} d %{~ endif ~} e\""),
+        s("abcde")
+    );
+    // cty's modulo, not hcl-rs's: no failure inside a directive.
+    assert_eq!(ok("\"%{if 5 % 0 == 5}five%{endif}\""), s("five"));
+}
+
+#[test]
+fn nonsensitive_removes_only_the_outer_mark() {
+    let v = ok("nonsensitive(sensitive(var.creds))");
+    assert!(v.get("password").contains_sensitive(), "{v:?}");
+    assert_eq!(ok("nonsensitive(var.secret)"), s("hunter2"));
+}
+
+#[test]
+fn strings_are_unicode_normal_form_c() {
+    assert_eq!(ok("\"e\u{301}\""), s("\u{e9}"));
+    assert_eq!(ok("\"x${var.text}e\u{301}\""), s("xabc\u{e9}"));
 }

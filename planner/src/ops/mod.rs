@@ -22,6 +22,8 @@ pub struct LoadOptions {
     pub env: Vec<(String, String)>,
     /// The workspace.
     pub workspace: String,
+    /// The state backend kinds a `fleet { backend }` block may name.
+    pub backends: crate::state::backend::registry::Backends,
 }
 
 /// The outcome of loading, expanding and checking a configuration.
@@ -34,12 +36,24 @@ pub struct Validated {
     pub graph: Option<Graph>,
 }
 
-/// Loads, expands and checks the configuration: `fleetform validate`.
+/// Loads, expands and checks the configuration, and builds its instance graph
+/// (`fleetform graph`).
 ///
 /// Root variables without a value are taken as unknown, so a configuration can be checked
 /// without its secrets, as with `terraform validate`; values that are given are checked
 /// against their types and validation rules.
 pub fn validate(options: &LoadOptions, providers: &Providers) -> Validated {
+    validate_with(options, providers, true)
+}
+
+/// [`validate`] without the instance graph: `fleetform validate`. The graph has an edge per
+/// pair of dependent instances, which a flat fleet (every cluster referring to hosts by a
+/// computed key) makes quadratic, and checking needs none of it.
+pub fn check(options: &LoadOptions, providers: &Providers) -> Validated {
+    validate_with(options, providers, false)
+}
+
+fn validate_with(options: &LoadOptions, providers: &Providers, want_graph: bool) -> Validated {
     let _span = tracing::debug_span!("validate", dir = %options.dir.display()).entered();
     let (mut config, mut diagnostics) = config::load(&options.dir);
     if diagnostics.has_errors() {
@@ -71,13 +85,17 @@ pub fn validate(options: &LoadOptions, providers: &Providers) -> Validated {
             workspace,
             inputs_complete,
         },
-        &mut expand::ProviderValidateHook {
+        &expand::ProviderValidateHook {
             config: &config,
             providers,
         },
+        expand::WalkOptions {
+            parallelism: 0,
+            runtime: None,
+        },
         &mut diagnostics,
     );
-    let graph = expansion.as_ref().map(Graph::build);
+    let graph = expansion.as_ref().filter(|_| want_graph).map(Graph::build);
     if let Some(exp) = expansion {
         exp.discard();
     }
@@ -113,9 +131,13 @@ pub fn validate_source(name: &str, text: &str, providers: &Providers) -> Validat
         providers,
         &inputs,
         options,
-        &mut expand::ProviderValidateHook {
+        &expand::ProviderValidateHook {
             config: &config,
             providers,
+        },
+        expand::WalkOptions {
+            parallelism: 0,
+            runtime: None,
         },
         &mut diagnostics,
     );
@@ -131,6 +153,16 @@ pub fn validate_source(name: &str, text: &str, providers: &Providers) -> Validat
     }
 }
 
+pub mod backend;
+mod console;
+pub mod init;
+mod last_apply;
+mod partitioned;
+mod prepare;
 mod run;
+pub mod status;
 
+pub use console::Console;
+pub use partitioned::PartitionInfo;
+pub use prepare::{Prepared, prepare};
 pub use run::{Control, RunOptions, Session, open};

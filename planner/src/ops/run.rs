@@ -1,7 +1,7 @@
 //! Plan, apply, destroy and refresh: a [`Session`] holds the configuration, the inputs and
 //! the locked state of one run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -10,17 +10,23 @@ use fleetform_sdk::{CancellationToken, Diagnostic, Diagnostics};
 use indexmap::IndexMap;
 
 use super::LoadOptions;
-use crate::addrs::{AbsResourceInstance, Selector, parse_abs_resource_instance};
+use crate::addrs::{AbsResource, AbsResourceInstance, Selector, parse_abs_resource_instance};
 use crate::apply::progress::Progress;
 use crate::config::{self, Config};
+use crate::encryption::Encryption;
 use crate::expand::{self, Options};
-use crate::graph::Graph;
 use crate::inputs::{self, InputValue};
 use crate::plan::hook::Settings;
 use crate::plan::{Mode, Plan};
 use crate::providers::Providers;
 use crate::state::State;
-use crate::state::backend::local::LocalBackend;
+use crate::state::backend::codec::Codec;
+use crate::state::partition::{self, PartitionKey, REST, Share};
+
+use super::partitioned::{self, PartitionedRun, Selection};
+
+/// Each instance with the resources it depends on.
+pub(super) type Dependencies = HashMap<AbsResourceInstance, Vec<AbsResource>>;
 use crate::state::backend::{Backend, LockGuard, LockInfo, StateStore};
 
 /// How a plan or apply runs.
@@ -40,6 +46,8 @@ pub struct RunOptions {
     pub parallelism: usize,
     /// The longest one provider operation may take.
     pub timeout: Duration,
+    /// `-partitions=K/N`: plan only this share of the fleet's partitions.
+    pub share: Option<Share>,
 }
 
 impl Default for RunOptions {
@@ -52,6 +60,7 @@ impl Default for RunOptions {
             replace: Vec::new(),
             parallelism: 10,
             timeout: Duration::from_secs(30 * 60),
+            share: None,
         }
     }
 }
@@ -76,11 +85,30 @@ pub struct Session {
     pub state: State,
     /// The workspace.
     pub workspace: String,
-    inputs: IndexMap<String, InputValue>,
-    store: Box<dyn StateStore>,
-    backend: Box<dyn Backend>,
+    /// How state and saved plans are encrypted.
+    pub encryption: Encryption,
+    /// Which partition each instance belongs to.
+    pub key: PartitionKey,
+    pub(super) inputs: IndexMap<String, InputValue>,
+    // Dropped in this order: the locks before the store and backend they belong to.
+    pub(super) partitioned: Option<PartitionedRun>,
     _lock: Option<Box<dyn LockGuard>>,
+    pub(super) store: Box<dyn StateStore>,
+    backend: Box<dyn Backend>,
 }
+
+/// The operations that lock a partitioned state themselves, once they know which
+/// partitions they write and read.
+const LOCK_BY_PARTITION: &[&str] = &[
+    "OperationTypePlan",
+    "OperationTypeApply",
+    "OperationTypeDestroy",
+    "OperationTypeRefresh",
+];
+
+/// The operations that only read, and take no lock even on a partitioned state, so that
+/// they work while a run holds it (like `terraform show`).
+const READ_ONLY: &[&str] = &["OperationTypeStatus"];
 
 /// Loads the configuration and its inputs, opens the state backend, and (when `lock`)
 /// locks the workspace's state for `operation`. On failure the diagnostics say why, with
@@ -101,7 +129,24 @@ pub fn open(
     if diagnostics.has_errors() {
         return Err(Box::new((config, diagnostics)));
     }
-    let backend = match backend(&config, &options.dir) {
+    let encryption = match crate::encryption::configure(&config, &inputs, &options.env) {
+        Ok(e) => e,
+        Err(d) => {
+            diagnostics.extend(d);
+            return Err(Box::new((config, diagnostics)));
+        }
+    };
+    let opened = super::backend::for_run(&config, &options.dir).and_then(|settings| {
+        super::backend::open_backend(
+            &config,
+            &options.backends,
+            &settings,
+            &options.dir,
+            &options.env,
+            Codec::new(encryption.state.clone()),
+        )
+    });
+    let backend = match opened {
         Ok(b) => b,
         Err(d) => {
             diagnostics.push(*d);
@@ -120,13 +165,45 @@ pub fn open(
             return Err(Box::new((config, diagnostics)));
         }
     };
+    let key = PartitionKey::of(&config);
+    let apart = PartitionKey::stored_apart(&config);
+    match partitioned::uses_partitions(store.as_ref(), apart) {
+        Ok(true) => {
+            let opened = open_partitioned(store.as_ref(), key.clone(), operation, lock);
+            return match opened {
+                Ok((run, state)) => Ok(Session {
+                    config,
+                    diagnostics,
+                    state,
+                    workspace,
+                    encryption,
+                    key,
+                    inputs,
+                    partitioned: Some(run),
+                    store,
+                    backend,
+                    _lock: None,
+                }),
+                Err(d) => {
+                    diagnostics.push(*d);
+                    Err(Box::new((config, diagnostics)))
+                }
+            };
+        }
+        Ok(false) => {}
+        Err(message) => {
+            diagnostics.push(Diagnostic::error(
+                "State layout does not match the configuration",
+                message,
+            ));
+            return Err(Box::new((config, diagnostics)));
+        }
+    }
     let guard = match lock {
         Some(timeout) => match store.lock(LockInfo::new(operation), timeout) {
             Ok(g) => Some(g),
             Err(e) => {
-                diagnostics.push(Diagnostic::error("Error acquiring the state lock", e.to_string()).help(
-                    "fleetform acquires a state lock to protect the state from being written by multiple users at the same time; wait for the other run, raise -lock-timeout, or, if no run is active, use `fleetform force-unlock ID`",
-                ));
+                diagnostics.push(lock_error(&e));
                 return Err(Box::new((config, diagnostics)));
             }
         },
@@ -144,33 +221,78 @@ pub fn open(
         diagnostics,
         state,
         workspace,
+        encryption,
+        key,
         inputs,
+        partitioned: None,
         store,
         backend,
         _lock: guard,
     })
 }
 
-/// The backend the `fleet { backend "..." {} }` block names; local by default.
-fn backend(config: &Config, dir: &Path) -> Result<Box<dyn Backend>, Box<Diagnostic>> {
-    let Some(block) = config
-        .root()
-        .and_then(|r| r.fleet.as_ref())
-        .and_then(|f| f.backend.as_ref())
-    else {
-        return Ok(Box::new(LocalBackend::new(dir, None)));
-    };
-    match block.kind.as_str() {
-        "local" => {
-            let path = block.settings.get("path").and_then(|v| v.as_str()).map(|p| dir.join(p));
-            Ok(Box::new(LocalBackend::new(dir, path)))
-        }
-        other => Err(Box::new(Diagnostic::error(
-            "Backend not available",
-            format!("The {other:?} state backend is not available in this version of fleetform; use \"local\"."),
-        )
-        .at(Some(config.range(&block.loc))))),
+/// The plan's note that values some changed partitions read were written since they were.
+fn reads_moved_warning(moved: &[(String, String, u64, u64)]) -> Diagnostic {
+    let mut lines: Vec<String> = moved
+        .iter()
+        .take(10)
+        .map(|(p, r, then, now)| {
+            format!("  {p} was last applied with values of partition {r} at serial {then}; {r} is now at serial {now}")
+        })
+        .collect();
+    if moved.len() > 10 {
+        lines.push(format!("  ... and {} more", moved.len() - 10));
     }
+    Diagnostic::warning(
+        "Values read from other partitions changed",
+        format!(
+            "Other runs wrote partitions whose values this plan reads since the partitions it changes were last applied; the plan uses their values as committed now:\n{}",
+            lines.join("\n")
+        ),
+    )
+}
+
+fn lock_error(e: &crate::state::StateError) -> Diagnostic {
+    Diagnostic::error("Error acquiring the state lock", e.to_string()).help(
+        "fleetform acquires a state lock to protect the state from being written by multiple users at the same time; wait for the other run, raise -lock-timeout, or, if no run is active, use `fleetform force-unlock ID`",
+    )
+}
+
+/// Opens a state kept in partitions: a new one gets its first partition; a run that is not
+/// a plan or apply locks the whole fleet at once; every partition is read.
+fn open_partitioned(
+    store: &dyn StateStore,
+    key: PartitionKey,
+    operation: &str,
+    lock: Option<Duration>,
+) -> Result<(PartitionedRun, State), Box<Diagnostic>> {
+    let Some(ps) = store.partitioned() else {
+        return Err(Box::new(Diagnostic::error(
+            "Failed to open state",
+            "the backend does not keep partitions",
+        )));
+    };
+    let read_error = |e: crate::state::StateError| {
+        Box::new(Diagnostic::error("Failed to read state", e.to_string()))
+    };
+    if let Some(timeout) = lock {
+        partitioned::ensure_created(ps, timeout).map_err(|e| Box::new(lock_error(&e)))?;
+    }
+    let mut run = PartitionedRun {
+        key,
+        serials: Default::default(),
+        lock_timeout: lock,
+        guard: None,
+        writable: None,
+        operation: operation.to_owned(),
+        reads: Default::default(),
+    };
+    if !LOCK_BY_PARTITION.contains(&operation) && !READ_ONLY.contains(&operation) {
+        run.lock(ps, None).map_err(|e| Box::new(lock_error(&e)))?;
+    }
+    let (state, serials) = partitioned::read(ps).map_err(read_error)?;
+    run.serials = serials;
+    Ok((run, state))
 }
 
 impl Session {
@@ -184,6 +306,29 @@ impl Session {
         self.backend.as_ref()
     }
 
+    /// Saves `plan` to `path` (0600, atomically), encrypted when the fleet's `plan`
+    /// encryption says so.
+    pub fn write_plan(&self, path: &Path, plan: &Plan) -> Result<(), String> {
+        let bytes = crate::plan::file::encode(plan, &crate::plan::file::config_hash(&self.config));
+        let sealed = self
+            .encryption
+            .plan
+            .seal(crate::encryption::Purpose::Plan, &bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::plan::file::write_bytes(path, &sealed).map_err(|e| e.to_string())
+    }
+
+    /// Reads a plan saved by [`Session::write_plan`]: the plan and its configuration hash.
+    pub fn read_plan(&self, path: &Path) -> Result<(Plan, String), String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let plain = self
+            .encryption
+            .plan
+            .open(crate::encryption::Purpose::Plan, &bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::plan::file::decode(&plain, &path.display().to_string()).map_err(|e| e.to_string())
+    }
+
     /// Makes a plan. `None` when errors prevent one; the diagnostics say why.
     pub fn plan(
         &mut self,
@@ -191,9 +336,13 @@ impl Session {
         options: &RunOptions,
         runtime: &tokio::runtime::Handle,
         cancel: CancellationToken,
+        progress: &dyn Progress,
     ) -> Option<Plan> {
-        let settings = self.settings(providers, options)?;
-        providers.observe(&self.state);
+        let (deps, selection) = self.selection(providers, options)?;
+        if !self.lock_partitions(selection.as_ref()) {
+            return None;
+        }
+        let settings = self.settings(options, deps, selection.as_ref())?;
         let inputs = crate::plan::build::Inputs {
             config: &self.config,
             providers,
@@ -203,14 +352,45 @@ impl Session {
             settings: &settings,
             runtime,
             cancel,
+            progress,
         };
-        let plan = crate::plan::build::plan(&inputs, &mut self.diagnostics);
+        let mut plan = crate::plan::build::plan(&inputs, &mut self.diagnostics);
+        if let (Some(plan), Some(run)) = (plan.as_mut(), &self.partitioned) {
+            if !run.may_write(REST) {
+                // The root outputs live in the rest of the fleet, which this run does not
+                // hold: they are left as recorded.
+                plan.outputs.clear();
+            }
+            let reads = selection.map(|s| s.reads).unwrap_or_default();
+            plan.partitions = run.stamp(plan, &reads);
+            if let Some(ps) = self.store.partitioned() {
+                match run.reads_moved(ps, plan) {
+                    Ok(moved) if !moved.is_empty() => {
+                        self.diagnostics.push(reads_moved_warning(&moved));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!("cannot read what partitions were written with: {e}"),
+                }
+            }
+        }
+        if !self.encryption.state.encrypts() && holds_secrets(&self.state) {
+            self.diagnostics.push(Diagnostic::warning(
+                "State holds sensitive values unencrypted",
+                format!(
+                    "The state at {} holds sensitive values (keys, passwords, tokens) in plain text. Configure encryption in the fleet block (encryption {{ key_provider, method \"aes_gcm\", state {{ method = ... }} }}) and run `fleetform init -migrate-state` to encrypt it.",
+                    self.store.describe()
+                ),
+            ));
+        }
         self.diagnostics.sort_and_dedup();
         plan.filter(|_| !self.diagnostics.has_errors())
     }
 
     /// Refuses a saved plan made from another state or configuration.
     pub fn check_saved(&mut self, plan: &Plan, config_hash: &str) -> bool {
+        if self.partitioned.is_some() {
+            return self.check_saved_partitions(plan, config_hash);
+        }
         // The serial first: a plan made before any state existed is stale once one does.
         if plan.serial != self.state.serial {
             self.diagnostics.push(Diagnostic::error("Saved plan is stale", format!("The plan was made from state serial {}, but the state has changed since (serial {}). Create a new plan from the current state.", plan.serial, self.state.serial)));
@@ -220,6 +400,10 @@ impl Session {
             self.diagnostics.push(Diagnostic::error("Saved plan does not match the state", format!("The plan was made for a state with lineage {:?}, but the current state has lineage {:?}: it belongs to another state, perhaps another workspace. Create a new plan.", plan.lineage, self.state.lineage)));
             return false;
         }
+        self.check_config_hash(config_hash)
+    }
+
+    pub(super) fn check_config_hash(&mut self, config_hash: &str) -> bool {
         if config_hash != crate::plan::file::config_hash(&self.config) {
             self.diagnostics.push(Diagnostic::error(
                 "Saved plan does not match the configuration",
@@ -245,11 +429,32 @@ impl Session {
             stopping,
             cancel,
         } = control;
-        let Some(settings) = self.settings(providers, options) else {
+        // Apply makes the plan's changes: what -target/-exclude chose is in the plan.
+        let Some(settings) = self.settings(options, None, None) else {
             return false;
         };
-        providers.observe(&self.state);
-        let journal = match self.store.journal(&self.state) {
+        // Refused before anything changes: changes that could never be written are lost.
+        if let Err(e) = self.state.next_serial() {
+            self.diagnostics
+                .push(Diagnostic::error("State cannot advance", format!("{e}.")));
+            return false;
+        }
+        if self.partitioned.is_none() && !self.compact_interrupted() {
+            return false;
+        }
+        if let Some(run) = self.partitioned.as_mut() {
+            run.reads = plan
+                .partitions
+                .iter()
+                .filter(|(_, u)| !u.written)
+                .map(|(p, _)| p.clone())
+                .collect();
+        }
+        let opened = match (&self.partitioned, self.store.partitioned()) {
+            (Some(run), Some(ps)) => run.journal(ps, &self.state, plan),
+            _ => self.store.journal(&self.state),
+        };
+        let journal = match opened {
             Ok(j) => j,
             Err(e) => {
                 self.diagnostics.push(Diagnostic::error(
@@ -259,6 +464,8 @@ impl Session {
                 return false;
             }
         };
+        let holds_rest = self.partitioned.as_ref().is_none_or(|r| r.may_write(REST));
+        let tally = super::last_apply::Tally::new(progress);
         let inputs = crate::apply::Inputs {
             config: &self.config,
             providers,
@@ -266,17 +473,32 @@ impl Session {
             workspace: &self.workspace,
             settings: &settings,
             runtime,
-            progress,
+            progress: &tally,
             stopping,
-            cancel,
+            cancel: cancel.clone(),
+            record_outputs: holds_rest,
         };
         let mut state =
             crate::apply::apply(&inputs, self.state.clone(), journal, &mut self.diagnostics);
+        // Written with the state it describes, by the same conditional write; a run that
+        // does not hold the partition it lives in leaves it to the runs that do.
+        if holds_rest {
+            state.last_apply = Some(tally.finish(
+                plan.mode,
+                self.diagnostics.has_errors(),
+                stopping,
+                cancel.is_cancelled(),
+            ));
+        }
+        if self.partitioned.is_some() {
+            return self.finish_partitioned(state);
+        }
         if state.resources != self.state.resources
             || state.outputs != self.state.outputs
+            || state.last_apply != self.state.last_apply
             || self.state.serial == 0
         {
-            state.serial = self.state.serial + 1;
+            state.serial = self.state.serial.saturating_add(1);
             if let Err(e) = self.store.write(&state) {
                 self.diagnostics.push(Diagnostic::error("Failed to persist state", format!("{e}. Every completed change is kept in the state journal next to the state file and is recovered by the next run.")));
                 return false;
@@ -287,7 +509,49 @@ impl Session {
         !self.diagnostics.has_errors()
     }
 
-    fn settings(&mut self, providers: &Providers, options: &RunOptions) -> Option<Settings> {
+    /// Writes the state whole when it was read with a journal of an interrupted run
+    /// replayed onto it, so that this run's journal starts empty: otherwise runs killed one
+    /// after another would append to one journal without end (an Azure append blob takes
+    /// 50,000 blocks at most). Returns false, with the reason, when the write failed.
+    fn compact_interrupted(&mut self) -> bool {
+        let found = match self.store.has_journal() {
+            Ok(found) => found,
+            Err(e) => {
+                self.diagnostics.push(Diagnostic::error(
+                    "Failed to read the state journal",
+                    e.to_string(),
+                ));
+                return false;
+            }
+        };
+        if !found {
+            return true;
+        }
+        let mut compacted = self.state.clone();
+        compacted.serial = self.state.serial.saturating_add(1);
+        if let Err(e) = self.store.write(&compacted) {
+            self.diagnostics.push(Diagnostic::error(
+                "Failed to persist the recovered state",
+                format!(
+                    "{e}. Nothing was changed; the interrupted run's changes stay in the journal."
+                ),
+            ));
+            return false;
+        }
+        tracing::debug!(
+            serial = compacted.serial,
+            "wrote the state recovered from an interrupted run's journal"
+        );
+        self.state = compacted;
+        true
+    }
+
+    fn settings(
+        &mut self,
+        options: &RunOptions,
+        deps: Option<Dependencies>,
+        selection: Option<&Selection>,
+    ) -> Option<Settings> {
         let mut replace = HashSet::new();
         for text in &options.replace {
             match parse_abs_resource_instance(text) {
@@ -300,11 +564,17 @@ impl Session {
                 )),
             }
         }
-        let only = if options.targets.is_empty() && options.excludes.is_empty() {
-            None
-        } else {
-            self.only(providers, options)
+        let mut only = match deps {
+            Some(deps) => self.only(options, deps),
+            None => None,
         };
+        if let (Some(only), Some(selection)) = (only.as_mut(), selection) {
+            only.retain(|a| {
+                selection
+                    .selected
+                    .contains(&self.key.partition_of(&a.module))
+            });
+        }
         if self.diagnostics.has_errors() {
             return None;
         }
@@ -315,15 +585,47 @@ impl Session {
             only,
             parallelism: options.parallelism,
             timeout: options.timeout,
+            refresh_untargeted: selection.is_none(),
         })
+    }
+
+    /// Every instance of the configuration and the state with the resources it depends on.
+    pub(super) fn dependencies(&mut self, providers: &Providers) -> Option<Dependencies> {
+        let mut scratch = Diagnostics::new();
+        let options_ = Options {
+            workspace: self.workspace.clone(),
+            inputs_complete: true,
+        };
+        let walk = expand::WalkOptions {
+            parallelism: 0,
+            runtime: None,
+        };
+        let exp = expand::expand(
+            &self.config,
+            providers,
+            &self.inputs,
+            options_,
+            &expand::ValidateHook,
+            walk,
+            &mut scratch,
+        )?;
+        let mut deps = exp.dependencies.clone();
+        exp.discard();
+        // Objects only the state knows depend on what the state recorded for them.
+        for (addr, instance) in &self.state.resources {
+            deps.entry(addr.clone())
+                .or_default()
+                .extend(instance.dependencies.iter().cloned());
+        }
+        Some(deps)
     }
 
     /// The instances `-target` and `-exclude` leave in the plan: each target with everything
     /// it depends on, minus each excluded instance with everything that depends on it.
     fn only(
         &mut self,
-        providers: &Providers,
         options: &RunOptions,
+        deps: Dependencies,
     ) -> Option<HashSet<AbsResourceInstance>> {
         let mut matchers = Vec::new();
         for (flag, list) in [
@@ -331,6 +633,9 @@ impl Session {
             ("-exclude", &options.excludes),
         ] {
             for text in list {
+                if text.starts_with(partition::SELECTOR_PREFIX) {
+                    continue;
+                }
                 match Selector::parse(text) {
                     Ok(m) => matchers.push((flag == "-target", m)),
                     Err(e) => self.diagnostics.push(Diagnostic::error(
@@ -340,45 +645,11 @@ impl Session {
                 }
             }
         }
-        let mut scratch = Diagnostics::new();
-        let options_ = Options {
-            workspace: self.workspace.clone(),
-            inputs_complete: true,
-        };
-        let exp = expand::expand(
-            &self.config,
-            providers,
-            &self.inputs,
-            options_,
-            &mut expand::ValidateHook,
-            &mut scratch,
-        )?;
-        let mut deps = Graph::build(&exp).resource_dependencies();
-        // Objects only the state knows depend on what the state recorded for them.
-        for (addr, instance) in &self.state.resources {
-            deps.entry(addr.clone())
-                .or_default()
-                .extend(instance.dependencies.iter().cloned());
-        }
-        let mut dependents: std::collections::HashMap<
-            AbsResourceInstance,
-            Vec<AbsResourceInstance>,
-        > = Default::default();
-        for (addr, list) in &deps {
-            for d in list {
-                dependents.entry(d.clone()).or_default().push(addr.clone());
-            }
-        }
+        let closure = DependencyClosure::new(&deps);
         // A plan needs what it targets to exist first (dependencies); a destroy must remove
         // what depends on a target first (dependents). Exclusions work the other way round.
         let destroying = options.mode == Mode::Destroy;
-        let (toward_targets, toward_excludes) = if destroying {
-            (&dependents, &deps)
-        } else {
-            (&deps, &dependents)
-        };
-        let mut all: Vec<AbsResourceInstance> = deps.keys().cloned().collect();
-        all.extend(self.state.resources.keys().cloned());
+        let all: Vec<AbsResourceInstance> = deps.keys().cloned().collect();
         let targets: Vec<&Selector> = matchers
             .iter()
             .filter(|(t, _)| *t)
@@ -388,29 +659,26 @@ impl Session {
             all.iter().cloned().collect()
         } else {
             let mut set = HashSet::new();
-            let mut todo: Vec<AbsResourceInstance> = all
+            let todo: Vec<AbsResourceInstance> = all
                 .iter()
                 .filter(|a| targets.iter().any(|m| m.matches(a)))
                 .cloned()
                 .collect();
-            while let Some(a) = todo.pop() {
-                if set.insert(a.clone()) {
-                    todo.extend(toward_targets.get(&a).into_iter().flatten().cloned());
-                }
-            }
+            closure.extend(&mut set, todo, !destroying);
             set
         };
         for (_, m) in matchers.iter().filter(|(t, _)| !*t) {
             let excluded: Vec<AbsResourceInstance> =
                 only.iter().filter(|a| m.matches(a)).cloned().collect();
-            let mut todo = excluded;
-            while let Some(a) = todo.pop() {
-                if only.remove(&a) {
-                    todo.extend(toward_excludes.get(&a).into_iter().flatten().cloned());
-                }
-            }
+            let mut removed = HashSet::new();
+            closure.extend(&mut removed, excluded, destroying);
+            only.retain(|a| !removed.contains(a));
         }
-        if !options.targets.is_empty() {
+        if options
+            .targets
+            .iter()
+            .any(|t| !t.starts_with(partition::SELECTOR_PREFIX))
+        {
             self.diagnostics.push(Diagnostic::warning(
                 "Resource targeting is in effect",
                 "You are creating a plan with the -target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe -target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when fleetform specifically suggests to use it as part of an error message.",
@@ -420,7 +688,41 @@ impl Session {
     }
 }
 
+/// Whether any recorded value or output is sensitive.
+fn holds_secrets(state: &State) -> bool {
+    state
+        .resources
+        .values()
+        .any(|i| i.value.contains_sensitive())
+        || state
+            .outputs
+            .values()
+            .any(|o| o.sensitive || o.value.contains_sensitive())
+}
+
 impl Session {
+    /// `fleetform console`: the configuration expanded with the recorded state's values.
+    /// `None` when it cannot be expanded; the diagnostics say why.
+    pub fn console<'s>(&'s mut self, providers: &'s Providers) -> Option<super::Console<'s>> {
+        let options = Options {
+            workspace: self.workspace.clone(),
+            inputs_complete: true,
+        };
+        let expansion = expand::expand(
+            &self.config,
+            providers,
+            &self.inputs,
+            options,
+            &super::console::StateHook { state: &self.state },
+            expand::WalkOptions {
+                parallelism: 0,
+                runtime: None,
+            },
+            &mut self.diagnostics,
+        )?;
+        Some(super::Console { expansion })
+    }
+
     /// `fleetform import ADDR ID`: adopts an existing object into state. The configuration
     /// must declare the resource, as in Terraform.
     pub fn import(
@@ -465,7 +767,9 @@ impl Session {
         let Some(provider) = providers.get(provider_name) else {
             return false;
         };
-        providers.observe(&self.state);
+        for name in providers.names() {
+            providers.observe(name, &self.state);
+        }
         let request = fleetform_sdk::ImportRequest {
             type_name: addr.resource.resource.ty.clone(),
             id: id.to_owned(),
@@ -498,13 +802,83 @@ impl Session {
                 prevent_destroy: false,
             },
         );
-        next.serial = self.state.serial + 1;
-        if let Err(e) = self.store.write(&next) {
+        if let Err(e) = self.state.next_serial() {
+            self.diagnostics
+                .push(Diagnostic::error("State cannot advance", format!("{e}.")));
+            return false;
+        }
+        if let Err(e) = self.write_state(next) {
             self.diagnostics
                 .push(Diagnostic::error("Failed to persist state", e.to_string()));
             return false;
         }
-        self.state = next;
         true
+    }
+}
+
+/// Who depends on whom, for `-target` and `-exclude`: an instance depends on whole
+/// resources (as recorded in plans and state), so closures go through resources.
+struct DependencyClosure<'a> {
+    deps: &'a HashMap<AbsResourceInstance, Vec<AbsResource>>,
+    instances: HashMap<AbsResource, Vec<&'a AbsResourceInstance>>,
+    dependents: HashMap<AbsResource, Vec<&'a AbsResourceInstance>>,
+}
+
+impl<'a> DependencyClosure<'a> {
+    fn new(deps: &'a HashMap<AbsResourceInstance, Vec<AbsResource>>) -> DependencyClosure<'a> {
+        let mut instances: HashMap<AbsResource, Vec<&AbsResourceInstance>> = HashMap::new();
+        let mut dependents: HashMap<AbsResource, Vec<&AbsResourceInstance>> = HashMap::new();
+        for (addr, list) in deps {
+            instances.entry(addr.abs_resource()).or_default().push(addr);
+            for r in list {
+                dependents.entry(r.clone()).or_default().push(addr);
+            }
+        }
+        DependencyClosure {
+            deps,
+            instances,
+            dependents,
+        }
+    }
+
+    /// Adds `start` to `set` with everything it depends on (`dependencies`) or everything
+    /// that depends on it (otherwise), transitively.
+    fn extend(
+        &self,
+        set: &mut HashSet<AbsResourceInstance>,
+        start: Vec<AbsResourceInstance>,
+        dependencies: bool,
+    ) {
+        let mut seen: HashSet<AbsResource> = HashSet::new();
+        let mut todo = start;
+        while let Some(a) = todo.pop() {
+            if !set.insert(a.clone()) {
+                continue;
+            }
+            if dependencies {
+                for r in self.deps.get(&a).into_iter().flatten() {
+                    if seen.insert(r.clone()) {
+                        todo.extend(
+                            self.instances
+                                .get(r)
+                                .into_iter()
+                                .flatten()
+                                .map(|i| (*i).clone()),
+                        );
+                    }
+                }
+            } else {
+                let r = a.abs_resource();
+                if seen.insert(r.clone()) {
+                    todo.extend(
+                        self.dependents
+                            .get(&r)
+                            .into_iter()
+                            .flatten()
+                            .map(|i| (*i).clone()),
+                    );
+                }
+            }
+        }
     }
 }

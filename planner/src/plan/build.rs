@@ -4,17 +4,18 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
 
 use fleetform_sdk::{CancellationToken, Diagnostic, Diagnostics, ImportRequest, ReadRequest};
 use indexmap::IndexMap;
 
-use super::hook::{PlanHook, Settings, bounded};
+use super::configure::{ProviderSetup, observe_state};
+use super::hook::{Found, PlanHook, Settings, bounded};
 use super::{Action, Mode, OutputChange, Plan, Reason, ResourceChange};
 use crate::addrs::parse::{abs_resource_instance_from_expr, module_instance_from_expr};
 use crate::addrs::{AbsResourceInstance, ModuleInstance, ResourceMode};
 use crate::config::Config;
-use crate::expand::{self, Options};
-use crate::graph::Graph;
+use crate::expand::{self, Options, WalkOptions};
 use crate::inputs::InputValue;
 use crate::lang::eval_const;
 use crate::providers::Providers;
@@ -38,6 +39,8 @@ pub struct Inputs<'a> {
     pub runtime: &'a tokio::runtime::Handle,
     /// Cancelled on interruption.
     pub cancel: CancellationToken,
+    /// Receives refresh events.
+    pub progress: &'a dyn crate::apply::progress::Progress,
 }
 
 /// Makes a plan. Returns `None` when the configuration cannot be evaluated at all.
@@ -45,40 +48,47 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
     let (mut state, moved_from) = apply_moves(inputs.config, inputs.prior, diags);
     let importing = import(inputs, &mut state, diags);
     let settings = inputs.settings;
-    let mut hook = PlanHook {
+    let hook = PlanHook {
         config: inputs.config,
         providers: inputs.providers,
-        runtime: inputs.runtime,
         prior: &state,
         settings,
         cancel: inputs.cancel.clone(),
-        changes: HashMap::new(),
-        drift: Vec::new(),
-        refreshed: HashMap::new(),
-        configured: Default::default(),
+        progress: inputs.progress,
+        setup: ProviderSetup::new(
+            inputs.providers,
+            observe_state(inputs.providers, &state),
+            settings.timeout,
+            inputs.cancel.clone(),
+        ),
+        found: Mutex::new(Found::default()),
     };
     let options = Options {
         workspace: inputs.workspace.to_owned(),
         inputs_complete: true,
+    };
+    let walk = WalkOptions {
+        parallelism: settings.parallelism,
+        runtime: Some(inputs.runtime),
     };
     let exp = expand::expand(
         inputs.config,
         inputs.providers,
         inputs.variables,
         options,
-        &mut hook,
+        &hook,
+        walk,
         diags,
     )?;
-    let mut changes = std::mem::take(&mut hook.changes);
-    // Dependencies are recorded for what changes; a plan without changes needs no graph.
-    let dependencies = if changes.values().any(|c| c.action != Action::NoOp) {
-        Graph::build(&exp).resource_dependencies()
-    } else {
-        HashMap::new()
-    };
-    let mut drift = std::mem::take(&mut hook.drift);
-    let refreshed = std::mem::take(&mut hook.refreshed);
-    drop(hook);
+    let Found {
+        mut changes,
+        mut drift,
+        refreshed,
+        mut interrupted,
+        problems,
+        mut unreachable,
+    } = hook.found.into_inner().unwrap_or_else(|p| p.into_inner());
+    diags.extend(problems);
 
     // What the state has and the configuration does not: planned for deletion.
     let in_config: HashSet<&AbsResourceInstance> = exp.resources.iter().map(|r| &r.addr).collect();
@@ -103,7 +113,7 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
             .cloned()
             .unwrap_or_else(|| Some(instance.value.clone()));
         if orphan && settings.refresh {
-            current = refresh_orphan(inputs, addr, instance, &mut drift, diags);
+            current = refresh_orphan(inputs, addr, instance, &mut drift, &mut unreachable, diags);
         }
         let Some(before) = current else { continue };
         let reason = if settings.mode == Mode::Destroy {
@@ -151,16 +161,56 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
                 dependencies: instance.dependencies.clone(),
                 create_before_destroy: instance.create_before_destroy,
                 prevent_destroy: prevent,
+                // A delete a killed run started is simply made again.
+                resume: state.pending.get(addr).and_then(|op| op.checkpoint.clone()),
+                deposed: false,
             },
         );
     }
+    // Interrupted changes of instances the walk did not plan: deletes of objects the
+    // configuration no longer has are made again (above), and so are deposed objects'.
+    let settled: HashSet<AbsResourceInstance> =
+        interrupted.iter().map(|i| i.addr.clone()).collect();
+    let mut deposed = Vec::new();
+    for (addr, op) in &state.pending {
+        let excluded = settings
+            .only
+            .as_ref()
+            .is_some_and(|only| !only.contains(addr));
+        if settled.contains(addr) || excluded || settings.mode == Mode::RefreshOnly {
+            continue;
+        }
+        if op.deposed
+            && let Some(before) = &op.prior
+        {
+            deposed.push(ResourceChange {
+                addr: addr.clone(),
+                previous_addr: None,
+                provider: op.provider.clone(),
+                action: Action::Delete,
+                reason: Some(Reason::DeleteBecauseDeposed),
+                before: Some(before.clone()),
+                after: None,
+                replace_paths: Vec::new(),
+                importing: None,
+                dependencies: Vec::new(),
+                create_before_destroy: op.create_before_destroy,
+                prevent_destroy: false,
+                resume: op.checkpoint.clone(),
+                deposed: true,
+            });
+        }
+        interrupted.push(super::Interrupted {
+            addr: addr.clone(),
+            op: op.clone(),
+            resolution: super::Resolution::Continue,
+        });
+    }
+    interrupted.sort_by(|a, b| a.addr.cmp(&b.addr));
     if settings.mode == Mode::Destroy {
         changes.retain(|_, c| c.action == Action::Delete);
     }
     for (addr, change) in changes.iter_mut() {
-        if let Some(deps) = dependencies.get(addr) {
-            change.dependencies = deps.clone();
-        }
         change.previous_addr = moved_from.get(addr).cloned();
         change.importing = importing.get(addr).cloned();
     }
@@ -203,6 +253,24 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
         .get(&ModuleInstance::root())
         .map(|d| d.vars.clone().into_iter().collect())
         .unwrap_or_default();
+    diags.extend(super::sites::unreachable(
+        inputs.config,
+        &unreachable,
+        &changes,
+    ));
+    let checks = exp.take_checks();
+    let rollouts = if settings.mode == Mode::Normal {
+        super::rollout::plan_rollouts(
+            inputs.config,
+            inputs.providers,
+            &live_modules,
+            &changes,
+            &inputs.prior.rollouts,
+            diags,
+        )
+    } else {
+        Vec::new()
+    };
     exp.discard();
     Some(Plan {
         mode: settings.mode,
@@ -212,6 +280,14 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
         lineage: inputs.prior.lineage.clone(),
         serial: inputs.prior.serial,
         variables,
+        interrupted,
+        deposed,
+        timestamp: std::time::SystemTime::now(),
+        complete: settings.only.is_none(),
+        checks,
+        partitions: BTreeMap::new(),
+        rollouts,
+        deferred: super::sites::by_site(inputs.config, &inputs.prior.deferred),
     })
 }
 
@@ -220,6 +296,7 @@ fn refresh_orphan(
     addr: &AbsResourceInstance,
     instance: &InstanceState,
     drift: &mut Vec<ResourceChange>,
+    unreachable: &mut Vec<(AbsResourceInstance, String)>,
     diags: &mut Diagnostics,
 ) -> Option<fleetform_sdk::Value> {
     let provider_name = inputs
@@ -251,21 +328,20 @@ fn refresh_orphan(
                 dependencies: Vec::new(),
                 create_before_destroy: false,
                 prevent_destroy: false,
+                resume: None,
+                deposed: false,
             });
             None
         }
+        Err(e) if e.kind == fleetform_sdk::ErrorKind::Unreachable => {
+            unreachable.push((addr.clone(), e.to_string()));
+            Some(instance.value.clone())
+        }
         Err(e) => {
-            let diag = if e.kind == fleetform_sdk::ErrorKind::Unreachable {
-                Diagnostic::warning(
-                    "Object unreachable; planned from the recorded state",
-                    format!(
-                        "{addr}: {e}. Its deletion will fail at apply while it stays unreachable; the rest of the plan is unaffected."
-                    ),
-                )
-            } else {
+            diags.push(
                 Diagnostic::error("Error refreshing state", format!("{addr}: {e}."))
-            };
-            diags.push(diag.address(addr.to_string()));
+                    .address(addr.to_string()),
+            );
             Some(instance.value.clone())
         }
     }

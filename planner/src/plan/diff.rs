@@ -101,6 +101,31 @@ pub fn proposed_new(schema: &Block, prior: Option<&Value>, config: &Value) -> Va
     Value::Object(out)
 }
 
+/// A provider's result with the sensitive marks it owes its inputs: each top-level
+/// attribute whose configured (or, for a refresh, recorded) value holds a sensitive value
+/// is marked sensitive when the provider returned it without the mark, and so is each
+/// attribute the schema declares sensitive. Providers mark what they derive; this keeps a
+/// provider that drops a mark from showing a secret.
+pub fn carry_marks(schema: &Block, result: Value, sources: &[Option<&Value>]) -> Value {
+    let Value::Object(mut attrs) = result else {
+        return result;
+    };
+    for (name, value) in attrs.iter_mut() {
+        if value.is_null() || value.contains_sensitive() {
+            continue;
+        }
+        let declared = schema.attributes.get(name).is_some_and(|a| a.sensitive);
+        let inherited = sources
+            .iter()
+            .flatten()
+            .any(|source| source.get(name).contains_sensitive());
+        if declared || inherited {
+            *value = std::mem::take(value).into_sensitive();
+        }
+    }
+    Value::Object(attrs)
+}
+
 /// Replaces, in `value`, the attribute at `path` with the prior object's (for
 /// `ignore_changes`). Missing paths are left alone.
 pub fn keep_prior(value: &mut Value, prior: &Value, path: &[PathStep]) {

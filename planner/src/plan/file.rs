@@ -12,11 +12,15 @@ use fleetform_sdk::{Path as ValuePath, PathStep, Value};
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
-use super::{Action, Mode, OutputChange, Plan, Reason, ResourceChange};
-use crate::addrs::{AbsResourceInstance, parse_abs_resource_instance};
+use super::{
+    Action, CheckResult, CheckStatus, Checked, Interrupted, Mode, OutputChange, Plan, Reason,
+    Resolution, ResourceChange,
+};
+use crate::addrs::{AbsResourceInstance, parse_abs_resource_instance, parse_module_instance};
 use crate::config::Config;
+use crate::state::{PendingAction, PendingOperation};
 
-const FORMAT: u64 = 1;
+const FORMAT: u64 = 2;
 
 /// Why a plan file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -55,48 +59,87 @@ pub fn config_hash(config: &Config) -> String {
         .collect()
 }
 
-/// Writes `plan` to `path` (0600, atomically).
-pub fn write(path: &Path, plan: &Plan, config_hash: &str) -> Result<(), PlanFileError> {
-    let io = |source| PlanFileError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+/// A plan file's bytes.
+pub fn encode(plan: &Plan, config_hash: &str) -> Vec<u8> {
     let doc = json!({
         "format_version": FORMAT,
         "tool_version": env!("CARGO_PKG_VERSION"),
         "config_hash": config_hash,
         "plan": encode_plan(plan),
     });
+    serde_json::to_vec(&doc).unwrap_or_default()
+}
+
+/// Writes `plan` to `path` (0600, atomically).
+pub fn write(path: &Path, plan: &Plan, config_hash: &str) -> Result<(), PlanFileError> {
+    write_bytes(path, &encode(plan, config_hash))
+}
+
+/// Writes a plan file's bytes to `path` (0600, atomically).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), PlanFileError> {
+    let io = |source| PlanFileError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    // Named after the plan, so that the next write of this plan removes what a killed
+    // one left (a plan holds secrets).
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    remove_leftovers(dir, &prefix);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(io)?;
     }
-    let text = serde_json::to_vec(&doc).map_err(|e| io(std::io::Error::other(e)))?;
-    tmp.write_all(&text).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
 }
 
+/// Removes `.NAME.*.tmp` temporaries a killed write of the plan `NAME` left in `dir`.
+fn remove_leftovers(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Reads a plan file; returns the plan and the configuration hash it was made with.
 pub fn read(path: &Path) -> Result<(Plan, String), PlanFileError> {
-    let name = path.display().to_string();
-    let invalid = |message: String| PlanFileError::Invalid {
-        path: name.clone(),
-        message,
-    };
     let text = std::fs::read(path).map_err(|source| PlanFileError::Io {
-        path: name.clone(),
+        path: path.display().to_string(),
         source,
     })?;
-    let doc: Json = serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
+    decode(&text, &path.display().to_string())
+}
+
+/// Decodes a plan file's bytes (`name` for messages).
+pub fn decode(text: &[u8], name: &str) -> Result<(Plan, String), PlanFileError> {
+    let invalid = |message: String| PlanFileError::Invalid {
+        path: name.to_owned(),
+        message,
+    };
+    let doc: Json = serde_json::from_slice(text).map_err(|e| invalid(e.to_string()))?;
     match doc["format_version"].as_u64() {
         Some(FORMAT) => {}
         Some(other) => {
@@ -124,7 +167,138 @@ fn encode_plan(plan: &Plan) -> Json {
             "after": o.after.as_ref().map(encode_value),
             "sensitive": o.sensitive,
         }))).collect::<Map<_, _>>(),
+        "timestamp": plan.timestamp.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        "complete": plan.complete,
+        "checks": plan.checks.iter().map(encode_check).collect::<Vec<_>>(),
+        "interrupted": plan.interrupted.iter().map(encode_interrupted).collect::<Vec<_>>(),
+        "deposed": plan.deposed.iter().map(encode_change).collect::<Vec<_>>(),
+        "partitions": plan.partitions.iter().map(|(p, u)| (p.clone(), json!({
+            "serial": u.serial,
+            "written": u.written,
+        }))).collect::<Map<_, _>>(),
+        "rollouts": plan.rollouts.iter().map(super::rollout::encode).collect::<Vec<_>>(),
+        "deferred": plan.deferred.iter().map(|(site, changes)| (site.clone(), json!(
+            changes.iter().map(|(addr, c)| json!({
+                "address": addr.to_string(),
+                "action": c.action,
+                "since": c.since,
+                "reason": c.reason,
+            })).collect::<Vec<_>>()
+        ))).collect::<Map<_, _>>(),
     })
+}
+
+fn encode_interrupted(i: &Interrupted) -> Json {
+    let op = &i.op;
+    let (resolution, found, why) = match &i.resolution {
+        Resolution::Continue => ("continue", None, None),
+        Resolution::Finished(v) => ("finished", Some(v.as_ref().map(encode_value)), None),
+        Resolution::Ask(why) => ("ask", None, Some(why.clone())),
+    };
+    json!({
+        "addr": i.addr.to_string(),
+        "action": op.action.as_str(),
+        "started": op.started,
+        "provider": op.provider,
+        "prior": op.prior.as_ref().map(encode_value),
+        "planned": op.planned.as_ref().map(encode_value),
+        "checkpoint": op.checkpoint.as_ref().map(encode_value),
+        "dependencies": op.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "create_before_destroy": op.create_before_destroy,
+        "prevent_destroy": op.prevent_destroy,
+        "deposed": op.deposed,
+        "resolution": resolution,
+        "found": found,
+        "why": why,
+    })
+}
+
+fn decode_interrupted(j: &Json) -> Result<Interrupted, String> {
+    let opt = |v: &Json| {
+        if v.is_null() {
+            Ok(None)
+        } else {
+            decode_value(v).map(Some)
+        }
+    };
+    let action = match j["action"].as_str() {
+        Some("create") => PendingAction::Create,
+        Some("update") => PendingAction::Update,
+        Some("delete") => PendingAction::Delete,
+        other => return Err(format!("unknown interrupted action {other:?}")),
+    };
+    let op = PendingOperation {
+        action,
+        started: j["started"].as_str().unwrap_or_default().to_owned(),
+        provider: j["provider"].as_str().unwrap_or_default().to_owned(),
+        prior: opt(&j["prior"])?,
+        planned: opt(&j["planned"])?,
+        checkpoint: opt(&j["checkpoint"])?,
+        dependencies: j["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| addr(v).map(|a| a.abs_resource()))
+            .collect::<Result<_, _>>()?,
+        create_before_destroy: j["create_before_destroy"].as_bool().unwrap_or(false),
+        prevent_destroy: j["prevent_destroy"].as_bool().unwrap_or(false),
+        deposed: j["deposed"].as_bool().unwrap_or(false),
+    };
+    let resolution = match j["resolution"].as_str() {
+        Some("continue") => Resolution::Continue,
+        Some("finished") => Resolution::Finished(opt(&j["found"])?),
+        Some("ask") => Resolution::Ask(j["why"].as_str().unwrap_or_default().to_owned()),
+        other => return Err(format!("unknown resolution {other:?}")),
+    };
+    Ok(Interrupted {
+        addr: addr(&j["addr"])?,
+        op,
+        resolution,
+    })
+}
+
+fn encode_check(c: &CheckResult) -> Json {
+    let status = match c.status {
+        CheckStatus::Pass => "pass",
+        CheckStatus::Unknown => "unknown",
+        CheckStatus::Error => "error",
+        CheckStatus::Fail => "fail",
+    };
+    match &c.object {
+        Checked::Resource(a) => json!({ "resource": a.to_string(), "status": status }),
+        Checked::Variable(m, name) => {
+            json!({ "variable": name, "module": m.to_string(), "status": status })
+        }
+        Checked::Output(m, name) => {
+            json!({ "output": name, "module": m.to_string(), "status": status })
+        }
+    }
+}
+
+fn decode_check(doc: &Json) -> Result<CheckResult, String> {
+    let status = match doc["status"].as_str() {
+        Some("pass") => CheckStatus::Pass,
+        Some("unknown") => CheckStatus::Unknown,
+        Some("error") => CheckStatus::Error,
+        Some("fail") => CheckStatus::Fail,
+        other => return Err(format!("unknown check status {other:?}")),
+    };
+    let module = || match doc["module"].as_str().unwrap_or_default() {
+        "" => Ok(crate::addrs::ModuleInstance::root()),
+        text => parse_module_instance(text).map_err(|e| format!("bad module address: {e}")),
+    };
+    let object = if let Some(a) = doc["resource"].as_str() {
+        Checked::Resource(
+            parse_abs_resource_instance(a).map_err(|e| format!("bad address {a:?}: {e}"))?,
+        )
+    } else if let Some(name) = doc["variable"].as_str() {
+        Checked::Variable(module()?, name.to_owned())
+    } else if let Some(name) = doc["output"].as_str() {
+        Checked::Output(module()?, name.to_owned())
+    } else {
+        return Err("a check names no object".into());
+    };
+    Ok(CheckResult { object, status })
 }
 
 fn decode_plan(doc: &Json) -> Result<Plan, String> {
@@ -170,6 +344,65 @@ fn decode_plan(doc: &Json) -> Result<Plan, String> {
         lineage: doc["lineage"].as_str().unwrap_or_default().to_owned(),
         serial: doc["serial"].as_u64().ok_or("no serial")?,
         variables,
+        interrupted: doc["interrupted"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(decode_interrupted)
+            .collect::<Result<_, _>>()?,
+        deposed: changes("deposed")?,
+        timestamp: std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(doc["timestamp"].as_u64().unwrap_or(0)),
+        complete: doc["complete"].as_bool().unwrap_or(true),
+        checks: doc["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(decode_check)
+            .collect::<Result<_, _>>()?,
+        partitions: doc["partitions"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(p, u)| {
+                let serial = u["serial"].as_u64().ok_or("a partition without a serial")?;
+                let written = u["written"].as_bool().unwrap_or(true);
+                Ok((p.clone(), super::PartitionUse { serial, written }))
+            })
+            .collect::<Result<_, String>>()?,
+        rollouts: doc["rollouts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(super::rollout::decode)
+            .collect::<Result<_, String>>()?,
+        deferred: doc["deferred"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(site, changes)| {
+                let changes = changes
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| {
+                        let a = c["address"].as_str().unwrap_or_default();
+                        let addr = parse_abs_resource_instance(a)
+                            .map_err(|e| format!("bad deferred address {a:?}: {e}"))?;
+                        let text = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+                        Ok((
+                            addr,
+                            crate::state::DeferredChange {
+                                action: text("action"),
+                                since: text("since"),
+                                reason: text("reason"),
+                            },
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                Ok((site.clone(), changes))
+            })
+            .collect::<Result<_, String>>()?,
     })
 }
 
@@ -196,6 +429,7 @@ fn reason_name(r: &Reason) -> String {
         Reason::DeleteBecauseNoInstance => "delete_because_no_instance".into(),
         Reason::DeleteBecauseDestroyMode => "delete_because_destroy_mode".into(),
         Reason::ReadBecauseConfigUnknown => "read_because_config_unknown".into(),
+        Reason::DeleteBecauseDeposed => "delete_because_deposed".into(),
     }
 }
 
@@ -209,6 +443,7 @@ fn parse_reason(s: &str) -> Option<Reason> {
         "delete_because_no_instance" => Reason::DeleteBecauseNoInstance,
         "delete_because_destroy_mode" => Reason::DeleteBecauseDestroyMode,
         "read_because_config_unknown" => Reason::ReadBecauseConfigUnknown,
+        "delete_because_deposed" => Reason::DeleteBecauseDeposed,
         other => Reason::ReplaceByTriggers(other.strip_prefix("replace_by_triggers:")?.to_owned()),
     })
 }
@@ -227,6 +462,8 @@ fn encode_change(c: &ResourceChange) -> Json {
         "dependencies": c.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "create_before_destroy": c.create_before_destroy,
         "prevent_destroy": c.prevent_destroy,
+        "resume": c.resume.as_ref().map(encode_value),
+        "deposed": c.deposed,
     })
 }
 
@@ -276,10 +513,12 @@ fn decode_change(c: &Json) -> Result<ResourceChange, String> {
             .as_array()
             .into_iter()
             .flatten()
-            .map(addr)
+            .map(|v| addr(v).map(|a| a.abs_resource()))
             .collect::<Result<_, _>>()?,
         create_before_destroy: c["create_before_destroy"].as_bool().unwrap_or(false),
         prevent_destroy: c["prevent_destroy"].as_bool().unwrap_or(false),
+        resume: opt(&c["resume"])?,
+        deposed: c["deposed"].as_bool().unwrap_or(false),
     })
 }
 
@@ -321,6 +560,7 @@ fn decode_path(p: &Json) -> Result<ValuePath, String> {
 pub fn encode_value(v: &Value) -> Json {
     match v {
         Value::List(items) => json!({ "list": items.iter().map(encode_value).collect::<Vec<_>>() }),
+        Value::Set(items) => json!({ "set": items.iter().map(encode_value).collect::<Vec<_>>() }),
         Value::Object(map) => {
             json!({ "object": map.iter().map(|(k, v)| (k.clone(), encode_value(v))).collect::<Map<_, _>>() })
         }
@@ -340,6 +580,14 @@ pub fn decode_value(j: &Json) -> Result<Value, String> {
                     inner
                         .as_array()
                         .ok_or("list is not an array")?
+                        .iter()
+                        .map(decode_value)
+                        .collect::<Result<_, _>>()?,
+                ),
+                "set" => Value::Set(
+                    inner
+                        .as_array()
+                        .ok_or("set is not an array")?
                         .iter()
                         .map(decode_value)
                         .collect::<Result<_, _>>()?,

@@ -3,22 +3,25 @@
 //! concurrently, bounded by the parallelism setting.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use fleetform_sdk::{
-    CancellationToken, Diagnostic, Diagnostics, ErrorKind, Path, PathStep, PlanRequest,
-    ProviderError, ReadDataRequest, ReadRequest, ValidateRequest, Value,
+    CancellationToken, Diagnostic, ErrorKind, Path, PathStep, PlanRequest, ProviderError,
+    ReadDataRequest, ReadRequest, Resume, ResumeRequest, Secrets, ValidateRequest, Value,
 };
-use futures::StreamExt;
+use futures::FutureExt;
+use futures::future::LocalBoxFuture;
 
-use super::diff::{changed_paths, keep_prior, proposed_new, values_equal};
-use super::{Action, Mode, Reason, ResourceChange};
+use super::configure::ProviderSetup;
+use super::diff::{carry_marks, changed_paths, keep_prior, proposed_new, values_equal};
+use super::{Action, Interrupted, Mode, Reason, Resolution, ResourceChange};
 use crate::addrs::{AbsResourceInstance, ResourceMode};
 use crate::config::{Config, IgnoreChanges};
 use crate::expand::hook::unknown_computed;
-use crate::expand::{Hook, InstanceRequest, Subject, subject};
+use crate::expand::{Hook, InstanceRequest, Outcome, Subject, subject};
 use crate::providers::Providers;
-use crate::state::{InstanceStatus, State};
+use crate::state::{InstanceStatus, PendingOperation, State};
 
 /// What a plan is asked to do.
 #[derive(Debug, Clone)]
@@ -36,101 +39,90 @@ pub struct Settings {
     pub parallelism: usize,
     /// The longest one provider operation may take.
     pub timeout: Duration,
+    /// Refresh instances left out by `only` too (false when partitions were selected: the
+    /// others' values are read as their partitions recorded them).
+    pub refresh_untargeted: bool,
 }
 
-/// Plans each batch of instances.
+/// Plans each instance.
 pub struct PlanHook<'a> {
     pub config: &'a Config,
     pub providers: &'a Providers,
-    pub runtime: &'a tokio::runtime::Handle,
     pub prior: &'a State,
     pub settings: &'a Settings,
     pub cancel: CancellationToken,
-    /// Changes found so far, by address.
+    /// Receives refresh events.
+    pub progress: &'a dyn crate::apply::progress::Progress,
+    pub setup: ProviderSetup<'a>,
+    /// What the plan found so far.
+    pub found: Mutex<Found>,
+}
+
+/// What planning found.
+#[derive(Default)]
+pub struct Found {
+    /// Changes, by address.
     pub changes: HashMap<AbsResourceInstance, ResourceChange>,
     /// Changes made outside fleetform.
     pub drift: Vec<ResourceChange>,
     /// Refreshed objects, by address (`None`: gone).
     pub refreshed: HashMap<AbsResourceInstance, Option<Value>>,
-    /// Provider configurations already configured.
-    pub configured: std::collections::HashSet<crate::expand::ProviderConfigAddr>,
+    /// Interrupted changes settled so far.
+    pub interrupted: Vec<Interrupted>,
+    /// Problems settling them.
+    pub problems: Vec<Diagnostic>,
+    /// Objects refresh could not reach, with what their provider said: planned from the
+    /// recorded state, reported once per site.
+    pub unreachable: Vec<(AbsResourceInstance, String)>,
 }
 
-struct Outcome {
+struct Planned {
     value: Value,
     change: Option<ResourceChange>,
+    /// Progress an interrupted attempt saved, for the change to continue from.
+    resume: Option<Value>,
     drift: Option<ResourceChange>,
     refreshed: Option<Option<Value>>,
+    unreachable: Option<String>,
     diags: Vec<Diagnostic>,
 }
 
 impl Hook for PlanHook<'_> {
-    fn instances(
-        &mut self,
-        batch: Vec<InstanceRequest<'_>>,
-        diags: &mut Diagnostics,
-    ) -> Vec<Value> {
-        configure(
-            &batch,
-            &mut self.configured,
-            self.providers,
-            self.runtime,
-            self.settings,
-            &self.cancel,
-            diags,
-        );
-        let this = &*self;
-        let outcomes: Vec<Outcome> = this.runtime.block_on(
-            futures::stream::iter(batch.iter().map(|r| this.plan_one(r)))
-                .buffered(this.settings.parallelism.max(1))
-                .collect(),
-        );
-        let mut values = Vec::with_capacity(outcomes.len());
-        for (request, outcome) in batch.iter().zip(outcomes) {
-            for d in outcome.diags {
-                diags.push(d);
+    fn instance<'a>(&'a self, request: InstanceRequest<'a>) -> LocalBoxFuture<'a, Outcome> {
+        async move {
+            let mut diags = Vec::new();
+            diags.extend(
+                self.setup
+                    .ensure(&request.provider, &request.provider_config)
+                    .await,
+            );
+            let started = std::time::Instant::now();
+            let planned = self.plan_one(&request).await;
+            tracing::debug!(address = %request.addr, elapsed = ?started.elapsed(), "planned");
+            diags.extend(planned.diags);
+            let failed = diags.iter().any(Diagnostic::is_error);
+            let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(d) = planned.drift {
+                found.drift.push(d);
             }
-            if let Some(d) = outcome.drift {
-                self.drift.push(d);
+            if let Some(r) = planned.refreshed {
+                found.refreshed.insert(request.addr.clone(), r);
             }
-            if let Some(r) = outcome.refreshed {
-                self.refreshed.insert(request.addr.clone(), r);
+            if let Some(why) = planned.unreachable {
+                found.unreachable.push((request.addr.clone(), why));
             }
-            if let Some(c) = outcome.change {
-                self.changes.insert(request.addr.clone(), c);
+            if let Some(mut c) = planned.change {
+                c.dependencies = request.dependencies;
+                c.resume = planned.resume;
+                found.changes.insert(request.addr, c);
             }
-            values.push(outcome.value);
+            Outcome {
+                value: planned.value,
+                diags,
+                failed,
+            }
         }
-        values
-    }
-}
-
-/// Configures each provider configuration a batch uses, once per run, before its first
-/// operation. `configured` remembers which are done.
-pub fn configure(
-    batch: &[InstanceRequest<'_>],
-    configured: &mut std::collections::HashSet<crate::expand::ProviderConfigAddr>,
-    providers: &Providers,
-    runtime: &tokio::runtime::Handle,
-    settings: &Settings,
-    cancel: &CancellationToken,
-    diags: &mut Diagnostics,
-) {
-    for request in batch {
-        if !configured.insert(request.provider.clone()) {
-            continue;
-        }
-        let Some(provider) = providers.get(&request.provider.name) else {
-            continue;
-        };
-        let config = (*request.provider_config).clone();
-        let call = provider.configure(fleetform_sdk::ConfigureRequest { config });
-        if let Err(e) = runtime.block_on(bounded(settings.timeout, cancel, call)) {
-            diags.push(Diagnostic::error(
-                "Failed to configure provider",
-                format!("{}: {e}.", request.provider),
-            ));
-        }
+        .boxed_local()
     }
 }
 
@@ -147,19 +139,21 @@ pub async fn bounded<T>(
 }
 
 impl PlanHook<'_> {
+    /// The secrets a provider's messages about this instance must not quote: those of its
+    /// configuration and of its recorded object.
+    fn secrets(&self, request: &InstanceRequest<'_>) -> Secrets {
+        let mut secrets = Secrets::of(&request.config);
+        if let Some(recorded) = self.prior.resources.get(&request.addr) {
+            secrets.add(&recorded.value);
+        }
+        secrets
+    }
+
     fn error(&self, request: &InstanceRequest<'_>, summary: &str, e: &ProviderError) -> Diagnostic {
+        let e = e.clone().redact(&self.secrets(request));
         Diagnostic::error(summary, format!("{}: {e}.", request.addr))
             .at(Some(self.config.range(&request.block.loc)))
             .address(request.addr.to_string())
-    }
-
-    fn unreachable(&self, request: &InstanceRequest<'_>, e: &ProviderError) -> Diagnostic {
-        Diagnostic::warning(
-            "Object unreachable; planned from the recorded state",
-            format!("{}: {e}. Its changes will fail at apply while it stays unreachable; the rest of the plan is unaffected.", request.addr),
-        )
-        .at(Some(self.config.range(&request.block.loc)))
-        .address(request.addr.to_string())
     }
 
     fn warnings<'a>(
@@ -167,21 +161,25 @@ impl PlanHook<'_> {
         request: &'a InstanceRequest<'_>,
         warnings: &'a [String],
     ) -> impl Iterator<Item = Diagnostic> + 'a {
-        warnings.iter().map(|w| {
+        let secrets = self.secrets(request);
+        warnings.iter().map(move |w| {
+            let w = secrets.redact(w);
             Diagnostic::warning("Provider warning", format!("{}: {w}.", request.addr))
                 .at(Some(self.config.range(&request.block.loc)))
                 .address(request.addr.to_string())
         })
     }
 
-    async fn plan_one(&self, request: &InstanceRequest<'_>) -> Outcome {
+    async fn plan_one(&self, request: &InstanceRequest<'_>) -> Planned {
         let addr = &request.addr;
         let schema = &request.schema.block;
-        let mut outcome = Outcome {
+        let mut outcome = Planned {
             value: Value::Unknown,
             change: None,
+            resume: None,
             drift: None,
             refreshed: None,
+            unreachable: None,
             diags: Vec::new(),
         };
         let Some(provider) = self.providers.get(&request.provider.name) else {
@@ -208,14 +206,29 @@ impl PlanHook<'_> {
                 cancel: self.cancel.clone(),
             });
             match bounded(timeout, &self.cancel, read).await {
-                Ok(v) => outcome.value = v,
+                Ok(v) => outcome.value = carry_marks(schema, v, &[Some(&request.config)]),
                 Err(e) => outcome
                     .diags
                     .push(self.error(request, "Error reading data source", &e)),
             }
             return outcome;
         }
-        let prior_state = self.prior.resources.get(addr);
+        // A change a killed run left unfinished is settled first: what the provider finds
+        // done becomes the prior object; what it can make again is planned again.
+        let mut adopted = None;
+        let mut resume = None;
+        if let Some(op) = self.prior.pending.get(addr).filter(|op| !op.deposed) {
+            match self.interrupted(request, provider.as_ref(), op).await {
+                Ok(Resolution::Finished(found)) => adopted = Some(found.map(|v| op.instance(v))),
+                Ok(Resolution::Continue) => resume = op.checkpoint.clone(),
+                Ok(Resolution::Ask(_)) | Err(()) => {}
+            }
+        }
+        let prior_state = match &adopted {
+            Some(found) => found.as_ref(),
+            None => self.prior.resources.get(addr),
+        };
+        outcome.resume = resume;
         let problems = provider.validate_resource(&ValidateRequest {
             type_name: addr.resource.resource.ty.clone(),
             config: request.config.clone(),
@@ -236,12 +249,20 @@ impl PlanHook<'_> {
         // The refreshed object is compared with the recorded one by reference: a no-change
         // refresh costs one copy, the one the provider reads.
         let mut before = None;
-        let refreshing = self.settings.refresh && prior_state.is_some();
+        let targeted = self
+            .settings
+            .only
+            .as_ref()
+            .is_none_or(|only| only.contains(addr));
+        let refreshing = self.settings.refresh
+            && prior_state.is_some()
+            && (targeted || self.settings.refresh_untargeted);
         if !refreshing {
             before = prior_state.map(|s| s.value.clone());
         }
         if let Some(recorded) = prior_state.filter(|_| refreshing) {
             let current = &recorded.value;
+            self.progress.refresh_start(addr);
             let read = provider.read(ReadRequest {
                 type_name: addr.resource.resource.ty.clone(),
                 current: current.clone(),
@@ -249,6 +270,14 @@ impl PlanHook<'_> {
             });
             match bounded(timeout, &self.cancel, read).await {
                 Ok(now) => {
+                    let now = now.map(|v| carry_marks(schema, v, &[Some(current)]));
+                    let id = now
+                        .as_ref()
+                        .and_then(Value::as_object)
+                        .and_then(|m| m.get("id"))
+                        .filter(|v| !matches!(v, Value::Sensitive(_)))
+                        .and_then(Value::as_str);
+                    self.progress.refresh_complete(addr, id);
                     let changed = match &now {
                         Some(v) => !values_equal(current, v),
                         None => true,
@@ -273,7 +302,8 @@ impl PlanHook<'_> {
                 Err(e) if e.kind == ErrorKind::Unreachable => {
                     // One site's outage must not stop the fleet's plan: plan from what was
                     // recorded; the object's own changes fail at apply if it is still down.
-                    outcome.diags.push(self.unreachable(request, &e));
+                    let e = e.clone().redact(&self.secrets(request));
+                    outcome.unreachable = Some(e.to_string());
                     before = Some(current.clone());
                 }
                 Err(e) => {
@@ -285,11 +315,6 @@ impl PlanHook<'_> {
                 }
             }
         }
-        let targeted = self
-            .settings
-            .only
-            .as_ref()
-            .is_none_or(|only| only.contains(addr));
         if matches!(self.settings.mode, Mode::RefreshOnly | Mode::Destroy) || !targeted {
             outcome.value =
                 before.unwrap_or_else(|| unknown_computed(request.config.clone(), schema, false));
@@ -306,9 +331,28 @@ impl PlanHook<'_> {
             })
         };
         let response = match bounded(timeout, &self.cancel, plan(before.clone(), proposed)).await {
-            Ok(r) => {
+            Ok(mut r) => {
                 outcome.diags.extend(self.warnings(request, &r.warnings));
+                r.planned = carry_marks(schema, r.planned, &[Some(&request.config)]);
                 r
+            }
+            Err(e) if e.kind == ErrorKind::Unreachable => {
+                // Planning needs the object's site (a server-side dry run), which is off the
+                // network: it is reported with the site, and what it holds stays as
+                // recorded until it can be planned; a new object is planned as configured.
+                let e = e.redact(&self.secrets(request));
+                outcome.unreachable.get_or_insert_with(|| e.to_string());
+                match before {
+                    Some(prior) => {
+                        outcome.value = prior;
+                        return outcome;
+                    }
+                    None => fleetform_sdk::PlanResponse::new(unknown_computed(
+                        request.config.clone(),
+                        schema,
+                        false,
+                    )),
+                }
             }
             Err(e) => {
                 outcome
@@ -336,7 +380,7 @@ impl PlanHook<'_> {
             })
             .cloned()
             .collect();
-        let tainted = prior_state.is_some_and(|s| s.status == InstanceStatus::Tainted);
+        let tainted = prior_state.is_some_and(|s| s.status.is_tainted());
         let trigger = self.triggered_by(request);
         let reason = if self.settings.replace.contains(addr) {
             Some(Reason::ReplaceByRequest)
@@ -376,7 +420,7 @@ impl PlanHook<'_> {
         let planned = match bounded(timeout, &self.cancel, plan(None, fresh)).await {
             Ok(r) => {
                 outcome.diags.extend(self.warnings(request, &r.warnings));
-                r.planned
+                carry_marks(schema, r.planned, &[Some(&request.config)])
             }
             Err(e) => {
                 outcome
@@ -392,7 +436,11 @@ impl PlanHook<'_> {
         } else {
             Action::DeleteThenCreate
         };
-        if lifecycle.prevent_destroy || prior_state.is_some_and(|s| s.prevent_destroy) {
+        // An object whose creation failed part way never was what the configuration
+        // describes: replacing it is finishing its creation, not destroying what is kept.
+        let incomplete = prior_state.is_some_and(|s| s.status == InstanceStatus::Incomplete);
+        let protected = lifecycle.prevent_destroy || prior_state.is_some_and(|s| s.prevent_destroy);
+        if protected && !incomplete {
             outcome
                 .diags
                 .push(prevent_destroy_error(self.config, request, action));
@@ -426,7 +474,80 @@ impl PlanHook<'_> {
             dependencies: Vec::new(),
             create_before_destroy: lifecycle.create_before_destroy,
             prevent_destroy: lifecycle.prevent_destroy,
+            resume: None,
+            deposed: false,
         }
+    }
+
+    /// Asks the provider what to do about a change a killed run left unfinished on this
+    /// instance, records the answer for the plan, and reports what needs the user.
+    async fn interrupted(
+        &self,
+        request: &InstanceRequest<'_>,
+        provider: &dyn fleetform_sdk::Provider,
+        op: &PendingOperation,
+    ) -> Result<Resolution, ()> {
+        let addr = &request.addr;
+        let asked = provider.resume(ResumeRequest {
+            type_name: addr.resource.resource.ty.clone(),
+            action: op.action,
+            prior: op.prior.clone(),
+            planned: op.planned.clone(),
+            checkpoint: op.checkpoint.clone(),
+            cancel: self.cancel.clone(),
+        });
+        let resolution = match bounded(self.settings.timeout, &self.cancel, asked).await {
+            Ok(Resume::Continue) => Resolution::Continue,
+            Ok(Resume::Finished(v)) => Resolution::Finished(v),
+            // Asked to make it again with -replace: the user decided.
+            Ok(Resume::Ask(_)) if self.settings.replace.contains(addr) => Resolution::Continue,
+            Ok(Resume::Ask(why)) => Resolution::Ask(why),
+            Err(e) => {
+                let diag = Diagnostic::error(
+                    "Cannot settle an interrupted change",
+                    format!(
+                        "{addr}: a run was killed while it was being {}d (started {}), and checking what happened failed: {e}.",
+                        op.action.as_str(),
+                        op.started
+                    ),
+                )
+                .at(Some(self.config.range(&request.block.loc)))
+                .address(addr.to_string());
+                self.found
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .problems
+                    .push(diag);
+                return Err(());
+            }
+        };
+        if let Resolution::Ask(why) = &resolution {
+            let diag = Diagnostic::error(
+                "Interrupted change needs a decision",
+                format!(
+                    "{addr}: a run was killed while it was being {}d (started {}). {why} To make the change again, plan with -replace={addr}; if it did complete, record it with `fleetform state pending done {addr}`.",
+                    op.action.as_str(),
+                    op.started
+                ),
+            )
+            .at(Some(self.config.range(&request.block.loc)))
+            .address(addr.to_string());
+            self.found
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .problems
+                .push(diag);
+        }
+        self.found
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .interrupted
+            .push(Interrupted {
+                addr: addr.clone(),
+                op: op.clone(),
+                resolution: resolution.clone(),
+            });
+        Ok(resolution)
     }
 
     /// The first `replace_triggered_by` reference whose instance changes in this plan.
@@ -458,7 +579,8 @@ impl PlanHook<'_> {
                         Step::Key(crate::addrs::InstanceKey::None) => None,
                     })
                     .collect();
-                let changed = self.changes.values().find(|c| {
+                let found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+                let changed = found.changes.values().find(|c| {
                     c.addr.module == request.addr.module
                         && c.addr.resource.resource == res
                         && key.as_ref().is_none_or(|k| *k == c.addr.resource.key)
@@ -468,6 +590,7 @@ impl PlanHook<'_> {
                 if let Some(c) = changed {
                     return Some(c.addr.to_string());
                 }
+                drop(found);
             }
         }
         None

@@ -4,15 +4,18 @@
 //! made from, so a saved plan can refuse to apply to any other state.
 
 pub mod build;
+pub mod configure;
 pub mod diff;
 pub mod file;
 pub mod hook;
+pub mod rollout;
+pub mod sites;
 
 use std::collections::BTreeMap;
 
 use fleetform_sdk::{Path, Value};
 
-use crate::addrs::AbsResourceInstance;
+use crate::addrs::{AbsResource, AbsResourceInstance, ModuleInstance};
 
 /// What apply does to one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +82,9 @@ pub enum Reason {
     DeleteBecauseDestroyMode,
     /// A data source whose configuration is only known at apply.
     ReadBecauseConfigUnknown,
+    /// The old object of a create-before-destroy replacement whose delete a killed run
+    /// left unfinished.
+    DeleteBecauseDeposed,
 }
 
 /// The planned change of one resource instance.
@@ -102,12 +108,43 @@ pub struct ResourceChange {
     pub replace_paths: Vec<Path>,
     /// Set when the object is imported by this plan: its id.
     pub importing: Option<String>,
-    /// The instances it depends on, recorded in state for ordering later destroys.
-    pub dependencies: Vec<AbsResourceInstance>,
+    /// The resources it depends on, recorded in state for ordering later destroys.
+    pub dependencies: Vec<AbsResource>,
     /// `create_before_destroy`, recorded in state.
     pub create_before_destroy: bool,
     /// `prevent_destroy`, recorded in state.
     pub prevent_destroy: bool,
+    /// What an interrupted earlier attempt at this change saved, handed back to the
+    /// provider so it continues from there (see [`Interrupted`]).
+    pub resume: Option<Value>,
+    /// The delete of a create-before-destroy replacement's old object, no longer at the
+    /// address, that a killed run left unfinished.
+    pub deposed: bool,
+}
+
+/// A change a killed run left unfinished, and what this plan does about it.
+#[derive(Debug, Clone)]
+pub struct Interrupted {
+    /// The instance.
+    pub addr: AbsResourceInstance,
+    /// What was left unfinished.
+    pub op: crate::state::PendingOperation,
+    /// What this plan does about it.
+    pub resolution: Resolution,
+}
+
+/// What a plan does about an interrupted change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    /// The provider can make it again safely: the plan includes it (with the progress
+    /// saved, if any), or nothing is left to do.
+    Continue,
+    /// The provider found it done: this is the object now (`None`: gone).
+    Finished(Option<Value>),
+    /// The user decides (the plan fails with the provider's reason and the choices):
+    /// `-replace=ADDR` makes it again; `fleetform state pending done ADDR` records it as
+    /// done.
+    Ask(String),
 }
 
 /// A change of a root module output.
@@ -132,6 +169,39 @@ pub enum Mode {
     RefreshOnly,
 }
 
+/// What a condition (`validation`, `precondition`, `postcondition`) was checked on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Checked {
+    /// A resource or data instance's pre- or postcondition.
+    Resource(AbsResourceInstance),
+    /// An input variable's validation, in a module instance.
+    Variable(ModuleInstance, String),
+    /// An output's precondition, in a module instance.
+    Output(ModuleInstance, String),
+}
+
+/// The outcome of one condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CheckStatus {
+    /// True.
+    Pass,
+    /// Depends on values known only after apply.
+    Unknown,
+    /// The condition could not be evaluated or did not return a bool.
+    Error,
+    /// False.
+    Fail,
+}
+
+/// One condition checked while planning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// What it was checked on.
+    pub object: Checked,
+    /// How it came out.
+    pub status: CheckStatus,
+}
+
 /// A complete plan.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -150,6 +220,34 @@ pub struct Plan {
     /// The root variable values the plan was made with, so applying a saved plan
     /// evaluates the configuration exactly as planned.
     pub variables: BTreeMap<String, Value>,
+    /// Changes a killed run left unfinished, and what this plan does about each.
+    pub interrupted: Vec<Interrupted>,
+    /// Deletes of create-before-destroy replacements' old objects that a killed run left
+    /// unfinished; apply finishes them.
+    pub deposed: Vec<ResourceChange>,
+    /// When the plan was made.
+    pub timestamp: std::time::SystemTime,
+    /// False when `-target` or `-exclude` left parts of the configuration out.
+    pub complete: bool,
+    /// Every condition checked while planning, in evaluation order.
+    pub checks: Vec<CheckResult>,
+    /// On a state kept in partitions: each partition the plan writes or reads, with its
+    /// serial when planned; applying is refused when one has moved since.
+    pub partitions: BTreeMap<String, PartitionUse>,
+    /// The fleet's rollouts: the stages and batches apply takes the sites' changes in.
+    pub rollouts: Vec<rollout::RolloutPlan>,
+    /// Changes earlier applies deferred because their objects were unreachable (from the
+    /// state the plan was made from), by site.
+    pub deferred: BTreeMap<String, Vec<(AbsResourceInstance, crate::state::DeferredChange)>>,
+}
+
+/// A partition a plan uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionUse {
+    /// Its serial when the plan was made (0: not stored yet).
+    pub serial: u64,
+    /// Whether the plan changes it (else it only reads values recorded in it).
+    pub written: bool,
 }
 
 impl Plan {
@@ -161,7 +259,13 @@ impl Plan {
         };
         // A refresh-only plan changes the state by recording what refresh found.
         let records_drift = self.mode == Mode::RefreshOnly && !self.drift.is_empty();
+        // Settling an interrupted change changes the state too.
+        // A site a halted rollout recorded as failed has its gates checked again.
+        let rechecks = self.rollouts.iter().any(|r| r.sites().any(|s| s.recheck));
         !records_drift
+            && !rechecks
+            && self.interrupted.is_empty()
+            && self.deposed.is_empty()
             && self.changes.iter().all(changes_nothing)
             && self.outputs.values().all(|o| match (&o.before, &o.after) {
                 (Some(b), Some(a)) => diff::values_equal(b, a) && a.is_wholly_known(),

@@ -103,6 +103,7 @@ fn each_provider_configuration_is_configured_once_before_its_first_plan() {
         only: None,
         parallelism: 2,
         timeout: Duration::from_secs(5),
+        refresh_untargeted: true,
     };
     let prior = State::new();
     let inputs = Inputs {
@@ -114,6 +115,7 @@ fn each_provider_configuration_is_configured_once_before_its_first_plan() {
         settings: &settings,
         runtime: runtime.handle(),
         cancel: CancellationToken::new(),
+        progress: &crate::apply::progress::Silent,
     };
     let mut diags = Diagnostics::new();
     let made = plan(&inputs, &mut diags).expect("a plan");
@@ -121,4 +123,80 @@ fn each_provider_configuration_is_configured_once_before_its_first_plan() {
     assert_eq!(made.counts(), (3, 0, 0));
     let calls = recorder.0.lock().unwrap().clone();
     assert_eq!(calls, ["configure region=north", "plan", "plan", "plan"]);
+}
+
+/// Plans `text` over a state holding `rec_thing.a` with the given status.
+fn plan_over(
+    text: &str,
+    status: crate::state::InstanceStatus,
+) -> (Option<super::Plan>, Diagnostics) {
+    use crate::addrs::parse_abs_resource_instance;
+    use crate::state::{InstanceState, State};
+    let (config, diags) = crate::config::load_source("main.hcl", text);
+    assert!(!diags.has_errors(), "{diags:?}");
+    let mut providers = Providers::new();
+    providers
+        .register("rec", Arc::new(Recorder::default()))
+        .unwrap();
+    let mut prior = State::new();
+    prior.set(
+        parse_abs_resource_instance("rec_thing.a").unwrap(),
+        InstanceState {
+            provider: "provider.rec".into(),
+            schema_version: 0,
+            value: Value::object([("name", Value::from("a"))]),
+            dependencies: Vec::new(),
+            status,
+            create_before_destroy: false,
+            prevent_destroy: true,
+        },
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let settings = Settings {
+        mode: Mode::Normal,
+        refresh: false,
+        replace: HashSet::new(),
+        only: None,
+        parallelism: 2,
+        timeout: Duration::from_secs(5),
+        refresh_untargeted: true,
+    };
+    let variables = IndexMap::new();
+    let inputs = Inputs {
+        config: &config,
+        providers: &providers,
+        variables: &variables,
+        workspace: "default",
+        prior: &prior,
+        settings: &settings,
+        runtime: runtime.handle(),
+        cancel: CancellationToken::new(),
+        progress: &crate::apply::progress::Silent,
+    };
+    let mut diags = Diagnostics::new();
+    let made = plan(&inputs, &mut diags);
+    (made, diags)
+}
+
+#[test]
+fn an_object_whose_creation_failed_is_created_again_despite_prevent_destroy() {
+    use crate::state::InstanceStatus;
+    let text = "provider \"rec\" {\n  region = \"north\"\n}\nresource \"rec_thing\" \"a\" {\n  name = \"a\"\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n";
+    let (made, diags) = plan_over(text, InstanceStatus::Incomplete);
+    assert!(!diags.has_errors(), "{diags:?}");
+    let made = made.expect("a plan");
+    let change = &made.changes[0];
+    assert_eq!(change.action, super::Action::DeleteThenCreate);
+    assert_eq!(change.reason, Some(super::Reason::ReplaceBecauseTainted));
+    // A tainted object that was complete is what prevent_destroy protects.
+    let (_, diags) = plan_over(text, InstanceStatus::Tainted);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.summary == "Instance cannot be destroyed"),
+        "{diags:?}"
+    );
 }

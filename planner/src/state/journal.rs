@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::backend::StateError;
+use super::backend::codec::Codec;
 use super::backend::local::{io_error, private, sync_dir};
 use super::format::{self, Header};
 use super::{InstanceState, OutputState, State};
@@ -42,12 +43,35 @@ pub enum JournalEntry {
         /// Its new state, or `None` when it was destroyed or forgotten.
         state: Option<InstanceState>,
     },
+    /// A change of the instance at `addr` starts (`Some`), saved progress (`Some` again,
+    /// with its checkpoint), or was given up (`None`). Recording the instance ends it too.
+    Pending {
+        /// The instance.
+        addr: AbsResourceInstance,
+        /// The operation, or `None` when it no longer is pending.
+        op: Option<super::PendingOperation>,
+    },
     /// The root output `name` is now `state`, or is gone (`None`).
     Output {
         /// The output's name.
         name: String,
         /// Its new value, or `None` when it was removed.
         state: Option<OutputState>,
+    },
+    /// The change of the instance at `addr` is deferred (its object was unreachable), or
+    /// no longer is (`None`). Recording the instance ends a deferral too.
+    Deferred {
+        /// The instance.
+        addr: AbsResourceInstance,
+        /// The deferred change.
+        change: Option<super::DeferredChange>,
+    },
+    /// How far the rollout `name` got, or `None` when it was removed.
+    Rollout {
+        /// The rollout's name.
+        name: String,
+        /// Its progress.
+        progress: Option<super::RolloutProgress>,
     },
 }
 
@@ -60,6 +84,23 @@ pub(crate) fn extends(journal: &Header, on_disk: Option<&Header>) -> bool {
 }
 
 /// A journal file's first line, when it is whole, and where the entries start.
+/// Whether the journal file `bytes` (read from `path`) holds records extending `persisted`
+/// (the stored state's header; `None`: nothing stored, so a journal of serial 0 extends it).
+pub(crate) fn has_records(
+    bytes: &[u8],
+    path: &Path,
+    persisted: Option<&Header>,
+) -> Result<bool, StateError> {
+    let Some((header, start)) = read_header(bytes, path)? else {
+        return Ok(false);
+    };
+    let extends_stored = match persisted {
+        Some(p) => header == *p,
+        None => header.serial == 0,
+    };
+    Ok(extends_stored && bytes[start..].iter().any(|b| !b.is_ascii_whitespace()))
+}
+
 fn read_header(bytes: &[u8], path: &Path) -> Result<Option<(Header, usize)>, StateError> {
     let Some(end) = bytes.iter().position(|b| *b == b'\n') else {
         // Killed while writing the header: no entry can follow it.
@@ -91,7 +132,12 @@ struct Entries {
     needs_newline: bool,
 }
 
-fn read_entries(bytes: &[u8], start: usize, path: &Path) -> Result<Entries, StateError> {
+fn read_entries(
+    bytes: &[u8],
+    start: usize,
+    path: &Path,
+    codec: &Codec,
+) -> Result<Entries, StateError> {
     let mut out = Entries {
         entries: Vec::new(),
         valid_len: start,
@@ -106,19 +152,25 @@ fn read_entries(bytes: &[u8], start: usize, path: &Path) -> Result<Entries, Stat
             Some(len) => {
                 let line = &rest[..len];
                 if !line.iter().all(u8::is_ascii_whitespace) {
-                    let entry = format::decode_journal_entry(line)
-                        .map_err(|e| corrupt(path, line_no, &e))?;
+                    let entry = codec
+                        .decode_record(line, &path.display().to_string())
+                        .map_err(|e| at_line(e, line_no))?;
                     out.entries.push(entry);
                 }
                 pos += len + 1;
                 out.valid_len = pos;
             }
             None => {
-                // The last line, cut short by a crash unless only its newline is missing.
-                if let Ok(entry) = format::decode_journal_entry(rest) {
-                    out.entries.push(entry);
-                    out.valid_len = bytes.len();
-                    out.needs_newline = true;
+                // The last line, cut short by a crash unless only its newline is missing. A
+                // whole record that does not decrypt is an error, never cut off.
+                match codec.decode_record(rest, &path.display().to_string()) {
+                    Ok(entry) => {
+                        out.entries.push(entry);
+                        out.valid_len = bytes.len();
+                        out.needs_newline = true;
+                    }
+                    Err(e @ StateError::Encryption { .. }) => return Err(e),
+                    Err(_) => {}
                 }
                 break;
             }
@@ -127,11 +179,23 @@ fn read_entries(bytes: &[u8], start: usize, path: &Path) -> Result<Entries, Stat
     Ok(out)
 }
 
+/// Names the line of a record that failed to decode.
+fn at_line(e: StateError, line: usize) -> StateError {
+    match e {
+        StateError::Corrupt { path, message } => StateError::Corrupt {
+            path,
+            message: format!("line {line}: {message}"),
+        },
+        e => e,
+    }
+}
+
 /// Applies the journal in `bytes` to `state` when it extends it; returns the state to use.
 pub(crate) fn replay(
     bytes: &[u8],
     path: &Path,
     state: Option<State>,
+    codec: &Codec,
 ) -> Result<Option<State>, StateError> {
     let Some((header, start)) = read_header(bytes, path)? else {
         return Ok(state);
@@ -144,12 +208,16 @@ pub(crate) fn replay(
         );
         return Ok(state);
     }
-    let entries = read_entries(bytes, start, path)?;
+    let entries = read_entries(bytes, start, path, codec)?;
     let mut state = state.unwrap_or_else(|| State {
         lineage: header.lineage,
         serial: header.serial,
         resources: Default::default(),
         outputs: Default::default(),
+        pending: Default::default(),
+        last_apply: None,
+        rollouts: Default::default(),
+        deferred: Default::default(),
     });
     tracing::debug!(
         journal = %path.display(),
@@ -174,6 +242,7 @@ pub(crate) struct FileJournal {
     /// this journal may no longer be appended to.
     generation: Arc<AtomicU64>,
     opened_at: u64,
+    codec: Codec,
 }
 
 impl FileJournal {
@@ -186,6 +255,7 @@ impl FileJournal {
         base: &Header,
         on_disk: Option<&Header>,
         generation: Arc<AtomicU64>,
+        codec: Codec,
     ) -> Result<FileJournal, StateError> {
         let err = io_error(path);
         let mut file = private(OpenOptions::new().read(true).append(true).create(true))
@@ -196,7 +266,7 @@ impl FileJournal {
         file.read_to_end(&mut bytes).map_err(&err)?;
         let len = match read_header(&bytes, path)? {
             Some((header, start)) if header == *base => {
-                let entries = read_entries(&bytes, start, path)?;
+                let entries = read_entries(&bytes, start, path, &codec)?;
                 if entries.needs_newline {
                     file.write_all(b"\n").map_err(&err)?;
                     bytes.len() + 1
@@ -238,6 +308,7 @@ impl FileJournal {
             failed: false,
             generation,
             opened_at,
+            codec,
         })
     }
 }
@@ -269,7 +340,9 @@ impl Journal for FileJournal {
                 reason: "an earlier append failed; write the state instead".into(),
             });
         }
-        let mut line = format::encode_journal_entry(entry);
+        let mut line = self
+            .codec
+            .encode_record(entry, &self.path.display().to_string())?;
         line.push(b'\n');
         // One write of the whole line (the file is unbuffered and in append mode).
         match self.file.write_all(&line) {
@@ -370,8 +443,13 @@ mod tests {
             ],
         );
         let path = Path::new("j");
-        let once = replay(&bytes, path, Some(base.clone())).unwrap().unwrap();
-        let twice = replay(&bytes, path, Some(once.clone())).unwrap().unwrap();
+        let codec = Codec::default();
+        let once = replay(&bytes, path, Some(base.clone()), &codec)
+            .unwrap()
+            .unwrap();
+        let twice = replay(&bytes, path, Some(once.clone()), &codec)
+            .unwrap()
+            .unwrap();
         assert_eq!(once, twice);
         assert_eq!(once.resources.len(), 1);
         let a = &once.resources[&parse_abs_resource_instance("host.a").unwrap()];
@@ -385,7 +463,13 @@ mod tests {
         bytes.extend(b"{\"set\": 3}\n");
         bytes.extend(format::encode_journal_entry(&entry("host.b", "2")));
         bytes.push(b'\n');
-        let err = replay(&bytes, Path::new("fleet.state.journal"), Some(base)).unwrap_err();
+        let err = replay(
+            &bytes,
+            Path::new("fleet.state.journal"),
+            Some(base),
+            &Codec::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "cannot read state fleet.state.journal: line 3: at set: invalid type: integer `3`, \

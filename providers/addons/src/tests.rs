@@ -6,7 +6,7 @@ use fleetform_sdk::{Presence, Provider, ProviderSchema};
 use crate::AddonsProvider;
 
 fn schema() -> ProviderSchema {
-    AddonsProvider.schema()
+    AddonsProvider::default().schema()
 }
 
 #[test]
@@ -24,10 +24,12 @@ fn meets_the_schema_contract() {
 }
 
 #[test]
-fn kubeconfigs_are_sensitive_everywhere() {
+fn secrets_are_sensitive_everywhere() {
     let s = schema();
     assert!(attr(&s.provider, "kubeconfig").sensitive);
-    assert!(attr(&s.resources["addon"].block, "kubeconfig").sensitive);
+    let addon = &s.resources["addon"].block;
+    assert!(attr(addon, "kubeconfig").sensitive);
+    assert!(attr(addon, "issuer_ca").sensitive);
     assert!(!attr(&s.provider, "kubeconfig_path").sensitive);
 }
 
@@ -38,7 +40,9 @@ fn addon_identity_and_inventory() {
     assert!(attr(addon, "name").force_new);
     // Changing the bundle is an in-place server-side apply, not a reinstall.
     assert!(!attr(addon, "manifests").force_new);
+    assert!(!attr(addon, "source").force_new);
     assert_eq!(attr(addon, "inventory").presence, Presence::Computed);
+    assert_eq!(attr(addon, "objects").ty.to_string(), "map(string)");
     assert_eq!(attr(addon, "prune").presence, Presence::OptionalComputed);
-    assert_eq!(attr(addon, "values").ty.to_string(), "map(any)");
+    assert!(addon.blocks.contains_key("cluster_issuer"));
 }

@@ -117,6 +117,23 @@ $k = Get-Command kubelet -ErrorAction SilentlyContinue
 "time_ns=$([DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds())000000"
 "#;
 
+/// How far a clock reading may move from the recorded one before it counts as a change.
+/// A reading rounded to whole seconds flips between two values when the true offset sits
+/// near a half second, and an SSH round trip alone can move it by that much.
+pub(crate) const CLOCK_TOLERANCE_MS: i64 = 2_000;
+
+impl Report {
+    /// Keeps the recorded clock offset when the new reading is within
+    /// [`CLOCK_TOLERANCE_MS`] of it, so that refresh shows a clock that moved, not noise.
+    pub(crate) fn keep_offset_within_tolerance(&mut self, recorded_ms: Option<i64>) {
+        if let Some(recorded) = recorded_ms
+            && (self.time_offset_ms - recorded).abs() <= CLOCK_TOLERANCE_MS
+        {
+            self.time_offset_ms = recorded;
+        }
+    }
+}
+
 /// Reads the facts of the host behind `connection`.
 pub(crate) fn gather(connection: &mut Connection, shell: Shell) -> Result<Report, SessionError> {
     let invocation = Invocation {
@@ -148,8 +165,7 @@ pub(crate) fn gather(connection: &mut Connection, shell: Shell) -> Result<Report
     };
     let midpoint = (local_ns(before) + local_ns(after)) / 2;
     let remote: i128 = field(&text, "time_ns").parse().unwrap_or(midpoint);
-    // Whole seconds: finer readings are network noise and would show as drift on every
-    // refresh.
+    // Whole seconds: finer readings are network noise.
     let offset_ms = ((remote - midpoint) / 1_000_000) as i64;
     report.time_offset_ms = (offset_ms as f64 / 1000.0).round() as i64 * 1000;
     report.host_key_fingerprint = connection.host_key_fingerprint().to_owned();
@@ -268,6 +284,23 @@ pub(crate) const NAMES: [&str; 12] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_reading_within_tolerance_keeps_the_recorded_offset() {
+        let reading = |ms| Report {
+            time_offset_ms: ms,
+            ..Report::default()
+        };
+        let mut near = reading(1000);
+        near.keep_offset_within_tolerance(Some(0));
+        assert_eq!(near.time_offset_ms, 0, "a one-second flip is noise");
+        let mut far = reading(5000);
+        far.keep_offset_within_tolerance(Some(0));
+        assert_eq!(far.time_offset_ms, 5000, "a clock that moved is reported");
+        let mut first = reading(1000);
+        first.keep_offset_within_tolerance(None);
+        assert_eq!(first.time_offset_ms, 1000, "nothing recorded yet");
+    }
 
     #[test]
     fn parses_a_linux_report() {

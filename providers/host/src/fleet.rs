@@ -144,7 +144,10 @@ impl Fleet {
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
+        // Log lines of the operation (each command's program and exit status) name the host.
+        let span = tracing::debug_span!("host", host = %key);
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let (connection, reused) = slot.connect(&target)?;
             match op(connection) {
                 Ok(v) => Ok(v),

@@ -22,7 +22,8 @@ use std::sync::{Arc, RwLock};
 
 use fleetform_sdk::{
     ApplyRequest, ApplyResponse, ConfigureRequest, Diagnostics, PlanRequest, PlanResponse,
-    Provider, ProviderError, ProviderSchema, ReadDataRequest, ReadRequest, ValidateRequest, Value,
+    Provider, ProviderError, ProviderSchema, ReadDataRequest, ReadRequest, Resume, ResumeRequest,
+    ValidateRequest, Value,
 };
 
 pub use config::Defaults;
@@ -129,6 +130,14 @@ impl Provider for HostProvider {
             "host_command" => Ok(Some(request.current)),
             other => Err(unknown_type(other)),
         }
+    }
+
+    async fn resume(&self, request: ResumeRequest) -> Result<Resume, ProviderError> {
+        Ok(match request.type_name.as_str() {
+            "host_command" => resources::host_command::resume(&request),
+            // Hosts, facts and files converge to what is planned: doing it again is safe.
+            _ => Resume::Continue,
+        })
     }
 
     async fn read_data(&self, request: ReadDataRequest) -> Result<Value, ProviderError> {

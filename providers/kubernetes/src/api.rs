@@ -60,12 +60,11 @@ impl Reach {
             .await
             .map_err(|e| ProviderError::permanent(format!("port forward failed: {e}")))?
             .map_err(|e| ProviderError::from(HostError::from(e)))?;
-        let local = forward.local_addr();
-        self.forwards
-            .lock()
-            .expect("forwards lock")
-            .insert(key, Arc::new(forward));
-        Ok(local)
+        // Two callers may have opened a forward for the same server at once: the first one
+        // kept is used by both, so no client is left pointing at a closed one.
+        let mut forwards = self.forwards.lock().expect("forwards lock");
+        let kept = forwards.entry(key).or_insert_with(|| Arc::new(forward));
+        Ok(kept.local_addr())
     }
 
     /// A client with `kubeconfig`'s credentials for the API server at `server` (the one
@@ -135,6 +134,36 @@ pub async fn wait_ready(
     }
 }
 
+/// A client for the first of `servers` whose API server answers /readyz, trying them in
+/// order until one does or `timeout` passes: fleetform's own calls go on when a member
+/// (or the virtual IP, before kube-vip has elected a leader) does not answer.
+pub async fn first_ready(
+    reach: &Reach,
+    kubeconfig: &str,
+    servers: &[Endpoint],
+    timeout: Duration,
+) -> Result<Client, ProviderError> {
+    let started = Instant::now();
+    loop {
+        let mut answers = Vec::new();
+        for server in servers {
+            let client = reach.client(kubeconfig, Some(server)).await?;
+            match readyz(&client).await {
+                Ok(()) => return Ok(client),
+                Err(answer) => answers.push(format!("{}: {answer}", server.url())),
+            }
+        }
+        if started.elapsed() > timeout {
+            return Err(ProviderError::transient(format!(
+                "no API server of the cluster became ready within {}s: {}",
+                timeout.as_secs(),
+                answers.join("; ")
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Asks /readyz once: `Ok` for "ok", otherwise what came back.
 pub async fn readyz(client: &Client) -> Result<(), String> {
     let request = http::Request::get("/readyz")
@@ -186,7 +215,21 @@ pub async fn wait_nodes(
     }
 }
 
-fn is_ready(node: &Node) -> bool {
+/// The names of the cluster's nodes whose Ready condition is True.
+pub async fn ready_nodes(client: &Client) -> Result<BTreeSet<String>, kube::Error> {
+    let list = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|n| is_ready(n))
+        .filter_map(|n| n.metadata.name.clone())
+        .collect())
+}
+
+/// Whether the Node's Ready condition is True.
+pub fn is_ready(node: &Node) -> bool {
     node.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())

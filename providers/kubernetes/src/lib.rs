@@ -10,11 +10,15 @@ pub mod api;
 pub mod cluster;
 pub mod config;
 pub mod data;
+pub mod directory;
+pub mod health;
+pub mod issuer;
 pub mod node_pool;
 pub mod pki;
 pub mod remote;
 pub mod render;
 pub mod resources;
+pub mod static_pods;
 pub mod tls;
 pub mod version;
 
@@ -24,9 +28,9 @@ use std::time::{Duration, SystemTime};
 
 use fleetform_provider_host::Fleet;
 use fleetform_sdk::{
-    ApplyRequest, ApplyResponse, ConfigureRequest, Diagnostics, PlanRequest, PlanResponse,
-    Provider, ProviderError, ProviderSchema, ReadDataRequest, ReadRequest, ValidateRequest, Value,
-    parse_duration,
+    ApplyRequest, ApplyResponse, ConfigureRequest, Diagnostics, GateRequest, GateStatus,
+    PlanRequest, PlanResponse, Provider, ProviderError, ProviderSchema, ReadDataRequest,
+    ReadRequest, ValidateRequest, Value, parse_duration,
 };
 
 /// The provider's name, as written in `provider "kubernetes" {}`.
@@ -54,6 +58,12 @@ pub struct KubernetesProvider {
     /// The latest known object of every cluster, by id (recorded, planned or applied):
     /// node pools join through it.
     clusters: RwLock<HashMap<String, Value>>,
+    /// The latest known object of every node pool, by id: their hosts are the clusters'
+    /// nodes too (see `directory.rs`).
+    pools: RwLock<HashMap<String, Value>>,
+    /// How add-ons reach clusters behind a jump host, by cluster id: kept for the run so
+    /// their SSH port forwards stay open between calls.
+    connectors: std::sync::Mutex<HashMap<String, Arc<directory::ForwardedApi>>>,
 }
 
 impl KubernetesProvider {
@@ -63,6 +73,8 @@ impl KubernetesProvider {
             fleet,
             settings: RwLock::new(Settings::default()),
             clusters: RwLock::default(),
+            pools: RwLock::default(),
+            connectors: Default::default(),
         }
     }
 
@@ -75,6 +87,17 @@ impl KubernetesProvider {
             self.clusters
                 .write()
                 .expect("clusters lock")
+                .insert(id.to_owned(), value.clone());
+        }
+    }
+
+    fn remember_pool(&self, value: &Value) {
+        if directory::is_pool(value)
+            && let Some(id) = value.get("id").as_str()
+        {
+            self.pools
+                .write()
+                .expect("pools lock")
                 .insert(id.to_owned(), value.clone());
         }
     }
@@ -122,9 +145,19 @@ impl Provider for KubernetesProvider {
         }
     }
 
+    fn health(&self, type_name: &str, value: &Value) -> Option<fleetform_sdk::Health> {
+        match type_name {
+            "cluster" => Some(health::cluster(value)),
+            "node_pool" => Some(health::node_pool(value, self.cluster_of(value).as_ref())),
+            _ => None,
+        }
+    }
+
     fn observe(&self, type_name: &str, state: &Value) {
-        if type_name == "cluster" {
-            self.remember_cluster(state);
+        match type_name {
+            "cluster" => self.remember_cluster(state),
+            "node_pool" => self.remember_pool(state),
+            _ => {}
         }
     }
 
@@ -141,15 +174,24 @@ impl Provider for KubernetesProvider {
     async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, ProviderError> {
         match request.type_name.as_str() {
             "cluster" => {
-                let response = cluster::plan(&self.fleet, &request, SystemTime::now())?;
+                let mut response = cluster::plan(&self.fleet, &request, SystemTime::now())?;
                 self.remember_cluster(&response.planned);
+                if let Some(prior) = &request.prior
+                    && let Some(warning) = cluster::pod_network_warning(&self.fleet, prior).await
+                {
+                    response.warnings.push(warning);
+                }
                 Ok(response)
             }
-            "node_pool" => node_pool::plan(
-                &request,
-                self.cluster_of(&request.config).as_ref(),
-                SystemTime::now(),
-            ),
+            "node_pool" => {
+                let response = node_pool::plan(
+                    &request,
+                    self.cluster_of(&request.config).as_ref(),
+                    SystemTime::now(),
+                )?;
+                self.remember_pool(&response.planned);
+                Ok(response)
+            }
             other => Err(unknown_type(other)),
         }
     }
@@ -169,7 +211,12 @@ impl Provider for KubernetesProvider {
                     .as_ref()
                     .or(request.prior.as_ref())
                     .and_then(|pool| self.cluster_of(pool));
-                node_pool::apply(&self.fleet, &self.settings(), request, cluster).await
+                let response =
+                    node_pool::apply(&self.fleet, &self.settings(), request, cluster).await;
+                if let Some(state) = &response.new_state {
+                    self.remember_pool(state);
+                }
+                response
             }
             other => ApplyResponse {
                 new_state: request.prior,
@@ -201,11 +248,29 @@ impl Provider for KubernetesProvider {
         }
     }
 
+    fn health_gates(&self, type_name: &str) -> &'static [&'static str] {
+        match type_name {
+            "cluster" => cluster::gates::GATES,
+            _ => &[],
+        }
+    }
+
+    async fn check_gates(&self, request: GateRequest) -> Result<Vec<GateStatus>, ProviderError> {
+        match request.type_name.as_str() {
+            "cluster" => cluster::gates::check(&self.fleet, &request.state, &request.gates).await,
+            other => Err(ProviderError::permanent(format!(
+                "{other} reports no health gates"
+            ))),
+        }
+    }
+
     async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError> {
         match request.type_name.as_str() {
             "cluster" => cluster::read(&self.fleet, request.current).await,
-            // Workers are checked when something changes.
-            "node_pool" => Ok(Some(request.current)),
+            "node_pool" => {
+                let cluster = self.cluster_of(&request.current);
+                node_pool::refresh(&self.fleet, request.current, cluster.as_ref()).await
+            }
             other => Err(unknown_type(other)),
         }
     }

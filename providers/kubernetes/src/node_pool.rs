@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use fleetform_provider_host::Shell;
 use fleetform_provider_host::fleet::{Fleet, Rerun};
@@ -138,9 +138,26 @@ fn read(config: &Value, diags: &mut Diagnostics) -> Option<PoolSpec> {
     })
 }
 
-/// Checks a pool's configuration: its own fields, and that its hosts run its OS.
+/// Why a pool of Windows hosts cannot be applied yet: said at plan time, not at apply.
+const WINDOWS_JOIN_UNSUPPORTED: &str = "joining Windows hosts is not supported yet: fleetform \
+    renders their kubelet and containerd configuration but cannot install files on Windows \
+    hosts; declare the Windows pool with no hosts until then";
+
+/// Checks a pool's configuration: its own fields, that its hosts run its OS, and that it
+/// asks for nothing apply would refuse.
 pub fn validate(fleet: &Fleet, config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
+    // Before anything else is known: a list of hosts not known yet still has its length.
+    let has_hosts = config.get("hosts").as_list().is_some_and(|l| !l.is_empty());
+    if config.get("os").as_str() == Some("windows") && has_hosts {
+        diags.push(
+            Diagnostic::error(
+                "Windows node pools cannot join hosts yet",
+                WINDOWS_JOIN_UNSUPPORTED,
+            )
+            .attribute("hosts"),
+        );
+    }
     let Some(spec) = read(config, &mut diags) else {
         return diags;
     };
@@ -213,6 +230,7 @@ pub fn plan(
     }
     let Some(prior) = &request.prior else {
         planned.insert("node_names".into(), Value::Unknown);
+        planned.insert("ready_nodes".into(), Value::Unknown);
         planned.insert("certificate_expiry".into(), Value::Unknown);
         planned.insert("rollout".into(), Value::List(Vec::new()));
         return Ok(PlanResponse::new(Value::Object(planned)));
@@ -222,6 +240,14 @@ pub fn plan(
         "node_names".into(),
         if same_hosts {
             prior.get("node_names").clone()
+        } else {
+            Value::Unknown
+        },
+    );
+    planned.insert(
+        "ready_nodes".into(),
+        if same_hosts {
+            prior.get("ready_nodes").clone()
         } else {
             Value::Unknown
         },
@@ -394,10 +420,7 @@ async fn converge(
         )
     })?;
     if pool.os == render::Os::Windows && !pool.hosts.is_empty() {
-        return Err(ProviderError::permanent(
-            "joining Windows hosts is not supported yet: fleetform renders their kubelet and \
-             containerd configuration but cannot install files on Windows hosts",
-        ));
+        return Err(ProviderError::permanent(WINDOWS_JOIN_UNSUPPORTED));
     }
     let context = cluster_context(fleet, cluster_state)?;
     let version = pool.version.unwrap_or(context.spec.version);
@@ -467,11 +490,58 @@ async fn converge(
         "kubernetes_version".into(),
         Value::from(version.to_string()),
     );
-    state.insert(
-        "node_names".into(),
-        Value::List(names.into_iter().map(Value::from).collect()),
-    );
+    // wait_nodes saw every one of them Ready.
+    let names: Vec<Value> = names.into_iter().map(Value::from).collect();
+    state.insert("ready_nodes".into(), Value::List(names.clone()));
+    state.insert("node_names".into(), Value::List(names));
     Ok(Value::Object(state))
+}
+
+/// How long refresh waits for the cluster's API to list the pool's nodes.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Refreshes a pool: which of its nodes are Ready, asked of its cluster's API. A cluster
+/// that does not answer makes the pool unreachable (plans warn and go on).
+pub async fn refresh(
+    fleet: &Fleet,
+    current: Value,
+    cluster_state: Option<&Value>,
+) -> Result<Option<Value>, ProviderError> {
+    let names = current.get("node_names").strings();
+    let Ok(context) = cluster_context(fleet, cluster_state) else {
+        // Not known to this run (its cluster is gone from state): nothing to ask.
+        return Ok(Some(current));
+    };
+    let asked = tokio::time::timeout(READY_TIMEOUT, async {
+        let client = context
+            .reach
+            .client(&context.admin_kubeconfig, None)
+            .await?;
+        api::ready_nodes(&client).await.map_err(|e| {
+            ProviderError::unreachable(format!("cannot list the cluster's nodes: {e}"))
+        })
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(ProviderError::unreachable(format!(
+            "the cluster's API server did not list its nodes within {}s",
+            READY_TIMEOUT.as_secs()
+        )))
+    });
+    // Whatever kept the answer away, the pool itself is as recorded: unreachable.
+    let ready = asked.map_err(|e| ProviderError::unreachable(e.message))?;
+    let mut state = object(&current);
+    state.insert(
+        "ready_nodes".into(),
+        Value::List(
+            names
+                .into_iter()
+                .filter(|n| ready.contains(n))
+                .map(Value::from)
+                .collect(),
+        ),
+    );
+    Ok(Some(Value::Object(state)))
 }
 
 /// Writes a worker's credentials and configuration and (re)starts its kubelet when they

@@ -131,6 +131,23 @@ impl ClusterHost {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// The SHA-256 (hex) of a file on the host, `None` when there is none.
+    pub async fn file_sha256(
+        &self,
+        fleet: &Fleet,
+        path: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let path = path.to_owned();
+        let result = fleet
+            .run_on(self.target.clone(), Rerun::Safe, move |c| {
+                files::inspect(c, &path)
+            })
+            .await;
+        result
+            .map(|found| found.map(|f| f.sha256))
+            .map_err(|e: HostError| e.into())
+    }
+
     /// Makes `wanted` so on the host, uploading only the files whose content or mode
     /// differ; returns the paths it changed.
     pub async fn converge(

@@ -85,3 +85,34 @@ fn node_pool_follows_the_cluster_version_unless_set() {
     assert_eq!(taint.nesting, Nesting::List);
     assert_eq!(attr(&taint.block, "effect").presence, Presence::Required);
 }
+
+#[test]
+fn a_windows_pool_with_hosts_is_refused_before_apply() {
+    use fleetform_sdk::{ValidateRequest, Value};
+    let provider = KubernetesProvider::default();
+    let pool = |hosts: Value| {
+        Value::object([
+            ("cluster", Value::from("dc")),
+            ("name", Value::from("win")),
+            ("os", Value::from("windows")),
+            ("hosts", hosts),
+        ])
+    };
+    let check = |config: Value| {
+        provider.validate_resource(&ValidateRequest {
+            type_name: "node_pool".into(),
+            config,
+        })
+    };
+    let refused = check(pool(Value::List(vec![Value::Unknown])));
+    let diag = refused
+        .iter()
+        .find(|d| d.is_error())
+        .expect("a Windows pool with a host not known yet is refused");
+    assert_eq!(diag.attribute.as_deref(), Some("hosts"));
+    assert!(diag.detail.contains("not supported yet"), "{}", diag.detail);
+    assert!(
+        !check(pool(Value::List(Vec::new()))).has_errors(),
+        "an empty Windows pool is fine"
+    );
+}

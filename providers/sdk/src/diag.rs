@@ -239,16 +239,21 @@ impl Diagnostics {
     pub fn sort_and_dedup(&mut self) {
         self.0.sort_by(|a, b| {
             let key = |d: &Diagnostic| {
-                d.subject
-                    .as_ref()
-                    .map(|s| (s.file.to_path_buf(), s.start.byte, d.summary.clone()))
+                (
+                    d.subject
+                        .as_ref()
+                        .map(|s| (s.file.to_path_buf(), s.start.byte, d.summary.clone())),
+                    d.address.clone(),
+                )
             };
             key(a).cmp(&key(b))
         });
-        // The same problem at the same place is one problem, however it was worded: the
-        // first report wins.
-        self.0
-            .dedup_by(|a, b| a.summary == b.summary && a.subject == b.subject);
+        // The same problem at the same place for the same instance is one problem, however
+        // it was worded: the first report wins. Instances failing the same way are reported
+        // one by one, each with its address.
+        self.0.dedup_by(|a, b| {
+            a.summary == b.summary && a.subject == b.subject && a.address == b.address
+        });
     }
 
     /// The diagnostics as a vector.

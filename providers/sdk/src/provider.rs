@@ -143,6 +143,105 @@ pub struct ApplyRequest {
     pub config: Value,
     /// Cancelled when the run is interrupted a second time.
     pub cancel: CancellationToken,
+    /// What an earlier attempt at this change saved with [`Checkpoint::save`] before it
+    /// was killed, when this apply continues it (see [`Provider::resume`]).
+    pub resume: Option<Value>,
+    /// Saves progress that a later run needs to continue this change if this one is
+    /// killed part way (a cluster's new CA, before any host receives it).
+    pub checkpoint: Checkpoint,
+}
+
+/// Records a provider's progress on one change in state before it goes on.
+///
+/// Before every change, the engine records that it started (a pending operation). A
+/// provider whose change creates something it must not create twice, such as a CA, saves it
+/// here before it leaves the process; if the run is killed, the next plan hands the saved
+/// value back through [`ResumeRequest::checkpoint`] and [`ApplyRequest::resume`].
+#[derive(Clone, Default)]
+pub struct Checkpoint(Option<std::sync::Arc<SaveProgress>>);
+
+/// What a [`Checkpoint`] calls to record progress.
+type SaveProgress = dyn Fn(&Value) -> Result<(), String> + Send + Sync;
+
+impl Checkpoint {
+    /// A checkpoint that records with `save`.
+    pub fn new(save: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static) -> Self {
+        Checkpoint(Some(std::sync::Arc::new(save)))
+    }
+
+    /// Records `progress`; when this returns `Ok`, a run killed afterwards leaves it for
+    /// the next. An error means it could not be recorded: go no further.
+    pub fn save(&self, progress: &Value) -> Result<(), ProviderError> {
+        match &self.0 {
+            Some(save) => save(progress).map_err(|e| {
+                ProviderError::permanent(format!("could not record progress in state: {e}"))
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Checkpoint(recording)"
+        } else {
+            "Checkpoint(none)"
+        })
+    }
+}
+
+/// The kind of change a killed run left unfinished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingAction {
+    /// Creating the object (also the create half of a replacement).
+    Create,
+    /// Changing it in place.
+    Update,
+    /// Destroying it (also the delete half of a replacement).
+    Delete,
+}
+
+impl PendingAction {
+    /// The word for messages: "create", "update", "delete".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingAction::Create => "create",
+            PendingAction::Update => "update",
+            PendingAction::Delete => "delete",
+        }
+    }
+}
+
+/// `resume`: a change that a killed run started and never finished.
+#[derive(Debug, Clone)]
+pub struct ResumeRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// What was being done.
+    pub action: PendingAction,
+    /// The object before the change (`None` for a create).
+    pub prior: Option<Value>,
+    /// The object the change was making (`None` for a delete).
+    pub planned: Option<Value>,
+    /// What the provider saved with [`Checkpoint::save`] before the kill, if anything.
+    pub checkpoint: Option<Value>,
+    /// Cancelled when the run is interrupted.
+    pub cancel: CancellationToken,
+}
+
+/// What to do about an interrupted change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resume {
+    /// Doing it again is safe (it is idempotent, guarded, or continues from the
+    /// checkpoint): the plan makes the change again and apply hands the checkpoint back.
+    Continue,
+    /// The provider found the change done: this is the object now (`None`: it is gone).
+    Finished(Option<Value>),
+    /// Doing it again could repeat a step that must not happen twice, and the provider
+    /// cannot tell whether it happened: the user decides. The message says what is at
+    /// stake; the engine adds how to decide.
+    Ask(String),
 }
 
 /// The outcome of an apply. On failure it still carries the latest known object, so that
@@ -188,6 +287,50 @@ pub struct ReadDataRequest {
     pub cancel: CancellationToken,
 }
 
+/// `init_resource`: a resource's configuration as `fleetform init` sees it.
+#[derive(Debug, Clone)]
+pub struct InitRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The configuration, possibly with unknown values.
+    pub config: Value,
+    /// Cancelled when the run is interrupted.
+    pub cancel: CancellationToken,
+}
+
+/// What `init_resource` did.
+#[derive(Debug, Clone, Default)]
+pub struct InitResponse {
+    /// Lines for the user, e.g. what was fetched.
+    pub messages: Vec<String>,
+    /// Problems, pointed at attributes like validation's.
+    pub diagnostics: Diagnostics,
+}
+
+/// `check_gates`: which gates to check on one object a rollout's batch just changed.
+#[derive(Debug, Clone)]
+pub struct GateRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The object as recorded after the apply.
+    pub state: Value,
+    /// The gates the rollout asks for that this type reports ([`Provider::health_gates`]).
+    pub gates: Vec<String>,
+    /// Cancelled when the run is interrupted.
+    pub cancel: CancellationToken,
+}
+
+/// One gate's outcome on one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateStatus {
+    /// The gate's name.
+    pub gate: String,
+    /// Whether it holds now.
+    pub passed: bool,
+    /// What was seen, in the user's words ("2 of 3 nodes Ready").
+    pub detail: String,
+}
+
 /// A provider of resource types and data sources.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -208,6 +351,16 @@ pub trait Provider: Send + Sync {
     /// unchanged. Must not do I/O; most providers ignore it.
     fn observe(&self, type_name: &str, state: &Value) {
         let _ = (type_name, state);
+    }
+
+    /// `fleetform init`: prepares in the working directory what later plans of this
+    /// resource read (e.g. fetches pinned sources into a cache), so that plans and applies
+    /// need nothing from the network but the systems they manage. Called after
+    /// `configure`, for each resource instance whose configuration is known enough; must
+    /// not change anything remote. Most providers have nothing to prepare.
+    async fn init_resource(&self, request: InitRequest) -> InitResponse {
+        let _ = request;
+        InitResponse::default()
     }
 
     /// Receives the provider block once, before any other operation of the run.
@@ -237,6 +390,39 @@ pub trait Provider: Send + Sync {
     async fn read_data(&self, request: ReadDataRequest) -> Result<Value, ProviderError> {
         Err(ProviderError::permanent(format!(
             "there is no data source named {:?}",
+            request.type_name
+        )))
+    }
+
+    /// Decides what to do about a change a killed run started and never finished. The
+    /// default, `Continue`, suits providers whose changes are idempotent.
+    async fn resume(&self, request: ResumeRequest) -> Result<Resume, ProviderError> {
+        let _ = request;
+        Ok(Resume::Continue)
+    }
+
+    /// What a recorded object of this provider says about the health of a cluster, for
+    /// `fleetform status`; `None` for objects that say nothing about one (the default).
+    /// Reads only `value` (already refreshed) and what the provider learned from
+    /// `observe`: must not do I/O.
+    fn health(&self, type_name: &str, value: &Value) -> Option<crate::health::Health> {
+        let _ = (type_name, value);
+        None
+    }
+
+    /// The health gates a resource type reports, for rollouts (`health_gates` in a
+    /// `rollout` block): e.g. a cluster reports `api_ready` and `nodes_ready`. Most types
+    /// report none.
+    fn health_gates(&self, type_name: &str) -> &'static [&'static str] {
+        let _ = type_name;
+        &[]
+    }
+
+    /// Checks the requested gates on one object now, once; the engine polls until they
+    /// pass or the rollout's `gate_timeout` ends. An unreachable object is an error.
+    async fn check_gates(&self, request: GateRequest) -> Result<Vec<GateStatus>, ProviderError> {
+        Err(ProviderError::permanent(format!(
+            "{} reports no health gates",
             request.type_name
         )))
     }

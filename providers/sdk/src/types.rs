@@ -146,7 +146,7 @@ impl Type {
                 _ => Err(fail(path, "a bool is required".into())),
             },
             Type::List(elem) | Type::Set(elem) => {
-                let Value::List(items) = value else {
+                let (Value::List(items) | Value::Set(items)) = value else {
                     return Err(required(path));
                 };
                 let mut out = Vec::with_capacity(items.len());
@@ -157,6 +157,7 @@ impl Type {
                 }
                 if matches!(self, Type::Set(_)) {
                     make_set(&mut out);
+                    return Ok(Value::Set(out));
                 }
                 Ok(Value::List(out))
             }
@@ -229,23 +230,13 @@ pub fn make_set(items: &mut Vec<Value>) {
 fn compare_for_set(a: &Value, b: &Value) -> std::cmp::Ordering {
     match (a, b) {
         (Value::String(x), Value::String(y)) => x.cmp(y),
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(std::cmp::Ordering::Equal),
+        (Value::Number(x), Value::Number(y)) => x.cmp_value(y),
         _ => a.to_string().cmp(&b.to_string()),
     }
 }
 
 fn parse_number(s: &str) -> Option<Number> {
-    let s = s.trim();
-    if let Ok(i) = s.parse::<i64>() {
-        return Some(Number::from(i));
-    }
-    s.parse::<f64>()
-        .ok()
-        .filter(|f| f.is_finite())
-        .and_then(Number::from_f64)
+    Number::parse(s)
 }
 
 /// Prints the constraint in the syntax users write: `list(object({name=string}))`.
@@ -349,7 +340,7 @@ mod tests {
     fn sets_are_sorted_and_unique_and_marks_survive() {
         let v = Value::List(vec![Value::from("b"), Value::from("a"), Value::from("b")]);
         let out = Type::set(Type::String).convert(&v).unwrap();
-        assert_eq!(out, Value::List(vec![Value::from("a"), Value::from("b")]));
+        assert_eq!(out, Value::Set(vec![Value::from("a"), Value::from("b")]));
         let secret = Value::from(3).into_sensitive();
         assert_eq!(
             Type::String.convert(&secret).unwrap(),

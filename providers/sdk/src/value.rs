@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use hcl::Number;
+pub use crate::number::Number;
 
 /// One step of a path into a value: an attribute, a map key or a list index.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,8 +43,9 @@ pub fn path_to_string(path: &[PathStep]) -> String {
 /// A configuration or state value.
 ///
 /// Objects and maps share one variant and keep their keys sorted, which is the order
-/// Terraform iterates them in (`keys()`, `for` expressions, plan output). Lists, tuples and
-/// sets share [`Value::List`]; a set is a list kept sorted and free of duplicates.
+/// Terraform iterates them in (`keys()`, `for` expressions, plan output). Lists and tuples
+/// share [`Value::List`]; sets are [`Value::Set`], kept sorted and free of duplicates
+/// (Terraform's order for a set of strings), and have no index.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
     /// The absence of a value.
@@ -56,8 +57,10 @@ pub enum Value {
     Number(Number),
     /// A UTF-8 string.
     String(String),
-    /// A list, tuple or set.
+    /// A list or tuple.
     List(Vec<Value>),
+    /// A set: unordered to the language (no index), stored sorted and without duplicates.
+    Set(Vec<Value>),
     /// An object or map, keys sorted.
     Object(BTreeMap<String, Value>),
     /// A value that is known only after apply.
@@ -97,6 +100,7 @@ impl Value {
         match self {
             Value::Sensitive(inner) => inner.unmark_deep(),
             Value::List(items) => Value::List(items.iter().map(Value::unmark_deep).collect()),
+            Value::Set(items) => Value::Set(items.iter().map(Value::unmark_deep).collect()),
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, v)| (k.clone(), v.unmark_deep()))
@@ -110,9 +114,26 @@ impl Value {
     pub fn contains_sensitive(&self) -> bool {
         match self {
             Value::Sensitive(_) => true,
-            Value::List(items) => items.iter().any(Value::contains_sensitive),
+            Value::List(items) | Value::Set(items) => items.iter().any(Value::contains_sensitive),
             Value::Object(map) => map.values().any(Value::contains_sensitive),
             _ => false,
+        }
+    }
+
+    /// The value with every unknown part replaced by null (sensitive marks kept): what
+    /// can be recorded of a planned object that never came back from its provider.
+    pub fn known_or_null(&self) -> Value {
+        match self {
+            Value::Unknown => Value::Null,
+            Value::Sensitive(inner) => inner.known_or_null().into_sensitive(),
+            Value::List(items) => Value::List(items.iter().map(Value::known_or_null).collect()),
+            Value::Set(items) => Value::Set(items.iter().map(Value::known_or_null).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), v.known_or_null()))
+                    .collect(),
+            ),
+            other => other.clone(),
         }
     }
 
@@ -121,7 +142,7 @@ impl Value {
         match self {
             Value::Unknown => false,
             Value::Sensitive(inner) => inner.is_wholly_known(),
-            Value::List(items) => items.iter().all(Value::is_wholly_known),
+            Value::List(items) | Value::Set(items) => items.iter().all(Value::is_wholly_known),
             Value::Object(map) => map.values().all(Value::is_wholly_known),
             _ => true,
         }
@@ -135,11 +156,7 @@ impl Value {
     /// The whole number inside (looking through a sensitive mark), however it is stored:
     /// `2` and `2.0` are the same number to the language.
     pub fn as_i64(&self) -> Option<i64> {
-        let n = self.as_number()?;
-        n.as_i64().or_else(|| {
-            let f = n.as_f64()?;
-            (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
-        })
+        self.as_number()?.as_i64()
     }
 
     /// The attribute `name` of an object (looking through a sensitive mark); `Null` when
@@ -182,10 +199,11 @@ impl Value {
         }
     }
 
-    /// The elements of a list, looking through a sensitive mark.
+    /// The elements of a list, tuple or set (in the set's sorted order), looking through
+    /// a sensitive mark.
     pub fn as_list(&self) -> Option<&[Value]> {
         match self.unmark().0 {
-            Value::List(items) => Some(items),
+            Value::List(items) | Value::Set(items) => Some(items),
             _ => None,
         }
     }
@@ -216,6 +234,7 @@ impl Value {
             Value::Number(_) => "number",
             Value::String(_) => "string",
             Value::List(_) => "tuple",
+            Value::Set(_) => "set",
             Value::Object(_) => "object",
             Value::Unknown => "unknown",
             Value::Sensitive(inner) => inner.kind_name(),
@@ -233,6 +252,10 @@ impl Value {
                     Some(_) => "tuple".into(),
                 }
             }
+            Value::Set(items) => match items.first() {
+                None => "empty set".into(),
+                Some(first) => format!("set of {}", first.type_name()),
+            },
             Value::Sensitive(inner) => inner.type_name(),
             other => other.kind_name().into(),
         }
@@ -244,9 +267,9 @@ impl Value {
         Some(match self {
             Value::Null => hcl::Value::Null,
             Value::Bool(b) => hcl::Value::Bool(*b),
-            Value::Number(n) => hcl::Value::Number(*n),
+            Value::Number(n) => number_to_hcl(n),
             Value::String(s) => hcl::Value::String(s.clone()),
-            Value::List(items) => {
+            Value::List(items) | Value::Set(items) => {
                 hcl::Value::Array(items.iter().map(Value::to_hcl).collect::<Option<_>>()?)
             }
             Value::Object(map) => hcl::Value::Object(
@@ -265,9 +288,9 @@ impl Value {
         match self {
             Value::Null | Value::Unknown => hcl::Value::Null,
             Value::Bool(b) => hcl::Value::Bool(*b),
-            Value::Number(n) => hcl::Value::Number(*n),
+            Value::Number(n) => number_to_hcl(n),
             Value::String(s) => hcl::Value::String(s.clone()),
-            Value::List(items) => {
+            Value::List(items) | Value::Set(items) => {
                 hcl::Value::Array(items.iter().map(Value::to_hcl_lossy).collect())
             }
             Value::Object(map) => hcl::Value::Object(
@@ -287,7 +310,7 @@ impl Value {
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => number_to_json(n),
             Value::String(s) => serde_json::Value::String(s.clone()),
-            Value::List(items) => {
+            Value::List(items) | Value::Set(items) => {
                 serde_json::Value::Array(items.iter().map(Value::to_json).collect())
             }
             Value::Object(map) => serde_json::Value::Object(
@@ -315,12 +338,39 @@ fn number_to_json(n: &Number) -> serde_json::Value {
     }
 }
 
+/// The nearest hcl-rs number: exact for `i64` and `u64`, a 64-bit float otherwise.
+pub fn number_to_hcl(n: &Number) -> hcl::Value {
+    if let Some(i) = n.as_i64() {
+        hcl::Value::Number(hcl::Number::from(i))
+    } else if let Some(u) = n.as_u64() {
+        hcl::Value::Number(hcl::Number::from(u))
+    } else {
+        n.as_f64()
+            .and_then(hcl::Number::from_f64)
+            .map_or(hcl::Value::Null, hcl::Value::Number)
+    }
+}
+
+/// A number from hcl-rs: integers exactly, floats as 64-bit floats (53 bits, as cty's
+/// float functions give them).
+pub fn number_from_hcl(n: &hcl::Number) -> Value {
+    if let Some(i) = n.as_i64() {
+        Value::Number(Number::from(i))
+    } else if let Some(u) = n.as_u64() {
+        Value::Number(Number::from(u))
+    } else {
+        n.as_f64()
+            .and_then(Number::from_f64)
+            .map_or(Value::Null, Value::Number)
+    }
+}
+
 impl From<hcl::Value> for Value {
     fn from(value: hcl::Value) -> Value {
         match value {
             hcl::Value::Null => Value::Null,
             hcl::Value::Bool(b) => Value::Bool(b),
-            hcl::Value::Number(n) => Value::Number(n),
+            hcl::Value::Number(n) => number_from_hcl(&n),
             hcl::Value::String(s) => Value::String(s),
             hcl::Value::Array(items) => Value::List(items.into_iter().map(Value::from).collect()),
             hcl::Value::Object(map) => {
@@ -339,7 +389,7 @@ impl From<&serde_json::Value> for Value {
                 .as_i64()
                 .map(Number::from)
                 .or_else(|| n.as_u64().map(Number::from))
-                .or_else(|| n.as_f64().and_then(Number::from_f64))
+                .or_else(|| Number::parse(&n.to_string()))
                 .map_or(Value::Null, Value::Number),
             serde_json::Value::String(s) => Value::String(s.clone()),
             serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from).collect()),
@@ -385,7 +435,7 @@ impl fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Number(n) => write!(f, "{n}"),
             Value::String(s) => write!(f, "{s:?}"),
-            Value::List(items) => {
+            Value::List(items) | Value::Set(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {

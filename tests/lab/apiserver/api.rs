@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::{Value, json};
 
 use super::authz::{self, Attributes, ResourceAttributes, User};
+use super::crds::{self, Catalog, CatalogCache};
+use super::fields::Shape;
 use super::flags::Config;
+use super::managed;
 use super::objects::{self, metadata, name_of};
 use super::resources::{self, ResourceType};
 use super::select::{FieldSelector, Selector};
@@ -30,6 +33,8 @@ pub struct Request {
     pub accept: String,
     /// The request carried an `Authorization` header (a token the lab cannot check).
     pub has_authorization: bool,
+    /// The `User-Agent` header: writes without `fieldManager` are recorded under it.
+    pub user_agent: String,
     pub body: Vec<u8>,
 }
 
@@ -49,6 +54,23 @@ impl Request {
     fn dry_run(&self) -> bool {
         self.query.iter().any(|(k, v)| k == "dryRun" && v == "All")
     }
+
+    /// The field manager of a write: `fieldManager`, else the client's User-Agent.
+    fn manager(&self) -> String {
+        match self.param("fieldManager") {
+            Some(name) if !name.is_empty() => name.to_owned(),
+            _ => managed::manager_from_user_agent(&self.user_agent),
+        }
+    }
+}
+
+/// How a write records field ownership.
+#[derive(Clone, Copy)]
+pub(super) enum Fields<'a> {
+    /// The object's managedFields are already worked out (server-side apply).
+    Set,
+    /// An update by this manager, on an object of this shape.
+    Update { manager: &'a str, shape: Shape<'a> },
 }
 
 /// An answer: status code and body.
@@ -111,12 +133,22 @@ pub fn percent_decode(text: &str) -> String {
 #[derive(Debug, Clone)]
 struct Target {
     resource: &'static ResourceType,
+    /// A custom resource's schema (its list types decide how apply merges).
+    schema: Option<Arc<Value>>,
     namespace: Option<String>,
     name: Option<String>,
     subresource: Option<String>,
 }
 
 impl Target {
+    fn shape(&self) -> Shape<'_> {
+        match &self.schema {
+            Some(schema) if schema.is_object() => Shape::Schema(schema),
+            Some(_) => Shape::Unknown,
+            None => Shape::Builtin,
+        }
+    }
+
     fn name(&self) -> &str {
         self.name.as_deref().unwrap_or_default()
     }
@@ -147,7 +179,7 @@ enum Route {
     Unknown,
 }
 
-fn route(path: &str) -> Route {
+fn route(path: &str, catalog: &Catalog) -> Route {
     let segments: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())
@@ -169,20 +201,20 @@ fn route(path: &str) -> Route {
         ["version"] => Route::Version,
         ["api"] => Route::ApiVersions,
         ["api", "v1"] => Route::ResourceList(String::new(), "v1".into()),
-        ["api", "v1", rest @ ..] => target("", "v1", rest),
+        ["api", "v1", rest @ ..] => target(catalog, "", "v1", rest),
         ["apis"] => Route::GroupList,
-        ["apis", group] if resources::is_group(group) => Route::Group((*group).to_owned()),
-        ["apis", group, version] if resources::serves(group, version) => {
+        ["apis", group] if resources::is_group(catalog, group) => Route::Group((*group).to_owned()),
+        ["apis", group, version] if resources::serves(catalog, group, version) => {
             Route::ResourceList((*group).to_owned(), (*version).to_owned())
         }
-        ["apis", group, version, rest @ ..] => target(group, version, rest),
+        ["apis", group, version, rest @ ..] => target(catalog, group, version, rest),
         ["openapi", "v3"] => Route::OpenApiIndex,
         ["openapi", "v3", rest @ ..] => Route::OpenApi(rest.join("/")),
         _ => Route::Unknown,
     }
 }
 
-fn target(group: &str, version: &str, rest: &[&str]) -> Route {
+fn target(catalog: &Catalog, group: &str, version: &str, rest: &[&str]) -> Route {
     let (namespace, rest) = match rest {
         ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => {
             (Some((*ns).to_owned()), [&[*plural][..], tail].concat())
@@ -192,7 +224,7 @@ fn target(group: &str, version: &str, rest: &[&str]) -> Route {
     let Some((plural, tail)) = rest.split_first() else {
         return Route::Unknown;
     };
-    let Some(resource) = resources::find(group, version, plural) else {
+    let Some((resource, schema)) = catalog.find(group, version, plural) else {
         return Route::Unknown;
     };
     if tail.len() > 2 || (namespace.is_some() && !resource.namespaced) {
@@ -212,6 +244,7 @@ fn target(group: &str, version: &str, rest: &[&str]) -> Route {
     }
     Route::Resource(Target {
         resource,
+        schema,
         namespace,
         name,
         subresource,
@@ -255,6 +288,10 @@ pub struct Server {
     /// Set once the bootstrap objects are in the store.
     pub bootstrapped: AtomicBool,
     last_known: authz::LastKnown,
+    /// The custom resource types, from the stored CRDs.
+    pub catalog: CatalogCache,
+    /// Woken when a CRD is written here, for the establishing loop.
+    pub crd_changed: tokio::sync::Notify,
 }
 
 impl Server {
@@ -265,6 +302,8 @@ impl Server {
             server_address,
             bootstrapped: AtomicBool::new(false),
             last_known: authz::LastKnown::default(),
+            catalog: CatalogCache::default(),
+            crd_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -282,7 +321,13 @@ impl Server {
     }
 
     async fn dispatch(&self, request: &Request, user: &User) -> Result<Reply, ApiError> {
-        let route = route(&request.path);
+        let mut catalog = self.catalog.get(self, false).await?;
+        let mut route = route(&request.path, &catalog);
+        if matches!(route, Route::Unknown) && request.path.starts_with("/apis/") {
+            // A CRD established through another server, or a moment ago.
+            catalog = self.catalog.get(self, true).await?;
+            route = self::route(&request.path, &catalog);
+        }
         let method = request.method.as_str();
         let target = match route {
             Route::Resource(target) => target,
@@ -307,7 +352,7 @@ impl Server {
                         "the server does not allow this method on the requested resource",
                     ));
                 }
-                return self.non_resource(route, request).await;
+                return self.non_resource(route, request, &catalog).await;
             }
         };
         let watch = request.flag("watch");
@@ -345,8 +390,19 @@ impl Server {
             }
             "create" => {
                 let body = parse_body(request)?;
+                let manager = request.manager();
+                let fields = Fields::Update {
+                    manager: &manager,
+                    shape: target.shape(),
+                };
                 let object = self
-                    .create(target.resource, target.namespace(), body, request.dry_run())
+                    .create(
+                        target.resource,
+                        target.namespace(),
+                        body,
+                        request.dry_run(),
+                        fields,
+                    )
                     .await?;
                 Ok(Reply::Json(201, object))
             }
@@ -368,7 +424,12 @@ impl Server {
         }
     }
 
-    async fn non_resource(&self, route: Route, request: &Request) -> Result<Reply, ApiError> {
+    async fn non_resource(
+        &self,
+        route: Route,
+        request: &Request,
+        catalog: &Catalog,
+    ) -> Result<Reply, ApiError> {
         Ok(match route {
             Route::Health { endpoint, check } => {
                 self.health(
@@ -387,15 +448,15 @@ impl Server {
                         .unwrap_or(&self.server_address),
                 ),
             ),
-            Route::GroupList => Reply::Json(200, resources::api_group_list()),
-            Route::Group(group) => Reply::Json(200, resources::api_group(&group)),
+            Route::GroupList => Reply::Json(200, resources::api_group_list(catalog)),
+            Route::Group(group) => Reply::Json(200, resources::api_group(catalog, &group)),
             Route::ResourceList(group, version) => {
-                Reply::Json(200, resources::api_resource_list(&group, &version))
+                Reply::Json(200, resources::api_resource_list(catalog, &group, &version))
             }
-            Route::OpenApiIndex => Reply::Json(200, resources::openapi_index()),
+            Route::OpenApiIndex => Reply::Json(200, resources::openapi_index(catalog)),
             Route::OpenApi(name) => Reply::Json(
                 200,
-                resources::openapi_document(&name, &self.config.version.git_version)
+                resources::openapi_document(catalog, &name, &self.config.version.git_version)
                     .ok_or_else(ApiError::no_such_resource)?,
             ),
             Route::Resource(_) | Route::Unknown => return Err(ApiError::no_such_resource()),
@@ -535,6 +596,7 @@ impl Server {
         namespace: Option<&str>,
         mut object: Value,
         dry_run: bool,
+        fields: Fields<'_>,
     ) -> Result<Value, ApiError> {
         objects::check_type(resource, &mut object)?;
         let meta = metadata(&mut object);
@@ -580,6 +642,18 @@ impl Server {
             ));
         }
         meta.insert("name".into(), name.clone().into());
+        if resource.custom
+            && resource.status
+            && let Some(fields) = object.as_object_mut()
+        {
+            // A custom object's status is its controller's to write.
+            fields.remove("status");
+        }
+        // Field ownership is what the client sent, before the server fills anything in.
+        if let Fields::Update { manager, shape } = fields {
+            managed::update(None, &mut object, manager, None, shape);
+        }
+        let meta = metadata(&mut object);
         meta.insert("uid".into(), uuid::Uuid::new_v4().to_string().into());
         meta.insert("creationTimestamp".into(), objects::now().into());
         meta.insert("generation".into(), 1.into());
@@ -598,6 +672,7 @@ impl Server {
         match resource.plural {
             "namespaces" => object["status"] = json!({"phase": "Active"}),
             "services" => self.allocate_service(&mut object).await?,
+            "customresourcedefinitions" => object["status"] = crds::initial_status(&object),
             _ => {}
         }
         if dry_run {
@@ -611,6 +686,9 @@ impl Server {
         {
             Ok(revision) => {
                 metadata(&mut object).insert("resourceVersion".into(), revision.to_string().into());
+                if resource.plural == "customresourcedefinitions" {
+                    self.crd_changed.notify_one();
+                }
                 Ok(object)
             }
             Err(StoreError::PreconditionFailed { .. }) => {
@@ -711,6 +789,7 @@ impl Server {
         current: &Value,
         mut new: Value,
         dry_run: bool,
+        fields: Fields<'_>,
     ) -> Result<Value, StoreError> {
         let status_only = target.subresource.as_deref() == Some("status");
         let mut result = if status_only {
@@ -759,6 +838,14 @@ impl Server {
             }
             new
         };
+        if let Fields::Update { manager, shape } = fields {
+            let subresource = target.subresource.as_deref();
+            managed::update(Some(current), &mut result, manager, subresource, shape);
+        }
+        if objects::same_but_times(&result, current) {
+            // Nothing changes: kube writes nothing and keeps the resourceVersion.
+            return Ok(current.clone());
+        }
         if dry_run {
             return Ok(result);
         }
@@ -782,6 +869,10 @@ impl Server {
             )
             .await?;
         metadata(&mut result).insert("resourceVersion".into(), revision.to_string().into());
+        if target.resource.plural == "customresourcedefinitions" {
+            self.catalog.invalidate();
+            self.crd_changed.notify_one();
+        }
         Ok(result)
     }
 
@@ -815,11 +906,22 @@ impl Server {
         let mut body = parse_body(request)?;
         self.check_new(target, &mut body)?;
         let wanted = objects::resource_version(&body)?;
+        let manager = request.manager();
+        let fields = Fields::Update {
+            manager: &manager,
+            shape: target.shape(),
+        };
         for _ in 0..WRITE_ATTEMPTS {
             let Some(stored) = self.store.get(&target.key()).await? else {
                 if target.resource.create_on_update && target.subresource.is_none() {
                     let object = self
-                        .create(target.resource, target.namespace(), body, request.dry_run())
+                        .create(
+                            target.resource,
+                            target.namespace(),
+                            body,
+                            request.dry_run(),
+                            fields,
+                        )
                         .await?;
                     return Ok(Reply::Json(201, object));
                 }
@@ -834,7 +936,14 @@ impl Server {
             }
             let current = objects::decode(&stored.value, stored.mod_revision)?;
             match self
-                .write_update(target, &stored, &current, body.clone(), request.dry_run())
+                .write_update(
+                    target,
+                    &stored,
+                    &current,
+                    body.clone(),
+                    request.dry_run(),
+                    fields,
+                )
                 .await
             {
                 Ok(object) => return Ok(Reply::Json(200, object)),
@@ -892,17 +1001,36 @@ impl Server {
                 )],
             ));
         }
+        let manager = request.manager();
+        let force = request.flag("force");
+        if force && !apply {
+            return Err(ApiError::bad_request(
+                "force is only allowed for apply patches",
+            ));
+        }
+        let mut applied = patch.clone();
+        if apply {
+            self.check_new(target, &mut applied)?;
+            if target.resource.status
+                && target.subresource.is_none()
+                && let Some(fields) = applied.as_object_mut()
+            {
+                // The main resource ignores status, which has its own endpoint.
+                fields.remove("status");
+            }
+        }
         for _ in 0..WRITE_ATTEMPTS {
             let Some(stored) = self.store.get(&target.key()).await? else {
                 if apply && target.subresource.is_none() {
-                    let mut object = patch.clone();
-                    self.check_new(target, &mut object)?;
+                    let object = managed::apply(None, &applied, &manager, force, target.shape())
+                        .map_err(|c| managed::conflict_error(&c))?;
                     let object = self
                         .create(
                             target.resource,
                             target.namespace(),
                             object,
                             request.dry_run(),
+                            Fields::Set,
                         )
                         .await?;
                     return Ok(Reply::Json(201, object));
@@ -914,9 +1042,9 @@ impl Server {
             match media.as_str() {
                 "application/json-patch+json" => objects::json_patch(&mut patched, &patch)?,
                 _ if apply => {
-                    let mut applied = patch.clone();
-                    self.check_new(target, &mut applied)?;
-                    objects::apply(&mut patched, &applied);
+                    patched =
+                        managed::apply(Some(&current), &applied, &manager, force, target.shape())
+                            .map_err(|c| managed::conflict_error(&c))?;
                 }
                 "application/strategic-merge-patch+json" => {
                     objects::strategic_merge_patch(&mut patched, &patch)
@@ -933,8 +1061,23 @@ impl Server {
                     ApiError::MODIFIED,
                 ));
             }
+            let fields = if apply {
+                Fields::Set
+            } else {
+                Fields::Update {
+                    manager: &manager,
+                    shape: target.shape(),
+                }
+            };
             match self
-                .write_update(target, &stored, &current, patched, request.dry_run())
+                .write_update(
+                    target,
+                    &stored,
+                    &current,
+                    patched,
+                    request.dry_run(),
+                    fields,
+                )
                 .await
             {
                 Ok(object) => return Ok(Reply::Json(200, object)),
@@ -1023,6 +1166,10 @@ impl Server {
                 self.delete_namespace_contents(target.name()).await?;
                 object["status"]["phase"] = "Terminating".into();
             }
+            if target.resource.plural == "customresourcedefinitions" {
+                // Its custom objects go with it, as kube's CRD finalizer removes them.
+                self.delete_custom_objects(&object).await?;
+            }
             match self
                 .store
                 .delete(&stored.key, Some(stored.mod_revision))
@@ -1040,8 +1187,27 @@ impl Server {
         ))
     }
 
+    async fn delete_custom_objects(&self, crd: &Value) -> Result<(), ApiError> {
+        let (Some(group), Some(plural)) = (
+            crd["spec"]["group"].as_str(),
+            crd["spec"]["names"]["plural"].as_str(),
+        ) else {
+            return Ok(());
+        };
+        let (items, _) = self
+            .store
+            .list(&format!("/registry/{group}/{plural}/"))
+            .await?;
+        for item in items {
+            self.store.delete(&item.key, None).await?;
+        }
+        self.catalog.invalidate();
+        Ok(())
+    }
+
     async fn delete_namespace_contents(&self, namespace: &str) -> Result<(), ApiError> {
-        for resource in resources::RESOURCES.iter().filter(|r| r.namespaced) {
+        let catalog = self.catalog.get(self, true).await?;
+        for resource in catalog.all().into_iter().filter(|r| r.namespaced) {
             let (items, _) = self.store.list(&resource.prefix(Some(namespace))).await?;
             for item in items {
                 self.store.delete(&item.key, None).await?;
@@ -1193,6 +1359,7 @@ static PATCH_OPTIONS: ResourceType = ResourceType {
     create_on_update: false,
     names: resources::NameRule::PathSegment,
     fields: &[],
+    custom: false,
 };
 
 fn is_ready(pod: &Value) -> bool {
@@ -1274,7 +1441,7 @@ mod tests {
 
     #[test]
     fn routes() {
-        let t = |path| match route(path) {
+        let t = |path| match route(path, &Catalog::default()) {
             Route::Resource(t) => Some((t.resource.plural, t.namespace, t.name, t.subresource)),
             _ => None,
         };
@@ -1316,13 +1483,16 @@ mod tests {
         assert_eq!(t("/api/v1/nodes/n/eviction"), None);
         assert_eq!(t("/apis/apps/v2/deployments"), None);
         assert!(matches!(
-            route("/readyz"),
+            route("/readyz", &Catalog::default()),
             Route::Health {
                 endpoint: "readyz",
                 check: None
             }
         ));
-        assert!(matches!(route("/apis/apps/v1"), Route::ResourceList(..)));
+        assert!(matches!(
+            route("/apis/apps/v1", &Catalog::default()),
+            Route::ResourceList(..)
+        ));
     }
 
     #[test]

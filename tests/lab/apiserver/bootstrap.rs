@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::api::Server;
+use super::api::{Fields, Server};
+use super::fields::Shape;
 use super::resources;
 use super::status::ApiError;
 
@@ -181,7 +182,14 @@ async fn ensure(
     object: Value,
 ) -> Result<(), ApiError> {
     let resource = resources::find(group, "v1", plural).expect("bootstrap resource types exist");
-    match server.create(resource, namespace, object, false).await {
+    let fields = Fields::Update {
+        manager: "kube-apiserver",
+        shape: Shape::Builtin,
+    };
+    match server
+        .create(resource, namespace, object, false, fields)
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if e.reason == "AlreadyExists" => Ok(()),
         Err(e) => Err(e),

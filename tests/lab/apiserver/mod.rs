@@ -8,13 +8,20 @@
 //! eviction with PodDisruptionBudgets, Kubernetes `Status` errors, kubectl's server-side
 //! printing (Tables) and enough OpenAPI v3 for `kubectl apply`.
 //!
+//! Server-side apply is kube's: `managedFields` per manager, 409 conflicts when an
+//! applier would change another manager's field (unless forced), fields an applier stops
+//! applying removed when no one else owns them, and every other write recording the
+//! fields it changed (`fields.rs`, `managed.rs`). CustomResourceDefinitions add their
+//! resources to discovery once Established, a moment after creation (`crds.rs`), and
+//! `dryRun=All` answers every write without storing it.
+//!
 //! Where it is simpler than kube-apiserver: no watch (405), no admission (no defaults
 //! beyond a pod's Pending status and a service's ClusterIP and ports), no schema
 //! validation (unknown fields are kept), deletes are immediate (no graceful pod deletion;
-//! finalizers are honoured), namespaces take their objects with them at once, strategic
-//! merge patches follow kubectl's directives rather than per-field schemas, server-side
-//! apply merges without tracking field managers, and `limit`/`continue` are ignored (a
-//! list returns everything).
+//! finalizers are honoured), namespaces and CRDs take their objects with them at once,
+//! strategic merge patches follow kubectl's directives rather than per-field schemas,
+//! which built-in lists merge by key is a table of kube's merge keys, and `limit`/
+//! `continue` are ignored (a list returns everything).
 //!
 //! ```sh
 //! fleetform-lab-apiserver --secure-port=6443 --tls-cert-file=apiserver.crt \
@@ -26,7 +33,10 @@
 mod api;
 mod authz;
 mod bootstrap;
+mod crds;
+mod fields;
 mod flags;
+mod managed;
 mod objects;
 mod resources;
 mod select;
@@ -43,7 +53,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -144,6 +154,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     );
     let bootstrap_server = server.clone();
     tokio::spawn(async move { bootstrap::run(&bootstrap_server).await });
+    tokio::spawn(crds::establish(server.clone()));
 
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -212,6 +223,7 @@ async fn respond(
             .to_owned()
     };
     let (content_type, accept) = (header(CONTENT_TYPE), header(ACCEPT));
+    let user_agent = header(USER_AGENT);
     let has_authorization = request.headers().contains_key(AUTHORIZATION);
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
@@ -232,6 +244,7 @@ async fn respond(
                 content_type,
                 accept,
                 has_authorization,
+                user_agent,
                 body: body.to_bytes().to_vec(),
             };
             server.handle(&request, user).await

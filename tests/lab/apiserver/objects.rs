@@ -279,28 +279,23 @@ fn without_directives(value: &Value) -> Value {
     }
 }
 
-/// Server-side apply, simplified: the applied configuration is merged into the live
-/// object (fields it sets win, lists are replaced, nothing is removed). Field ownership
-/// and conflicts between managers are not tracked.
-pub fn apply(target: &mut Value, applied: &Value) {
-    match (target, applied) {
-        (Value::Object(live), Value::Object(fields)) => {
-            for (key, value) in fields {
-                if value.is_null() {
-                    continue;
-                }
-                match live.get_mut(key) {
-                    Some(existing) if existing.is_object() && value.is_object() => {
-                        apply(existing, value);
-                    }
-                    _ => {
-                        live.insert(key.clone(), value.clone());
-                    }
+/// Whether two versions of an object differ in nothing but managedFields timestamps and
+/// resourceVersion: a write that changes nothing else is not made.
+pub fn same_but_times(a: &Value, b: &Value) -> bool {
+    let strip = |object: &Value| {
+        let mut object = object.clone();
+        let meta = metadata(&mut object);
+        meta.remove("resourceVersion");
+        if let Some(Value::Array(entries)) = meta.get_mut("managedFields") {
+            for entry in entries {
+                if let Some(e) = entry.as_object_mut() {
+                    e.remove("time");
                 }
             }
         }
-        (target, applied) => *target = applied.clone(),
-    }
+        object
+    };
+    strip(a) == strip(b)
 }
 
 /// RFC 6902 JSON patch.
@@ -334,16 +329,14 @@ mod tests {
     }
 
     #[test]
-    fn apply_merges_without_removing() {
-        let mut live = json!({"metadata": {"labels": {"a": "1"}}, "data": {"x": "1", "y": "2"}});
-        apply(
-            &mut live,
-            &json!({"metadata": {"labels": {"b": "2"}}, "data": {"x": "9"}}),
-        );
-        assert_eq!(
-            live,
-            json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "data": {"x": "9", "y": "2"}})
-        );
+    fn patches_and_unchanged_writes() {
+        let mut live =
+            json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "data": {"x": "9", "y": "2"}});
+        let mut later = live.clone();
+        later["metadata"]["resourceVersion"] = "7".into();
+        assert!(same_but_times(&live, &later));
+        later["data"]["x"] = "8".into();
+        assert!(!same_but_times(&live, &later));
         merge_patch(&mut live, &json!({"data": {"y": null}}));
         assert_eq!(live["data"], json!({"x": "9"}));
         json_patch(

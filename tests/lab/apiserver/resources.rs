@@ -4,6 +4,8 @@
 
 use serde_json::{Value, json};
 
+use super::crds::Catalog;
+
 /// How an object's name is checked, as kube-apiserver does per kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameRule {
@@ -37,6 +39,9 @@ pub struct ResourceType {
     pub names: NameRule,
     /// Field selector labels beyond metadata.name and metadata.namespace.
     pub fields: &'static [&'static str],
+    /// Defined by a CustomResourceDefinition: stored under its group, as kube stores
+    /// custom objects.
+    pub custom: bool,
 }
 
 impl ResourceType {
@@ -61,17 +66,19 @@ impl ResourceType {
     /// The etcd key of one object, as kube-apiserver lays them out (except that nodes are
     /// under `nodes`, not kube's historical `minions`, and services under `services`).
     pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
-        match namespace {
-            Some(ns) if self.namespaced => format!("/registry/{}/{ns}/{name}", self.plural),
-            _ => format!("/registry/{}/{name}", self.plural),
-        }
+        format!("{}{name}", self.prefix(namespace))
     }
 
     /// The etcd key prefix of every object in `namespace` (or everywhere).
     pub fn prefix(&self, namespace: Option<&str>) -> String {
+        let base = if self.custom {
+            format!("/registry/{}/{}/", self.group, self.plural)
+        } else {
+            format!("/registry/{}/", self.plural)
+        };
         match namespace {
-            Some(ns) if self.namespaced => format!("/registry/{}/{ns}/", self.plural),
-            _ => format!("/registry/{}/", self.plural),
+            Some(ns) if self.namespaced => format!("{base}{ns}/"),
+            _ => base,
         }
     }
 }
@@ -97,6 +104,7 @@ const fn resource(
         create_on_update: false,
         names: NameRule::Subdomain,
         fields: &[],
+        custom: false,
     }
 }
 
@@ -273,8 +281,9 @@ pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resourc
 }
 
 /// Whether some resource type is served at `group`/`version`.
-pub fn serves(group: &str, version: &str) -> bool {
-    RESOURCES
+pub fn serves(catalog: &Catalog, group: &str, version: &str) -> bool {
+    catalog
+        .all()
         .iter()
         .any(|r| r.group == group && r.version == version)
 }
@@ -290,15 +299,27 @@ const VERBS: &[&str] = &[
     "update",
 ];
 
-/// The groups in the order kube-apiserver lists them.
-fn groups() -> Vec<&'static str> {
+/// The groups in the order kube-apiserver lists them (custom groups after the built-in
+/// ones).
+fn groups(catalog: &Catalog) -> Vec<&'static str> {
     let mut groups: Vec<&str> = Vec::new();
-    for r in RESOURCES {
+    for r in catalog.all() {
         if !r.group.is_empty() && !groups.contains(&r.group) {
             groups.push(r.group);
         }
     }
     groups
+}
+
+/// The versions served for `group`, the preferred one first.
+fn versions(catalog: &Catalog, group: &str) -> Vec<&'static str> {
+    let mut versions: Vec<&str> = Vec::new();
+    for r in catalog.all() {
+        if r.group == group && !versions.contains(&r.version) {
+            versions.push(r.version);
+        }
+    }
+    versions
 }
 
 /// `GET /api`.
@@ -311,33 +332,40 @@ pub fn api_versions(server_address: &str) -> Value {
 }
 
 /// `GET /apis`.
-pub fn api_group_list() -> Value {
-    let groups: Vec<Value> = groups().into_iter().map(api_group).collect();
+pub fn api_group_list(catalog: &Catalog) -> Value {
+    let groups: Vec<Value> = groups(catalog)
+        .into_iter()
+        .map(|g| api_group(catalog, g))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// `GET /apis/GROUP`.
-pub fn api_group(group: &str) -> Value {
-    let version = json!({"groupVersion": format!("{group}/v1"), "version": "v1"});
+pub fn api_group(catalog: &Catalog, group: &str) -> Value {
+    let versions: Vec<Value> = versions(catalog, group)
+        .into_iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     json!({
         "kind": "APIGroup",
         "apiVersion": "v1",
         "name": group,
-        "versions": [version.clone()],
-        "preferredVersion": version,
+        "preferredVersion": versions.first().cloned().unwrap_or_default(),
+        "versions": versions,
     })
 }
 
 /// Whether `/apis/GROUP` exists.
-pub fn is_group(group: &str) -> bool {
-    groups().contains(&group)
+pub fn is_group(catalog: &Catalog, group: &str) -> bool {
+    groups(catalog).contains(&group)
 }
 
 /// `GET /api/v1` or `GET /apis/GROUP/VERSION`.
-pub fn api_resource_list(group: &str, version: &str) -> Value {
+pub fn api_resource_list(catalog: &Catalog, group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
-    for r in RESOURCES
-        .iter()
+    for r in catalog
+        .all()
+        .into_iter()
         .filter(|r| r.group == group && r.version == version)
     {
         let mut entry = json!({
@@ -389,9 +417,9 @@ pub fn api_resource_list(group: &str, version: &str) -> Value {
 }
 
 /// The served group versions as OpenAPI v3 names them: `api/v1`, `apis/apps/v1`.
-fn openapi_names() -> Vec<(String, &'static str, &'static str)> {
+fn openapi_names(catalog: &Catalog) -> Vec<(String, &'static str, &'static str)> {
     let mut names: Vec<(String, &str, &str)> = Vec::new();
-    for r in RESOURCES {
+    for r in catalog.all() {
         let name = if r.group.is_empty() {
             format!("api/{}", r.version)
         } else {
@@ -405,8 +433,8 @@ fn openapi_names() -> Vec<(String, &'static str, &'static str)> {
 }
 
 /// `GET /openapi/v3`: where each group version's document is.
-pub fn openapi_index() -> Value {
-    let paths: serde_json::Map<String, Value> = openapi_names()
+pub fn openapi_index(catalog: &Catalog) -> Value {
+    let paths: serde_json::Map<String, Value> = openapi_names(catalog)
         .into_iter()
         .map(|(name, _, _)| {
             let url = format!("/openapi/v3/{name}?hash=fleetform-lab");
@@ -420,11 +448,14 @@ pub fn openapi_index() -> Value {
 /// `fieldValidation` parameter kubectl looks for before it leaves validation to the
 /// server. There are no schemas: the lab server checks types and names, not fields, so
 /// unknown fields are stored rather than refused.
-pub fn openapi_document(name: &str, version: &str) -> Option<Value> {
-    let (_, group, group_version) = openapi_names().into_iter().find(|(n, _, _)| n == name)?;
+pub fn openapi_document(catalog: &Catalog, name: &str, version: &str) -> Option<Value> {
+    let (_, group, group_version) = openapi_names(catalog)
+        .into_iter()
+        .find(|(n, _, _)| n == name)?;
     let mut paths = serde_json::Map::new();
-    for r in RESOURCES
-        .iter()
+    for r in catalog
+        .all()
+        .into_iter()
         .filter(|r| r.group == group && r.version == group_version)
     {
         let scope = if r.namespaced {

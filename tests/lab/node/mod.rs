@@ -3,8 +3,9 @@
 //!
 //! - runs the static pods in [`MANIFEST_DIR`] as plain processes (no containers, no
 //!   images): each container's `command` + `args` with its `env` and
-//!   `FLEETFORM_LAB_IMAGE=<image>`; restarted when the manifest changes, stopped when it
-//!   goes, restarted with backoff when it exits ([`pods`]);
+//!   `FLEETFORM_LAB_IMAGE=<image>` (or the image in `STATE_DIR/images/CONTAINER`, a host
+//!   that runs another image than its manifest names); restarted when the manifest
+//!   changes, stopped when it goes, restarted with backoff when it exits ([`pods`]);
 //! - registers the host as a Node through [`KUBELET_CONF`] once the API server answers,
 //!   with kubeadm's kubelet flags and config, and posts Ready heartbeats ([`register`]).
 //!

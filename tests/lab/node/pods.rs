@@ -28,6 +28,10 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// A process that ran this long before exiting is restarted after [`FIRST_BACKOFF`] again.
 const BACKOFF_RESET: Duration = Duration::from_secs(10);
 
+/// Where kubelet keeps container logs: `NAMESPACE_POD_UID/CONTAINER/RESTARTS.log`, each line
+/// in the CRI format (`TIME STREAM F TEXT`). Operators and fleetform read them there.
+pub const POD_LOG_DIR: &str = "/var/log/pods";
+
 /// The PATH a pod's processes get: they run with an environment of their own, as
 /// containers do, not with the agent's.
 const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -54,6 +58,10 @@ pub enum RestartPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodPlan {
     pub name: String,
+    /// `metadata.namespace` (kubeadm's are in kube-system).
+    pub namespace: String,
+    /// The pod's uid, from its manifest (as kubelet derives a static pod's).
+    pub uid: String,
     pub restart: RestartPolicy,
     pub containers: Vec<ContainerPlan>,
     /// Containers whose program is not on this host, by name, with the program.
@@ -76,8 +84,18 @@ impl Resolver {
     }
 
     /// `command[0]` as kubelet's container would find it: a path as is, a name on PATH;
-    /// the lab API server for a `kube-apiserver` that is not on PATH.
+    /// the lab API server for a `kube-apiserver` that is not on PATH, and the lab's
+    /// kube-vip (`fleetform-lab-vip`, beside the lab API server) for kube-vip's image
+    /// entrypoint `/kube-vip`.
     pub fn resolve(&self, program: &str) -> Option<PathBuf> {
+        if program == "/kube-vip" && !is_executable(Path::new(program)) {
+            return self
+                .apiserver_binary
+                .as_ref()
+                .and_then(|apiserver| apiserver.parent())
+                .map(|dir| dir.join(crate::lab::VIP_BIN))
+                .filter(|p| is_executable(p));
+        }
         if program.contains('/') {
             let p = PathBuf::from(program);
             return is_executable(&p).then_some(p);
@@ -132,6 +150,14 @@ pub fn plan(manifest: &[u8], resolver: &Resolver) -> Result<PodPlan, String> {
     }
     let mut plan = PodPlan {
         name,
+        namespace: pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        uid: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, manifest)
+            .simple()
+            .to_string(),
         restart,
         containers: Vec::new(),
         not_run: Vec::new(),
@@ -388,12 +414,31 @@ impl PodRunner {
         }
     }
 
-    fn spawn(&self, c: &ContainerPlan) -> std::io::Result<Child> {
-        let out = OpenOptions::new()
+    /// Starts a container's process, its output going to the agent's pod log and to
+    /// kubelet's container log for this restart.
+    fn spawn(&self, c: &ContainerPlan, restarts: u32) -> std::io::Result<Child> {
+        let agent_log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)?;
-        let err = out.try_clone()?;
+        let dir = Path::new(POD_LOG_DIR)
+            .join(format!(
+                "{}_{}-{}_{}",
+                self.plan.namespace, self.plan.name, self.hostname, self.plan.uid
+            ))
+            .join(&c.name);
+        fs::create_dir_all(&dir)?;
+        let cri_log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("{restarts}.log")))?;
+        // A host whose runtime runs another image than the manifest names (a local image
+        // retagged over the real one): `STATE_DIR/images/CONTAINER` holds that image.
+        let image = fs::read_to_string(Path::new(super::STATE_DIR).join("images").join(&c.name))
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| c.image.clone());
         let mut cmd = Command::new(&c.program);
         cmd.args(&c.args)
             .env_clear()
@@ -401,14 +446,42 @@ impl PodRunner {
             .env("HOME", "/root")
             .env("HOSTNAME", &self.hostname)
             .envs(c.env.iter().map(|(k, v)| (k, v)))
-            .env("FLEETFORM_LAB_IMAGE", &c.image)
+            .env("FLEETFORM_LAB_IMAGE", &image)
             .current_dir(c.working_dir.as_deref().unwrap_or("/"))
             .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             // Its own process group, so that stopping it reaches whatever it started.
             .process_group(0);
-        cmd.spawn()
+        let mut child = cmd.spawn()?;
+        let logs = Arc::new(std::sync::Mutex::new((agent_log, cri_log)));
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(copy_lines(out, "stdout", logs.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(copy_lines(err, "stderr", logs));
+        }
+        Ok(child)
+    }
+}
+
+/// Copies a container's output line by line: as is to the agent's log, with the CRI
+/// prefix to kubelet's.
+async fn copy_lines(
+    stream: impl tokio::io::AsyncRead + Unpin,
+    name: &'static str,
+    logs: Arc<std::sync::Mutex<(fs::File, fs::File)>>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        if let Ok(mut logs) = logs.lock() {
+            let _ = writeln!(logs.0, "{line}");
+            let _ = writeln!(logs.1, "{now} {name} F {line}");
+        }
     }
 }
 
@@ -421,12 +494,15 @@ async fn run_container(pod: Arc<PodRunner>, c: ContainerPlan, mut stop: watch::R
     let name = &pod.plan.name;
     let pid_file = pod.pid_dir.join(format!("{}.pid", c.name));
     let mut backoff = FIRST_BACKOFF;
+    let mut restarts = 0;
     loop {
         if *stop.borrow() {
             return;
         }
         let started = Instant::now();
-        let status: Option<ExitStatus> = match pod.spawn(&c) {
+        let spawned = pod.spawn(&c, restarts);
+        restarts += 1;
+        let status: Option<ExitStatus> = match spawned {
             Err(e) => {
                 tracing::error!(pod = %name, container = %c.name, "cannot start {}: {e}", c.program.display());
                 pod.append_log(&format!("cannot start {}: {e}", c.program.display()));

@@ -52,9 +52,12 @@ fn json_value(v: &Value) -> serde_json::Value {
 /// Compact JSON as Go's encoder writes it, including its HTML-safe escapes
 /// (these characters can only occur inside JSON strings).
 pub(crate) fn to_json(v: &Value) -> String {
-    serde_json::to_string(&json_value(v))
-        .unwrap_or_default()
-        .replace('<', "\\u003c")
+    html_safe(&serde_json::to_string(&json_value(v)).unwrap_or_default())
+}
+
+/// Go's HTML-safe escapes (these characters can only occur inside JSON strings).
+pub(crate) fn html_safe(json: &str) -> String {
+    json.replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
         .replace('\u{2028}', "\\u2028")
@@ -314,6 +317,11 @@ fn emit(v: &Value, col: usize, pos: Pos, out: &mut String) {
 pub(crate) fn yamlencode(args: FuncArgs) -> Result<Value, String> {
     let mut out = String::new();
     emit(&args[0], 0, Pos::Top, &mut out);
+    // A document that is a lone null, number or bool ends with YAML's document end
+    // marker, as Go's encoder writes it.
+    if matches!(args[0], Value::Null | Value::Number(_) | Value::Bool(_)) {
+        out.push_str("...\n");
+    }
     Ok(Value::String(out))
 }
 

@@ -62,13 +62,44 @@ fn open_error(path: &str, e: &std::io::Error) -> String {
 
 fn read_bytes(path: &str) -> Result<Vec<u8>, String> {
     let resolved = resolve(path)?;
-    std::fs::read(&resolved).map_err(|e| match e.kind() {
+    read_bounded(&resolved).map_err(|e| match e.kind() {
         IoKind::NotFound => format!(
             "no file exists at {}; this function works only with files that are distributed as part of the configuration source code, so if this file will be created by a resource in this configuration you must instead obtain this result from an attribute of that resource",
             quote(path)
         ),
         _ => open_error(&resolved, &e),
     })
+}
+
+/// Reads a regular file of at most the configured string size. Devices, pipes and sockets
+/// are refused before they are read (`/dev/zero` never ends, a FIFO may never answer).
+fn read_bounded(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let limit = crate::lang::limits::limits().max_string_bytes;
+    if !meta.is_file() && !meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file (it is a device, pipe or socket), so it is not read",
+            quote(path)
+        )));
+    }
+    let too_big = |size: u64| {
+        std::io::Error::other(format!(
+            "{} is {size} bytes, more than the limit of {limit} bytes. Set {} to allow more",
+            quote(path),
+            crate::lang::limits::STRING_VAR
+        ))
+    };
+    if meta.len() > limit as u64 {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 fn read_text(path: &str) -> Result<String, String> {

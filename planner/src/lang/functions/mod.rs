@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use hcl::eval::{Context, Func, FuncDef, ParamType};
 
+mod added;
 mod collections;
 mod conversion;
 mod encoding;
@@ -19,6 +20,7 @@ mod network;
 mod numeric;
 mod strings;
 mod time;
+pub(crate) mod typed;
 
 /// One row of the function table: hcl-rs checks the arity from `params` and
 /// `variadic`; every parameter is `Any` so type errors carry Terraform's
@@ -145,6 +147,14 @@ fn build(entry: &Entry) -> FuncDef {
 pub fn names() -> &'static [&'static str] {
     static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
     NAMES.get_or_init(|| TABLE.iter().map(|e| e.name).collect())
+}
+
+/// How many parameters a function of the hcl-rs table takes, and whether the last repeats.
+pub fn arity(name: &str) -> Option<(usize, bool)> {
+    TABLE
+        .binary_search_by(|e| e.name.cmp(name))
+        .ok()
+        .map(|i| (TABLE[i].params, TABLE[i].variadic))
 }
 
 /// The definition of one function, or None when no function has that name.

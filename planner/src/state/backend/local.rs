@@ -10,7 +10,9 @@
 //! temporary file in the same directory and is fsynced; the previous state is hard-linked
 //! (or copied) to a temporary backup that is renamed over the old backup; the temporary
 //! state is renamed over the state and the directory fsynced; only then is the journal
-//! removed.
+//! removed. Temporaries are named `.<state>.*.tmp` and `.<state>.backup.*.tmp`: a run
+//! killed while writing leaves one behind, and the next run to take the lock (the only
+//! writer) removes them, since they hold a whole state and its secrets.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -20,9 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::codec::Codec;
 use super::{Backend, DEFAULT_WORKSPACE, LockGuard, LockInfo, StateError, StateStore};
 use crate::state::State;
-use crate::state::format::{self, DecodeError, Header};
+use crate::state::format::{self, Header};
 use crate::state::journal::{self, FileJournal, Journal};
 
 /// The default state file's name.
@@ -38,6 +41,7 @@ const LOCK_RETRY: Duration = Duration::from_millis(100);
 pub struct LocalBackend {
     root: PathBuf,
     path: Option<PathBuf>,
+    codec: Codec,
 }
 
 impl LocalBackend {
@@ -47,7 +51,14 @@ impl LocalBackend {
         LocalBackend {
             root: root_dir.to_owned(),
             path,
+            codec: Codec::default(),
         }
+    }
+
+    /// The same backend, storing states and journals through `codec` (encryption).
+    pub fn with_codec(mut self, codec: Codec) -> LocalBackend {
+        self.codec = codec;
+        self
     }
 
     /// The state file of `workspace`.
@@ -120,7 +131,7 @@ impl Backend for LocalBackend {
         if name == DEFAULT_WORKSPACE {
             return Err(StateError::DeleteDefault);
         }
-        let store = LocalStore::new(self.state_path(name)?);
+        let store = LocalStore::new(self.state_path(name)?).with_codec(self.codec.clone());
         let dir = self.workspace_dir(name);
         if !dir.is_dir() {
             return Err(StateError::NoSuchWorkspace {
@@ -136,7 +147,9 @@ impl Backend for LocalBackend {
     }
 
     fn store(&self, workspace: &str) -> Result<Box<dyn StateStore>, StateError> {
-        Ok(Box::new(LocalStore::new(self.state_path(workspace)?)))
+        Ok(Box::new(
+            LocalStore::new(self.state_path(workspace)?).with_codec(self.codec.clone()),
+        ))
     }
 }
 
@@ -150,6 +163,7 @@ pub struct LocalStore {
     /// Moves on at every write and journal opened: a journal records only while it is the
     /// latest thing this store did.
     generation: Arc<AtomicU64>,
+    codec: Codec,
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -167,7 +181,14 @@ impl LocalStore {
             lock: with_suffix(&path, ".lock"),
             path,
             generation: Arc::new(AtomicU64::new(0)),
+            codec: Codec::default(),
         }
+    }
+
+    /// The same store, reading and writing through `codec` (encryption).
+    pub fn with_codec(mut self, codec: Codec) -> LocalStore {
+        self.codec = codec;
+        self
     }
 
     fn dir(&self) -> &Path {
@@ -177,25 +198,16 @@ impl LocalStore {
         }
     }
 
-    fn decode_error(&self, path: &Path, e: DecodeError) -> StateError {
-        match e {
-            DecodeError::NewerFormat { version } => StateError::NewerFormat {
-                path: path.display().to_string(),
-                version,
-            },
-            e => StateError::Corrupt {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            },
-        }
-    }
-
     /// The lineage and serial of the persisted state.
     fn persisted_header(&self) -> Result<Option<Header>, StateError> {
         match read_if_exists(&self.path)? {
-            Some(bytes) => format::header(&bytes)
-                .map(Some)
-                .map_err(|e| self.decode_error(&self.path, e)),
+            Some(bytes) => {
+                let h = self.codec.state_header(&bytes, &self.describe())?;
+                Ok(Some(Header {
+                    lineage: h.lineage,
+                    serial: h.serial,
+                }))
+            }
             None => Ok(None),
         }
     }
@@ -232,6 +244,32 @@ impl LocalStore {
         result
     }
 
+    /// Removes the temporaries of runs killed while writing this state. Called with the
+    /// lock held: no other run is writing them.
+    fn remove_leftovers(&self) {
+        let prefixes = [
+            format!(".{}.", file_name(&self.path)),
+            format!(".{}.", file_name(&self.backup)),
+        ];
+        let Ok(entries) = fs::read_dir(self.dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".tmp") && prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => {
+                        tracing::debug!(path = %entry.path().display(), "removed a killed run's temporary state")
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %entry.path().display(), "cannot remove a killed run's temporary state: {e}")
+                    }
+                }
+            }
+        }
+    }
+
     /// The holder's information, read from the lock file (written just after the lock is
     /// taken, so retried briefly).
     fn holder(&self) -> LockInfo {
@@ -261,13 +299,11 @@ impl LocalStore {
 impl StateStore for LocalStore {
     fn read(&self) -> Result<Option<State>, StateError> {
         let state = match read_if_exists(&self.path)? {
-            Some(bytes) => {
-                Some(format::decode(&bytes).map_err(|e| self.decode_error(&self.path, e))?)
-            }
+            Some(bytes) => Some(self.codec.decode_state(&bytes, &self.describe())?),
             None => None,
         };
         match read_if_exists(&self.journal)? {
-            Some(bytes) => journal::replay(&bytes, &self.journal, state),
+            Some(bytes) => journal::replay(&bytes, &self.journal, state, &self.codec),
             None => Ok(state),
         }
     }
@@ -296,7 +332,7 @@ impl StateStore for LocalStore {
         }
         let dir = self.dir().to_owned();
         create_dir(&dir)?;
-        let bytes = format::encode(state);
+        let bytes = self.codec.encode_state(state, &self.describe())?;
         let mut temp = tempfile::Builder::new()
             .prefix(&format!(".{}.", file_name(&self.path)))
             .suffix(".tmp")
@@ -349,8 +385,18 @@ impl StateStore for LocalStore {
             &base,
             on_disk.as_ref(),
             self.generation.clone(),
+            self.codec.clone(),
         )?;
         Ok(Box::new(journal))
+    }
+
+    fn has_journal(&self) -> Result<bool, StateError> {
+        match read_if_exists(&self.journal)? {
+            Some(bytes) => {
+                journal::has_records(&bytes, &self.journal, self.persisted_header()?.as_ref())
+            }
+            None => Ok(false),
+        }
     }
 
     fn lock(
@@ -387,6 +433,7 @@ impl StateStore for LocalStore {
             unlock(&file);
             return Err(io_error(&self.lock)(e));
         }
+        self.remove_leftovers();
         Ok(Box::new(LocalLock { file, info }))
     }
 
@@ -432,6 +479,22 @@ impl StateStore for LocalStore {
             unlock(&file);
         }
         result
+    }
+
+    fn lock_holder(&self) -> Result<Option<LockInfo>, StateError> {
+        let file = match OpenOptions::new().read(true).write(true).open(&self.lock) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(&self.lock)(e)),
+        };
+        match try_lock(&file) {
+            Ok(()) => {
+                unlock(&file);
+                Ok(None)
+            }
+            Err(fs::TryLockError::WouldBlock) => Ok(Some(self.holder())),
+            Err(fs::TryLockError::Error(e)) => Err(io_error(&self.lock)(e)),
+        }
     }
 
     fn describe(&self) -> String {
@@ -571,6 +634,23 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn taking_the_lock_removes_temporaries_of_killed_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let leftovers = [".fleet.state.a1B2c3.tmp", ".fleet.state.backup.0f0f.tmp"];
+        for name in leftovers {
+            fs::write(dir.path().join(name), "secret").unwrap();
+        }
+        fs::write(dir.path().join(".other.tmp"), "not ours").unwrap();
+        let _guard = store.lock(LockInfo::new("apply"), Duration::ZERO).unwrap();
+        let left = names(dir.path());
+        for name in leftovers {
+            assert!(!left.contains(name), "{name} is left: {left:?}");
+        }
+        assert!(left.contains(".other.tmp"), "{left:?}");
+    }
+
     fn entry(addr: &str, id: &str) -> JournalEntry {
         JournalEntry::Instance {
             addr: parse_abs_resource_instance(addr).unwrap(),
@@ -668,6 +748,25 @@ mod tests {
         let err = store.write(&other).unwrap_err().to_string();
         assert!(err.contains("it is another state"), "{err}");
         assert_eq!(store.read().unwrap(), Some(state));
+    }
+
+    #[test]
+    fn has_journal_only_while_records_extend_the_stored_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        assert!(!store.has_journal().unwrap(), "nothing stored");
+        let mut state = State::new();
+        persist(&store, &mut state);
+        let journal = store.journal(&state).unwrap();
+        drop(journal);
+        assert!(!store.has_journal().unwrap(), "a journal without records");
+        let mut journal = store.journal(&state).unwrap();
+        journal.record(&entry("host.a", "1")).unwrap();
+        drop(journal);
+        assert!(store.has_journal().unwrap(), "a killed run's record");
+        let mut recovered = store.read().unwrap().unwrap();
+        persist(&store, &mut recovered);
+        assert!(!store.has_journal().unwrap(), "compacted into the state");
     }
 
     #[test]
@@ -832,10 +931,10 @@ mod tests {
                 store.path.display()
             )
         );
-        fs::write(&store.path, "{\"format_version\": 2}").unwrap();
+        fs::write(&store.path, "{\"format_version\": 99}").unwrap();
         let err = store.read().unwrap_err();
         assert!(
-            matches!(err, StateError::NewerFormat { version: 2, .. }),
+            matches!(err, StateError::NewerFormat { version: 99, .. }),
             "{err}"
         );
         // Nothing is written over a state that cannot be read.

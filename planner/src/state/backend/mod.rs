@@ -2,7 +2,11 @@
 //! default) hands out a [`StateStore`] per workspace, which reads, writes, journals and locks
 //! that workspace's state.
 
+pub mod codec;
 pub mod local;
+pub mod partitioned;
+pub mod registry;
+pub mod remote;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -38,13 +42,23 @@ pub trait StateStore: Send + Sync {
     /// A journal extending `base`, which must be the persisted state (as [`StateStore::read`]
     /// returned it, or a new state with serial 0 when there is none).
     fn journal(&self, base: &State) -> Result<Box<dyn Journal>, StateError>;
+    /// Whether a journal is stored beside the state: changes of a run that ended before it
+    /// wrote the state whole. [`StateStore::read`] replays them; an apply writes the state
+    /// first, so that runs killed one after another never grow one journal without bound.
+    fn has_journal(&self) -> Result<bool, StateError>;
     /// Takes the state's lock, retrying for up to `timeout`; `Locked` with the holder's
     /// information after that. The guard unlocks when dropped.
     fn lock(&self, info: LockInfo, timeout: Duration) -> Result<Box<dyn LockGuard>, StateError>;
     /// Clears a stale lock whose information has `id`; refuses another id.
     fn force_unlock(&self, id: &str) -> Result<(), StateError>;
+    /// Who holds the lock now and since when; `None` when nobody does.
+    fn lock_holder(&self) -> Result<Option<LockInfo>, StateError>;
     /// Where the state is, for messages (the local backend: its path).
     fn describe(&self) -> String;
+    /// The same workspace stored in partitions, when the backend can.
+    fn partitioned(&self) -> Option<&dyn partitioned::PartitionedStore> {
+        None
+    }
 }
 
 /// A held lock; dropping it unlocks.
@@ -216,6 +230,23 @@ pub enum StateError {
         path: String,
         /// Why.
         reason: String,
+    },
+    /// Sealed data that the configured encryption cannot open (or plain data it refuses).
+    #[error("cannot read state {path}: {source}")]
+    Encryption {
+        /// Where it is.
+        path: String,
+        /// What is wrong.
+        #[source]
+        source: crate::encryption::EncryptionError,
+    },
+    /// The backend's store could not be reached or answered with an error.
+    #[error("state {path}: {message}")]
+    Remote {
+        /// The state's place ([`StateStore::describe`]).
+        path: String,
+        /// What failed, as the backend says it.
+        message: String,
     },
     /// A workspace name that cannot be used.
     #[error("invalid workspace name {name:?}: {reason}")]

@@ -18,8 +18,10 @@ use super::State;
 use super::backend::LockInfo;
 use super::journal::JournalEntry;
 
-/// The state format version this fleetform writes (and the newest it reads).
-pub const FORMAT_VERSION: u64 = 1;
+/// The state format version this fleetform writes (and the newest it reads). Version 2
+/// records each instance's dependencies as resources (`host.node`) where version 1 listed
+/// instances; both are read by the same mirror.
+pub const FORMAT_VERSION: u64 = 2;
 /// The `tool` written into state.
 pub const TOOL: &str = "fleetform";
 /// The `tool_version` written into state.
@@ -77,7 +79,7 @@ pub fn encode(state: &State) -> Vec<u8> {
 pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
     let header = probe(bytes)?;
     match header.format_version {
-        1 => v1::decode_state(from_slice(bytes)?),
+        1 | 2 => v1::decode_state(from_slice(bytes)?),
         version => Err(DecodeError::NewerFormat { version }),
     }
 }
@@ -132,7 +134,7 @@ fn probe(bytes: &[u8]) -> Result<Probed, DecodeError> {
             ));
         }
         Some(v) => match v.as_u64() {
-            Some(1) => 1,
+            Some(version @ 1..=FORMAT_VERSION) => version,
             Some(version) if version > FORMAT_VERSION => {
                 return Err(DecodeError::NewerFormat { version });
             }
@@ -285,7 +287,10 @@ pub(crate) mod tests {
                     ]),
                 ),
             ]),
-            dependencies: vec![addr("host.x"), addr(r#"module.net[1].data.facts.f["a"]"#)],
+            dependencies: vec![
+                addr("host.x").abs_resource(),
+                addr(r#"module.net[1].data.facts.f["a"]"#).abs_resource(),
+            ],
             status: InstanceStatus::Ready,
             create_before_destroy: false,
             prevent_destroy: true,
@@ -297,7 +302,9 @@ pub(crate) mod tests {
         tainted.provider = r#"module.clinic["north"].provider.host.west"#.into();
         state.set(addr(r#"module.clinic["north"].host.web["b"]"#), tainted);
         state.set(addr("host.x[0]"), host("x0"));
-        state.set(addr("host.x[1]"), host("x1"));
+        let mut incomplete = host("x1");
+        incomplete.status = InstanceStatus::Incomplete;
+        state.set(addr("host.x[1]"), incomplete);
         state.set(
             addr("data.facts.f"),
             InstanceState {
@@ -341,6 +348,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_last_apply_round_trips_and_older_states_have_none() {
+        let mut state = sample();
+        assert_eq!(decode(&encode(&state)).unwrap().last_apply, None);
+        state.last_apply = Some(crate::state::LastApply {
+            operation: "apply".into(),
+            started: "2026-12-07T10:00:00Z".into(),
+            finished: "2026-12-07T10:00:42Z".into(),
+            outcome: crate::state::ApplyOutcome::Interrupted,
+            changes: 3,
+            failed: 1,
+            version: "0.1.0".into(),
+        });
+        let bytes = encode(&state);
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            json["last_apply"],
+            serde_json::json!({
+                "operation": "apply",
+                "started": "2026-12-07T10:00:00Z",
+                "finished": "2026-12-07T10:00:42Z",
+                "outcome": "interrupted",
+                "changes": 3,
+                "failed": 1,
+                "fleetform_version": "0.1.0"
+            })
+        );
+        assert_eq!(decode(&bytes).unwrap(), state);
+    }
+
+    #[test]
     fn secrets_are_stored_unmarked_with_their_paths() {
         let json: serde_json::Value = serde_json::from_slice(&encode(&sample())).unwrap();
         let web = json["resources"]
@@ -366,7 +403,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn golden_v1_shape() {
+    fn golden_shape() {
         let mut state = State::new();
         state.lineage = "4d1c1a9e-0000-4000-8000-000000000001".into();
         state.serial = 3;
@@ -383,7 +420,7 @@ pub(crate) mod tests {
                         Value::object([("token", Value::from("t").into_sensitive())]),
                     ),
                 ]),
-                dependencies: vec![addr("host.x")],
+                dependencies: vec![addr("host.x").abs_resource()],
                 status: InstanceStatus::Tainted,
                 create_before_destroy: false,
                 prevent_destroy: true,
@@ -412,7 +449,7 @@ pub(crate) mod tests {
         let version = TOOL_VERSION;
         let expected = format!(
             r#"{{
-  "format_version": 1,
+  "format_version": 2,
   "tool": "fleetform",
   "tool_version": "{version}",
   "serial": 3,
@@ -488,6 +525,21 @@ pub(crate) mod tests {
         assert_eq!(decode(text.as_bytes()).unwrap(), state);
     }
 
+    #[test]
+    fn format_1_dependencies_on_instances_read_as_resources() {
+        let text = r#"{"format_version": 1, "serial": 1, "lineage": "x", "resources": [
+          {"mode": "managed", "type": "fleetform_data", "name": "c", "provider": "provider.fleetform",
+           "instances": [{"schema_version": 0, "attributes": {"id": "c"},
+             "dependencies": ["host.x[0]", "host.x[1]", "module.m[\"a\"].host.y"]}]}]}"#;
+        let state = decode(text.as_bytes()).expect("a format 1 state reads");
+        let deps: Vec<String> = state.resources[&addr("fleetform_data.c")]
+            .dependencies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(deps, ["host.x", r#"module.m["a"].host.y"#]);
+    }
+
     fn error(text: &str) -> String {
         decode(text.as_bytes()).unwrap_err().to_string()
     }
@@ -510,7 +562,7 @@ pub(crate) mod tests {
             error(r#"{"format_version": 7, "serial": 1, "lineage": "x"}"#),
             format!(
                 "it was written by a newer fleetform (format version 7); fleetform \
-                 {TOOL_VERSION} reads format version 1 and older: upgrade fleetform"
+                 {TOOL_VERSION} reads format version 2 and older: upgrade fleetform"
             )
         );
         let base = r#"{"format_version": 1, "serial": 1, "lineage": "x", "resources": [

@@ -14,7 +14,7 @@
 //! `status` when ready. Instances of one resource with different providers are written as
 //! separate resource entries and merged when read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fleetform_sdk::Value;
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,10 @@ use crate::addrs::{
 };
 use crate::state::backend::LockInfo;
 use crate::state::journal::JournalEntry;
-use crate::state::{InstanceState, InstanceStatus, OutputState, State};
+use crate::state::{
+    ApplyOutcome, DeferredChange, InstanceState, InstanceStatus, LastApply, OutputState,
+    PendingAction, PendingOperation, RolloutProgress, RolloutStatus, State,
+};
 
 #[derive(Serialize, Deserialize)]
 #[serde(expecting = "a fleetform state (a JSON object)")]
@@ -43,6 +46,192 @@ pub(super) struct StateV1 {
     outputs: BTreeMap<String, OutputV1>,
     #[serde(default)]
     resources: Vec<ResourceV1>,
+    /// Changes a killed run left unfinished; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending_operations: Vec<PendingV1>,
+    /// How the last apply went; absent before the first (and in states written before
+    /// fleetform recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_apply: Option<LastApplyV1>,
+    /// How far each rollout got; absent when the fleet has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    rollouts: BTreeMap<String, RolloutV1>,
+    /// Changes deferred because their object was unreachable, by address; absent when none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    deferred: BTreeMap<String, DeferredV1>,
+}
+
+/// A deferred change.
+#[derive(Serialize, Deserialize, Clone)]
+#[serde(expecting = "a deferred change object")]
+pub(super) struct DeferredV1 {
+    action: String,
+    since: String,
+    reason: String,
+}
+
+/// A deferred change in a journal line.
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "a deferred change with its address")]
+pub(super) struct AddressedDeferredV1 {
+    address: String,
+    #[serde(flatten)]
+    change: DeferredV1,
+}
+
+fn encode_deferred(c: &DeferredChange) -> DeferredV1 {
+    DeferredV1 {
+        action: c.action.clone(),
+        since: c.since.clone(),
+        reason: c.reason.clone(),
+    }
+}
+
+fn decode_deferred(v: DeferredV1) -> DeferredChange {
+    DeferredChange {
+        action: v.action,
+        since: v.since,
+        reason: v.reason,
+    }
+}
+
+/// A rollout's progress.
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "a rollout progress object")]
+pub(super) struct RolloutV1 {
+    status: RolloutStatusV1,
+    stage: String,
+    batch: usize,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    done: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    failed: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    halted: Option<String>,
+    updated: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum RolloutStatusV1 {
+    Running,
+    Halted,
+    Completed,
+}
+
+fn encode_rollout(p: &RolloutProgress) -> RolloutV1 {
+    RolloutV1 {
+        status: match p.status {
+            RolloutStatus::Running => RolloutStatusV1::Running,
+            RolloutStatus::Halted => RolloutStatusV1::Halted,
+            RolloutStatus::Completed => RolloutStatusV1::Completed,
+        },
+        stage: p.stage.clone(),
+        batch: p.batch,
+        done: p.done.clone(),
+        failed: p.failed.clone(),
+        halted: p.halted.clone(),
+        updated: p.updated.clone(),
+    }
+}
+
+fn decode_rollout(v: RolloutV1) -> RolloutProgress {
+    RolloutProgress {
+        status: match v.status {
+            RolloutStatusV1::Running => RolloutStatus::Running,
+            RolloutStatusV1::Halted => RolloutStatus::Halted,
+            RolloutStatusV1::Completed => RolloutStatus::Completed,
+        },
+        stage: v.stage,
+        batch: v.batch,
+        done: v.done,
+        failed: v.failed,
+        halted: v.halted,
+        updated: v.updated,
+    }
+}
+
+/// A rollout's progress in a journal line.
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "a named rollout progress object")]
+pub(super) struct NamedRolloutV1 {
+    name: String,
+    #[serde(flatten)]
+    progress: RolloutV1,
+}
+
+/// The last apply: `{"operation": "apply", "started": "…", "finished": "…", "outcome":
+/// "succeeded", "changes": 3, "failed": 0, "fleetform_version": "0.1.0"}`.
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "a last apply object")]
+struct LastApplyV1 {
+    #[serde(default = "apply_word")]
+    operation: String,
+    started: String,
+    finished: String,
+    outcome: OutcomeV1,
+    #[serde(default)]
+    changes: u64,
+    #[serde(default)]
+    failed: u64,
+    #[serde(default)]
+    fleetform_version: String,
+}
+
+fn apply_word() -> String {
+    "apply".to_owned()
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum OutcomeV1 {
+    Succeeded,
+    Failed,
+    Interrupted,
+}
+
+/// A pending operation. Values may hold secrets (marked by path, like attributes) and, in
+/// `planned`, values only the provider could tell (marked by path, stored as null).
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "a pending operation object")]
+pub(super) struct PendingV1 {
+    address: String,
+    action: PendingActionV1,
+    started: String,
+    provider: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prior: Option<MarkedV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    planned: Option<MarkedV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checkpoint: Option<MarkedV1>,
+    #[serde(default)]
+    dependencies: Vec<String>,
+    #[serde(default)]
+    create_before_destroy: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    deposed: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum PendingActionV1 {
+    Create,
+    Update,
+    Delete,
+}
+
+/// A value with the paths of its sensitive and unknown parts.
+#[derive(Serialize, Deserialize)]
+#[serde(expecting = "a value object")]
+struct MarkedV1 {
+    value: Json,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sensitive: Vec<Vec<Json>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    unknown: Vec<Vec<Json>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -90,6 +279,10 @@ struct InstanceV1 {
     dependencies: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     status: Option<StatusV1>,
+    /// Set on a tainted object whose creation failed part way (status stays "tainted", as
+    /// Terraform's readers expect).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    create_incomplete: bool,
     #[serde(default)]
     create_before_destroy: bool,
     #[serde(default)]
@@ -138,6 +331,54 @@ pub(super) fn encode_state(state: &State) -> StateV1 {
         lineage: state.lineage.clone(),
         outputs,
         resources,
+        pending_operations: state
+            .pending
+            .iter()
+            .map(|(addr, op)| encode_pending(addr, op))
+            .collect(),
+        last_apply: state.last_apply.as_ref().map(encode_last_apply),
+        rollouts: state
+            .rollouts
+            .iter()
+            .map(|(name, p)| (name.clone(), encode_rollout(p)))
+            .collect(),
+        deferred: state
+            .deferred
+            .iter()
+            .map(|(addr, c)| (addr.to_string(), encode_deferred(c)))
+            .collect(),
+    }
+}
+
+fn encode_last_apply(last: &LastApply) -> LastApplyV1 {
+    LastApplyV1 {
+        operation: last.operation.clone(),
+        started: last.started.clone(),
+        finished: last.finished.clone(),
+        outcome: match last.outcome {
+            ApplyOutcome::Succeeded => OutcomeV1::Succeeded,
+            ApplyOutcome::Failed => OutcomeV1::Failed,
+            ApplyOutcome::Interrupted => OutcomeV1::Interrupted,
+        },
+        changes: last.changes,
+        failed: last.failed,
+        fleetform_version: last.version.clone(),
+    }
+}
+
+fn decode_last_apply(last: LastApplyV1) -> LastApply {
+    LastApply {
+        operation: last.operation,
+        started: last.started,
+        finished: last.finished,
+        outcome: match last.outcome {
+            OutcomeV1::Succeeded => ApplyOutcome::Succeeded,
+            OutcomeV1::Failed => ApplyOutcome::Failed,
+            OutcomeV1::Interrupted => ApplyOutcome::Interrupted,
+        },
+        changes: last.changes,
+        failed: last.failed,
+        version: last.fleetform_version,
     }
 }
 
@@ -150,7 +391,24 @@ pub(super) fn decode_state(v: StateV1) -> Result<State, DecodeError> {
         serial: v.serial,
         resources: BTreeMap::new(),
         outputs: BTreeMap::new(),
+        pending: BTreeMap::new(),
+        last_apply: v.last_apply.map(decode_last_apply),
+        rollouts: v
+            .rollouts
+            .into_iter()
+            .map(|(name, p)| (name, decode_rollout(p)))
+            .collect(),
+        deferred: BTreeMap::new(),
     };
+    for (text, change) in v.deferred {
+        let addr = parse_abs_resource_instance(&text)
+            .map_err(|e| invalid("deferred", format!("invalid address {text:?}: {e}")))?;
+        state.deferred.insert(addr, decode_deferred(change));
+    }
+    for (i, p) in v.pending_operations.into_iter().enumerate() {
+        let (addr, op) = decode_pending(p, &format!("pending_operations[{i}]"))?;
+        state.pending.insert(addr, op);
+    }
     for (name, output) in v.outputs {
         let path = format!("outputs.{name}");
         let output = decode_output(output, &path)?;
@@ -201,8 +459,9 @@ fn encode_instance(key: &InstanceKey, instance: &InstanceState) -> InstanceV1 {
             .collect(),
         status: match instance.status {
             InstanceStatus::Ready => None,
-            InstanceStatus::Tainted => Some(StatusV1::Tainted),
+            InstanceStatus::Tainted | InstanceStatus::Incomplete => Some(StatusV1::Tainted),
         },
+        create_incomplete: instance.status == InstanceStatus::Incomplete,
         create_before_destroy: instance.create_before_destroy,
         prevent_destroy: instance.prevent_destroy,
     }
@@ -232,19 +491,24 @@ fn decode_resource(
                 format!("attributes must be an object, not {}", value.kind_name()),
             ));
         }
-        let dependencies = inst
+        // Format 1 listed instances; format 2 lists resources. Both read as resources.
+        let mut dependencies = inst
             .dependencies
             .iter()
             .enumerate()
             .map(|(k, text)| {
-                parse_abs_resource_instance(text).map_err(|e| {
-                    invalid(
-                        format!("{path}.dependencies[{k}]"),
-                        format!("invalid address {text:?}: {e}"),
-                    )
-                })
+                parse_abs_resource_instance(text)
+                    .map(|a| a.abs_resource())
+                    .map_err(|e| {
+                        invalid(
+                            format!("{path}.dependencies[{k}]"),
+                            format!("invalid address {text:?}: {e}"),
+                        )
+                    })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        dependencies.sort();
+        dependencies.dedup();
         out.push((
             AbsResourceInstance {
                 module: module.clone(),
@@ -257,6 +521,7 @@ fn decode_resource(
                 dependencies,
                 status: match inst.status {
                     None | Some(StatusV1::Ready) => InstanceStatus::Ready,
+                    Some(StatusV1::Tainted) if inst.create_incomplete => InstanceStatus::Incomplete,
                     Some(StatusV1::Tainted) => InstanceStatus::Tainted,
                 },
                 create_before_destroy: inst.create_before_destroy,
@@ -338,6 +603,150 @@ fn decode_output(output: OutputV1, path: &str) -> Result<OutputState, DecodeErro
     })
 }
 
+// ---- pending operations ----
+
+fn encode_pending(addr: &AbsResourceInstance, op: &PendingOperation) -> PendingV1 {
+    PendingV1 {
+        address: addr.to_string(),
+        action: match op.action {
+            PendingAction::Create => PendingActionV1::Create,
+            PendingAction::Update => PendingActionV1::Update,
+            PendingAction::Delete => PendingActionV1::Delete,
+        },
+        started: op.started.clone(),
+        provider: op.provider.clone(),
+        prior: op.prior.as_ref().map(encode_marked),
+        planned: op.planned.as_ref().map(encode_marked),
+        checkpoint: op.checkpoint.as_ref().map(encode_marked),
+        dependencies: op.dependencies.iter().map(ToString::to_string).collect(),
+        create_before_destroy: op.create_before_destroy,
+        prevent_destroy: op.prevent_destroy,
+        deposed: op.deposed,
+    }
+}
+
+fn decode_pending(
+    p: PendingV1,
+    path: &str,
+) -> Result<(AbsResourceInstance, PendingOperation), DecodeError> {
+    let addr = parse_abs_resource_instance(&p.address).map_err(|e| {
+        invalid(
+            format!("{path}.address"),
+            format!("invalid address {:?}: {e}", p.address),
+        )
+    })?;
+    let marked = |m: Option<MarkedV1>, what: &str| {
+        m.map(|m| decode_marked(m, &format!("{path}.{what}")))
+            .transpose()
+    };
+    let dependencies = p
+        .dependencies
+        .iter()
+        .enumerate()
+        .map(|(k, text)| {
+            parse_abs_resource_instance(text)
+                .map(|a| a.abs_resource())
+                .map_err(|e| {
+                    invalid(
+                        format!("{path}.dependencies[{k}]"),
+                        format!("invalid address {text:?}: {e}"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let op = PendingOperation {
+        action: match p.action {
+            PendingActionV1::Create => PendingAction::Create,
+            PendingActionV1::Update => PendingAction::Update,
+            PendingActionV1::Delete => PendingAction::Delete,
+        },
+        started: p.started,
+        provider: p.provider,
+        prior: marked(p.prior, "prior")?,
+        planned: marked(p.planned, "planned")?,
+        checkpoint: marked(p.checkpoint, "checkpoint")?,
+        dependencies,
+        create_before_destroy: p.create_before_destroy,
+        prevent_destroy: p.prevent_destroy,
+        deposed: p.deposed,
+    };
+    Ok((addr, op))
+}
+
+fn encode_marked(value: &Value) -> MarkedV1 {
+    let mut sensitive = Vec::new();
+    let mut unknown = Vec::new();
+    collect_paths(value, &mut Vec::new(), &mut sensitive, &mut unknown);
+    MarkedV1 {
+        value: value.to_json(),
+        sensitive,
+        unknown,
+    }
+}
+
+fn collect_paths(
+    value: &Value,
+    path: &mut Vec<Json>,
+    sensitive: &mut Vec<Vec<Json>>,
+    unknown: &mut Vec<Vec<Json>>,
+) {
+    let (inner, marked) = value.unmark();
+    if marked {
+        sensitive.push(path.clone());
+    }
+    match inner {
+        Value::Unknown => unknown.push(path.clone()),
+        Value::List(items) | Value::Set(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(Json::from(i));
+                collect_paths(item, path, sensitive, unknown);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                path.push(Json::from(key.as_str()));
+                collect_paths(item, path, sensitive, unknown);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn decode_marked(m: MarkedV1, path: &str) -> Result<Value, DecodeError> {
+    let mut value = Value::from(&m.value);
+    for (k, steps) in m.unknown.iter().enumerate() {
+        set_unknown(&mut value, steps).map_err(|message| {
+            invalid(
+                format!("{path}.unknown[{k}]"),
+                format!("unknown path does not fit the value: {message}"),
+            )
+        })?;
+    }
+    mark_value(value, &m.sensitive, &format!("{path}.sensitive"))
+}
+
+fn set_unknown(value: &mut Value, steps: &[Json]) -> Result<(), String> {
+    match (value, steps.split_first()) {
+        (target, None) => {
+            *target = Value::Unknown;
+            Ok(())
+        }
+        (Value::Object(map), Some((Json::String(name), rest))) => map
+            .get_mut(name)
+            .ok_or_else(|| format!("there is no attribute or key {name:?}"))
+            .and_then(|child| set_unknown(child, rest)),
+        (Value::List(items), Some((Json::Number(n), rest))) => n
+            .as_u64()
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| items.get_mut(i))
+            .ok_or_else(|| format!("there is no element {n}"))
+            .and_then(|child| set_unknown(child, rest)),
+        (_, Some((step, _))) => Err(format!("step {step} does not fit")),
+    }
+}
+
 // ---- values and their sensitive marks ----
 
 /// The unmarked JSON of `value` and the paths of its sensitive marks, outer ones first.
@@ -362,7 +771,7 @@ fn collect_marks(value: &Value, path: &mut Vec<Json>, out: &mut Vec<Vec<Json>>) 
         out.push(path.clone());
     }
     match inner {
-        Value::List(items) => {
+        Value::List(items) | Value::Set(items) => {
             for (i, item) in items.iter().enumerate() {
                 path.push(Json::from(i));
                 collect_marks(item, path, out);
@@ -470,14 +879,26 @@ pub(super) fn decode_journal_header(h: JournalHeaderV1) -> Result<Header, Decode
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[serde(
-    expecting = "a journal entry: {\"set\": …}, {\"remove\": …}, {\"set_output\": …} or {\"remove_output\": …}"
+    expecting = "a journal entry: {\"set\": …}, {\"remove\": …}, {\"pending\": …}, {\"settled\": …}, {\"set_output\": …}, {\"remove_output\": …}, {\"rollout\": …}, {\"remove_rollout\": …}, {\"deferred\": …} or {\"undeferred\": …}"
 )]
 pub(super) enum JournalLineV1 {
     /// A resource entry as in the state file, with exactly one instance.
     Set(ResourceV1),
     Remove(InstanceAddrV1),
+    /// An operation starts (or saved progress).
+    Pending(Box<PendingV1>),
+    /// An operation is no longer pending (its address).
+    Settled(String),
     SetOutput(NamedOutputV1),
     RemoveOutput(String),
+    /// A rollout's progress.
+    Rollout(Box<NamedRolloutV1>),
+    /// A rollout removed (its name).
+    RemoveRollout(String),
+    /// A change deferred.
+    Deferred(AddressedDeferredV1),
+    /// A deferral ended (its address).
+    Undeferred(String),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -539,6 +960,31 @@ pub(super) fn journal_line(entry: &JournalEntry) -> JournalLineV1 {
             })
         }
         JournalEntry::Output { name, state: None } => JournalLineV1::RemoveOutput(name.clone()),
+        JournalEntry::Pending { addr, op: Some(op) } => {
+            JournalLineV1::Pending(Box::new(encode_pending(addr, op)))
+        }
+        JournalEntry::Pending { addr, op: None } => JournalLineV1::Settled(addr.to_string()),
+        JournalEntry::Rollout {
+            name,
+            progress: Some(p),
+        } => JournalLineV1::Rollout(Box::new(NamedRolloutV1 {
+            name: name.clone(),
+            progress: encode_rollout(p),
+        })),
+        JournalEntry::Rollout {
+            name,
+            progress: None,
+        } => JournalLineV1::RemoveRollout(name.clone()),
+        JournalEntry::Deferred {
+            addr,
+            change: Some(c),
+        } => JournalLineV1::Deferred(AddressedDeferredV1 {
+            address: addr.to_string(),
+            change: encode_deferred(c),
+        }),
+        JournalEntry::Deferred { addr, change: None } => {
+            JournalLineV1::Undeferred(addr.to_string())
+        }
     }
 }
 
@@ -586,6 +1032,34 @@ pub(super) fn decode_journal_line(line: JournalLineV1) -> Result<JournalEntry, D
             }
         }
         JournalLineV1::RemoveOutput(name) => JournalEntry::Output { name, state: None },
+        JournalLineV1::Pending(p) => {
+            let (addr, op) = decode_pending(*p, "pending")?;
+            JournalEntry::Pending { addr, op: Some(op) }
+        }
+        JournalLineV1::Settled(text) => JournalEntry::Pending {
+            addr: parse_abs_resource_instance(&text)
+                .map_err(|e| invalid("settled", format!("invalid address {text:?}: {e}")))?,
+            op: None,
+        },
+        JournalLineV1::Rollout(r) => JournalEntry::Rollout {
+            name: r.name,
+            progress: Some(decode_rollout(r.progress)),
+        },
+        JournalLineV1::RemoveRollout(name) => JournalEntry::Rollout {
+            name,
+            progress: None,
+        },
+        JournalLineV1::Deferred(d) => JournalEntry::Deferred {
+            addr: parse_abs_resource_instance(&d.address).map_err(|e| {
+                invalid("deferred", format!("invalid address {:?}: {e}", d.address))
+            })?,
+            change: Some(decode_deferred(d.change)),
+        },
+        JournalLineV1::Undeferred(text) => JournalEntry::Deferred {
+            addr: parse_abs_resource_instance(&text)
+                .map_err(|e| invalid("undeferred", format!("invalid address {text:?}: {e}")))?,
+            change: None,
+        },
     })
 }
 
@@ -651,7 +1125,7 @@ impl Serialize for Plain<'_> {
             Value::Bool(b) => serializer.serialize_bool(*b),
             Value::Number(n) => n.serialize(serializer),
             Value::String(s) => serializer.serialize_str(s),
-            Value::List(items) => {
+            Value::List(items) | Value::Set(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
                 for item in items {
                     seq.serialize_element(&Plain(item))?;

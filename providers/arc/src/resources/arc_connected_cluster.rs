@@ -1,9 +1,12 @@
 //! The `arc_connected_cluster` resource: a Microsoft.Kubernetes/connectedClusters ARM
 //! resource (api-version 2024-01-01) and the Arc agents installed in the cluster, as
 //! `az connectedk8s connect` does. The provider generates the agent key pair, so the
-//! ARM `agentPublicKeyCertificate` is not an argument.
+//! ARM `agentPublicKeyCertificate` is not an argument. The operations are in
+//! `crate::connected_cluster`.
 
 use fleetform_sdk::{Attribute, Block, NestedBlock, Nesting, Schema, Type};
+
+use crate::deferral;
 
 /// The schema of `resource "arc_connected_cluster"`.
 pub fn schema() -> Schema {
@@ -82,8 +85,53 @@ pub fn schema() -> Schema {
             Attribute::optional_computed(Type::String)
                 .describe("\"True\", \"False\" or \"NotApplicable\" (default)."),
         )
-        .block("aad_profile", NestedBlock::new(Nesting::Single, aad_profile()));
-    Schema::new(with_read_only(block))
+        .attr(
+            "identity_type",
+            Attribute::optional_computed(Type::String).describe(
+                "The cluster's managed identity: \"SystemAssigned\" (default) or \"None\".",
+            ),
+        )
+        .block("aad_profile", NestedBlock::new(Nesting::Single, aad_profile()))
+        .block("proxy", NestedBlock::new(Nesting::Single, proxy()))
+        .block("agent_bundle", NestedBlock::new(Nesting::Single, agent_bundle()));
+    Schema::new(deferral::schema(with_read_only(block)))
+}
+
+/// The agents' outbound proxy (in-cluster configuration, not ARM).
+fn proxy() -> Block {
+    Block::new()
+        .describe("Proxy for the Arc agents' outbound connections to Azure.")
+        .attr("https_proxy", Attribute::optional(Type::String).describe("HTTPS proxy URL."))
+        .attr("http_proxy", Attribute::optional(Type::String).describe("HTTP proxy URL."))
+        .attr(
+            "no_proxy",
+            Attribute::optional(Type::String)
+                .describe("Comma-separated hosts and CIDRs reached directly (the cluster's service and pod networks belong here)."),
+        )
+        .attr(
+            "ca_certificate",
+            Attribute::optional(Type::String).describe("CA certificate (PEM) of a TLS-inspecting proxy."),
+        )
+}
+
+/// Where the agent workloads come from.
+fn agent_bundle() -> Block {
+    Block::new()
+        .describe("The Arc agent workloads: a multi-document manifest (the azure-arc-k8sagents chart rendered for your agent version), fetched once, checked against its digest and cached; mirror it for air-gapped sites.")
+        .attr(
+            "url",
+            Attribute::required(Type::String)
+                .describe("https://, http:// or file:// URL (or a path) of the manifest."),
+        )
+        .attr(
+            "sha256",
+            Attribute::required(Type::String).describe("SHA-256 (hex) the manifest must have."),
+        )
+        .attr(
+            "version",
+            Attribute::optional(Type::String)
+                .describe("Agent version the bundle installs, for the support window check."),
+        )
 }
 
 /// Entra ID authentication and Azure RBAC for cluster connect (properties.aadProfile).
@@ -154,6 +202,37 @@ fn with_read_only(block: Block) -> Block {
             read_only(
                 Type::String,
                 "Tenant id of the cluster's system-assigned identity.",
+            ),
+        )
+        .attr(
+            "last_connectivity_time",
+            read_only(Type::String, "When Azure last heard from the agents (RFC 3339)."),
+        )
+        .attr(
+            "identity_certificate_expiration_time",
+            read_only(
+                Type::String,
+                "When the agents' managed identity certificate expires (RFC 3339); offline past it, the cluster must be re-onboarded.",
+            ),
+        )
+        .attr(
+            "agent_public_key",
+            read_only(
+                Type::String,
+                "The agents' public key as sent to Azure (agentPublicKeyCertificate); the private key lives only in the cluster.",
+            ),
+        )
+        .attr(
+            "pending_agent_key",
+            Attribute::computed(Type::String).sensitive().describe(
+                "The agents' private key while its installation waits for an unreachable site; null once it is in the cluster.",
+            ),
+        )
+        .attr(
+            "agent_objects",
+            read_only(
+                Type::list(Type::String),
+                "The in-cluster objects fleetform applied for the agents, for pruning and deletion.",
             ),
         )
 }

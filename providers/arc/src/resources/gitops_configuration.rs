@@ -1,19 +1,32 @@
-//! The `gitops_configuration` resource: a Microsoft.KubernetesConfiguration
-//! fluxConfigurations resource (api-version 2025-04-01): a Flux GitRepository source and
-//! the Kustomizations reconciled from it. Intervals and timeouts are integer seconds, as in
-//! ARM and azurerm. HTTPS keys and SSH keys travel in the ARM
-//! `configurationProtectedSettings`, so they are sensitive here.
+//! The `gitops_configuration` resource: a Flux GitRepository source and the
+//! Kustomizations reconciled from it, in one of two modes. With `cluster_id`, it is a
+//! Microsoft.KubernetesConfiguration fluxConfigurations resource (api-version 2025-04-01)
+//! that Arc's Flux extension reconciles. With `kubeconfig` instead (direct mode, for sites
+//! without Arc), fleetform applies the Flux objects (source.toolkit.fluxcd.io/v1
+//! GitRepository, kustomize.toolkit.fluxcd.io/v1 Kustomization) into the cluster itself,
+//! pruning the ones it no longer declares. Intervals and timeouts are integer seconds, as
+//! in ARM and azurerm. HTTPS and SSH keys travel in ARM's protected settings (Arc mode) or
+//! a Secret (direct mode), so they are sensitive here. The operations are in
+//! `crate::flux`.
 
 use fleetform_sdk::{Attribute, Block, NestedBlock, Nesting, Schema, Type};
+
+use crate::deferral;
 
 /// The schema of `resource "gitops_configuration"`.
 pub fn schema() -> Schema {
     let block = Block::new()
-        .describe("A Flux configuration on an Arc cluster: a Git repository and the kustomizations built from it.")
+        .describe("A Flux configuration: a Git repository and the kustomizations built from it, through Arc (cluster_id) or applied directly (kubeconfig). Set exactly one of the two.")
         .attr(
             "cluster_id",
-            Attribute::required(Type::String).force_new().describe(
-                "ARM id of the connected cluster, e.g. arc_connected_cluster.this[0].id.",
+            Attribute::optional(Type::String).force_new().describe(
+                "Arc mode: ARM id of the connected cluster, e.g. arc_connected_cluster.this.id.",
+            ),
+        )
+        .attr(
+            "kubeconfig",
+            Attribute::optional(Type::String).sensitive().describe(
+                "Direct mode: kubeconfig (YAML) of a cluster running Flux's controllers, e.g. cluster.this.admin_kubeconfig.",
             ),
         )
         .attr(
@@ -38,7 +51,7 @@ pub fn schema() -> Schema {
             "suspend",
             Attribute::optional(Type::Bool).describe("Pause reconciliation without deleting anything."),
         )
-        .attr("id", Attribute::computed(Type::String).describe("ARM resource id of the configuration."))
+        .attr("id", Attribute::computed(Type::String).describe("ARM resource id of the configuration (Arc mode), or \"NAMESPACE/NAME\" of its GitRepository (direct mode)."))
         .attr(
             "compliance_state",
             Attribute::computed(Type::String)
@@ -61,8 +74,13 @@ pub fn schema() -> Schema {
             "git_repository",
             NestedBlock::new(Nesting::Single, git_repository()).items(1, Some(1)),
         )
+        .attr(
+            "applied_objects",
+            Attribute::computed(Type::list(Type::String))
+                .describe("Direct mode: the objects fleetform applied, for pruning and deletion."),
+        )
         .block("kustomization", NestedBlock::new(Nesting::Map, kustomization()));
-    Schema::new(block)
+    Schema::new(deferral::schema(block))
 }
 
 /// The Git source (properties.gitRepository). Set at most one of `branch`, `tag`,

@@ -161,6 +161,8 @@ mod tests {
                 planned: planned.cloned(),
                 config: config.clone(),
                 cancel: CancellationToken::new(),
+                resume: None,
+                checkpoint: Default::default(),
             })
             .await;
         assert_eq!(response.error, None);

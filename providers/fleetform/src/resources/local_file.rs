@@ -6,8 +6,12 @@
 //! Writes are atomic: the content goes to a temporary file in the target's directory,
 //! created with the final mode (so secret content is never readable by more people than
 //! the final file allows), synced, then renamed over the target, so a reader sees the old
-//! file or the new one, never half of one. Errors name the path and the OS error and
-//! never include content.
+//! file or the new one, never half of one. A temporary left by a killed run is removed by
+//! the next write or delete of the same file. Errors name the path (unless it is
+//! sensitive) and the OS error and never include content.
+//!
+//! Files of `sensitive_content` are private by default (0600, new directories 0700); other
+//! files default to 0644 and 0755 less the umask. Permissions the user sets are exact.
 
 use std::collections::BTreeMap;
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
@@ -29,8 +33,12 @@ pub const TYPE: &str = "local_file";
 /// The arguments that give the content; exactly one is set.
 const CONTENT_ATTRS: [&str; 3] = ["content", "sensitive_content", "content_base64"];
 
-const DEFAULT_FILE_PERMISSION: &str = "0644";
-const DEFAULT_DIRECTORY_PERMISSION: &str = "0755";
+const DEFAULT_FILE_PERMISSION: u32 = 0o644;
+const DEFAULT_DIRECTORY_PERMISSION: u32 = 0o755;
+const SECRET_FILE_PERMISSION: u32 = 0o600;
+const SECRET_DIRECTORY_PERMISSION: u32 = 0o700;
+/// What temporary files end with; see [`write_file`].
+const TEMP_SUFFIX: &str = ".fleetform-tmp";
 
 /// The schema of `resource "local_file"`.
 pub fn schema() -> Schema {
@@ -72,7 +80,10 @@ pub fn schema() -> Schema {
                 "file_permission",
                 Attribute::optional_computed(Type::String)
                     .force_new()
-                    .describe("The file's permissions in octal, as a string (default \"0644\")."),
+                    .describe(
+                        "The file's permissions in octal, as a string, set exactly (default \"0600\" \
+                         for sensitive_content, otherwise \"0644\" less the umask).",
+                    ),
             )
             .attr(
                 "directory_permission",
@@ -80,7 +91,7 @@ pub fn schema() -> Schema {
                     .force_new()
                     .describe(
                         "Permissions in octal, as a string, of parent directories that have to be \
-                     created (default \"0755\").",
+                     created (default \"0700\" for sensitive_content, otherwise \"0755\" less the umask).",
                     ),
             )
             .attr(
@@ -146,6 +157,11 @@ pub(crate) fn validate(config: &Value) -> Diagnostics {
 
     for name in ["file_permission", "directory_permission"] {
         if let Some(Err(detail)) = config.get(name).as_str().map(parse_mode) {
+            let detail = if config.get(name).unmark().1 {
+                "bad mode for file (the value is sensitive, so it is not shown)".into()
+            } else {
+                detail
+            };
             diags.push(Diagnostic::error(
                 format!("Invalid value for \"{name}\""),
                 format!("{detail}. A permission is 3 or 4 octal digits, such as \"0644\"."),
@@ -192,6 +208,8 @@ pub(crate) fn apply(request: ApplyRequest) -> ApplyResponse {
         Err(err) => return fail(prior, err.message),
     };
     let filename = state.get("filename").as_str().unwrap_or_default();
+    // How messages name the file: its path, unless that is sensitive.
+    let shown = state.get("filename").to_string();
     let (Ok(Content::Known(bytes)), Ok(file_mode), Ok(dir_mode)) = (
         content_bytes(&state),
         parse_mode(state.get("file_permission").as_str().unwrap_or_default()),
@@ -204,23 +222,22 @@ pub(crate) fn apply(request: ApplyRequest) -> ApplyResponse {
     ) else {
         return fail(
             prior,
-            format!("could not write local_file {filename:?}: the configuration is not valid"),
+            format!("could not write local_file {shown}: the configuration is not valid"),
         );
     };
 
-    if let Err(message) = write_file(Path::new(filename), &bytes, file_mode, dir_mode) {
+    if let Err(message) = write_file(Path::new(filename), &shown, &bytes, file_mode, dir_mode) {
         // The rename is atomic, so whatever was there before is still there.
         return fail(prior, message);
     }
 
     // Should the engine ever hand a replacement to one call, the old file must not stay.
-    let old = prior.as_ref().and_then(|p| p.get("filename").as_str());
-    if let Some(old) = old.filter(|old| *old != filename)
-        && let Err(err) = remove_if_present(Path::new(old))
+    let old = prior.as_ref().map(|p| p.get("filename"));
+    if let Some(old) = old.filter(|old| old.as_str().is_some_and(|o| o != filename))
+        && let Err(err) = remove_if_present(Path::new(old.as_str().unwrap_or_default()))
     {
-        let message = format!(
-            "wrote local_file {filename:?} but could not remove the previous file {old:?}: {err}"
-        );
+        let message =
+            format!("wrote local_file {shown} but could not remove the previous file {old}: {err}");
         return fail(Some(state), message);
     }
 
@@ -238,7 +255,7 @@ pub(crate) fn read(current: &Value) -> Result<Option<Value>, ProviderError> {
         .get("filename")
         .as_str()
         .ok_or_else(|| ProviderError::permanent("the local_file state has no filename"))?;
-    let Some(disk) = read_disk(Path::new(filename))? else {
+    let Some(disk) = read_disk(Path::new(filename), &current.get("filename").to_string())? else {
         return Ok(None);
     };
 
@@ -276,7 +293,7 @@ pub(crate) fn read(current: &Value) -> Result<Option<Value>, ProviderError> {
 /// Adopts an existing file by its filename: `content` holds what is on disk (or
 /// `content_base64` when it is not UTF-8), `file_permission` its mode.
 pub(crate) fn import(filename: &str) -> Result<Value, ProviderError> {
-    let Some(disk) = read_disk(Path::new(filename))? else {
+    let Some(disk) = read_disk(Path::new(filename), &format!("{filename:?}"))? else {
         return Err(ProviderError::permanent(format!(
             "Cannot import non-existent remote object: there is no file at {filename:?}"
         )));
@@ -294,7 +311,7 @@ pub(crate) fn import(filename: &str) -> Result<Value, ProviderError> {
         ("file_permission".to_owned(), format_mode(disk.mode).into()),
         (
             "directory_permission".to_owned(),
-            DEFAULT_DIRECTORY_PERMISSION.into(),
+            format_mode(DEFAULT_DIRECTORY_PERMISSION & !umask()).into(),
         ),
         ("id".to_owned(), id.into()),
         ("content_sha256".to_owned(), sha256.into()),
@@ -303,16 +320,16 @@ pub(crate) fn import(filename: &str) -> Result<Value, ProviderError> {
 
 /// Removes the file; one already gone is success.
 fn delete(prior: Option<Value>) -> ApplyResponse {
-    let Some(filename) = prior
-        .as_ref()
-        .and_then(|p| p.get("filename").as_str())
-        .map(str::to_owned)
-    else {
+    let Some((filename, shown)) = prior.as_ref().and_then(|p| {
+        let name = p.get("filename");
+        Some((name.as_str()?.to_owned(), name.to_string()))
+    }) else {
         return ApplyResponse {
             new_state: None,
             error: None,
         };
     };
+    remove_leftovers(Path::new(&filename));
     match remove_if_present(Path::new(&filename)) {
         Ok(()) => ApplyResponse {
             new_state: None,
@@ -321,7 +338,7 @@ fn delete(prior: Option<Value>) -> ApplyResponse {
         Err(err) => ApplyResponse {
             new_state: prior,
             error: Some(ProviderError::permanent(format!(
-                "could not delete local_file {filename:?}: {err}"
+                "could not delete local_file {shown}: {err}"
             ))),
         },
     }
@@ -347,13 +364,23 @@ fn desired(source: &Value) -> Result<Value, ProviderError> {
         let sensitive = name == "sensitive_content" && !value.is_null();
         state.insert(name.to_owned(), value.mark_if(sensitive));
     }
+    // Secrets are private unless the user says otherwise; other files follow the umask.
+    let (file_default, dir_default) = if source.get("sensitive_content").is_null() {
+        let umask = umask();
+        (
+            DEFAULT_FILE_PERMISSION & !umask,
+            DEFAULT_DIRECTORY_PERMISSION & !umask,
+        )
+    } else {
+        (SECRET_FILE_PERMISSION, SECRET_DIRECTORY_PERMISSION)
+    };
     for (name, default) in [
-        ("file_permission", DEFAULT_FILE_PERMISSION),
-        ("directory_permission", DEFAULT_DIRECTORY_PERMISSION),
+        ("file_permission", file_default),
+        ("directory_permission", dir_default),
     ] {
         let value = source.get(name);
         let value = if value.is_null() {
-            Value::from(default)
+            Value::from(format_mode(default))
         } else {
             value.clone()
         };
@@ -456,8 +483,22 @@ struct Disk {
     mode: u32,
 }
 
-/// Reads a file; `None` when it does not exist (nor does a parent directory).
-fn read_disk(path: &Path) -> Result<Option<Disk>, ProviderError> {
+/// The process's umask, read without changing it (setting it to read it would race with
+/// other threads creating files); 022 when the kernel does not say.
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+            u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+        })
+        .unwrap_or(0o022)
+        & 0o777
+}
+
+/// Reads a file; `None` when it does not exist (nor does a parent directory). `shown`
+/// names it in errors.
+fn read_disk(path: &Path, shown: &str) -> Result<Option<Disk>, ProviderError> {
     let read = || -> io::Result<Disk> {
         let mut file = File::open(path)?;
         let mode = file.metadata()?.permissions().mode() & 0o7777;
@@ -469,7 +510,7 @@ fn read_disk(path: &Path) -> Result<Option<Disk>, ProviderError> {
         Ok(disk) => Ok(Some(disk)),
         Err(err) if is_gone(&err) => Ok(None),
         Err(err) => Err(ProviderError::permanent(format!(
-            "could not read local_file {path:?}: {err}"
+            "could not read local_file {shown}: {err}"
         ))),
     }
 }
@@ -497,19 +538,31 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Writes `bytes` to `path` atomically with permissions `file_mode`, creating missing
-/// parent directories with `dir_mode`. The error names the path and the OS error.
-fn write_file(path: &Path, bytes: &[u8], file_mode: u32, dir_mode: u32) -> Result<(), String> {
+/// parent directories with `dir_mode`. The error names the file as `shown` (its quoted
+/// path, or `(sensitive value)`), and the OS error.
+fn write_file(
+    path: &Path,
+    shown: &str,
+    bytes: &[u8],
+    file_mode: u32,
+    dir_mode: u32,
+) -> Result<(), String> {
     let dir = parent_dir(path);
     create_dirs(dir, dir_mode).map_err(|(created, err)| {
-        format!("could not create directory {created:?} for local_file {path:?}: {err}")
+        if shown == fleetform_sdk::secrets::REDACTED {
+            format!("could not create a directory for local_file {shown}: {err}")
+        } else {
+            format!("could not create directory {created:?} for local_file {shown}: {err}")
+        }
     })?;
     let Some(name) = path.file_name() else {
         return Err(format!(
-            "could not write local_file {path:?}: the filename does not name a file"
+            "could not write local_file {shown}: the filename does not name a file"
         ));
     };
+    remove_leftovers(path);
     let temp = dir.join(format!(
-        ".{}.{}.fleetform-tmp",
+        ".{}.{}{TEMP_SUFFIX}",
         name.to_string_lossy(),
         uuid::Uuid::new_v4().simple()
     ));
@@ -533,7 +586,7 @@ fn write_file(path: &Path, bytes: &[u8], file_mode: u32, dir_mode: u32) -> Resul
         if created {
             let _ = fs::remove_file(&temp);
         }
-        return Err(format!("could not write local_file {path:?}: {err}"));
+        return Err(format!("could not write local_file {shown}: {err}"));
     }
     // Make the rename itself durable; some file systems cannot sync a directory, and the
     // file is written either way.
@@ -541,6 +594,29 @@ fn write_file(path: &Path, bytes: &[u8], file_mode: u32, dir_mode: u32) -> Resul
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// Removes the temporaries of `path` that killed writes left beside it (named
+/// `.NAME.<32 hex digits>.fleetform-tmp`); they may hold the file's secret content.
+fn remove_leftovers(path: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name();
+        let entry_name = entry_name.to_string_lossy();
+        let ours = entry_name
+            .strip_prefix(prefix.as_str())
+            .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX))
+            .is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+        if ours {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Creates `dir` and its missing ancestors with permissions `mode` (set exactly, whatever
@@ -655,6 +731,8 @@ mod tests {
                 planned: planned.cloned(),
                 config: config.clone(),
                 cancel: CancellationToken::new(),
+                resume: None,
+                checkpoint: Default::default(),
             })
             .await
     }
@@ -744,6 +822,63 @@ mod tests {
             Value::Sensitive(_)
         ));
         assert!(!state.to_string().contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn sensitive_content_is_private_by_default_in_private_new_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/kubeconfig");
+        let cfg = config(&path, &[("sensitive_content", Value::from("hunter2"))]);
+        let state = create(&cfg).await;
+        assert_eq!(mode_of(&path), 0o600);
+        assert_eq!(mode_of(&dir.path().join("new")), 0o700);
+        assert_eq!(state.get("file_permission"), &Value::from("0600"));
+        assert_eq!(state.get("directory_permission"), &Value::from("0700"));
+        assert_eq!(plan(Some(&state), &cfg).await, state, "stable once written");
+    }
+
+    #[tokio::test]
+    async fn a_killed_writes_temporary_is_removed_by_the_next_write_and_by_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let leftover = dir
+            .path()
+            .join(format!(".f.{}{TEMP_SUFFIX}", "ab".repeat(16)));
+        let unrelated = dir.path().join(".g.tmp");
+        fs::write(&leftover, "secret").unwrap();
+        fs::write(&unrelated, "other").unwrap();
+        let cfg = config(&path, &[("content", Value::from("hello"))]);
+        let state = create(&cfg).await;
+        assert!(!leftover.exists() && unrelated.exists());
+        fs::write(&leftover, "secret").unwrap();
+        apply(Some(&state), None, &cfg).await;
+        assert!(!leftover.exists() && !path.exists());
+    }
+
+    #[tokio::test]
+    async fn errors_never_quote_a_sensitive_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("canary-dir");
+        fs::write(&blocker, "a file where a directory should be").unwrap();
+        let mut cfg = config(&blocker.join("f"), &[("content", Value::from("x"))]);
+        if let Value::Object(map) = &mut cfg {
+            let name = map["filename"].clone();
+            map.insert("filename".into(), name.into_sensitive());
+        }
+        let response = FleetformProvider
+            .apply(ApplyRequest {
+                type_name: TYPE.into(),
+                prior: None,
+                planned: Some(plan(None, &cfg).await),
+                config: cfg,
+                cancel: CancellationToken::new(),
+                resume: None,
+                checkpoint: Default::default(),
+            })
+            .await;
+        let message = response.error.expect("the write fails").message;
+        assert!(!message.contains("canary"), "{message}");
+        assert!(message.contains("(sensitive value)"), "{message}");
     }
 
     #[tokio::test]
@@ -929,6 +1064,8 @@ mod tests {
                 planned: Some(planned),
                 config: cfg,
                 cancel,
+                resume: None,
+                checkpoint: Default::default(),
             })
             .await;
         assert_eq!(response.error.unwrap().kind, ErrorKind::Cancelled);

@@ -151,10 +151,12 @@ fn desired(
     } else {
         None
     };
+    // An id made from a sensitive address (or port, or jump host) is as secret as it is.
     let id = target
         .as_ref()
-        .map_or(Value::Unknown, |t| Value::from(host_id(t)));
-    let same_machine = prior.is_some_and(|p| p.get("id") == &id);
+        .map_or(Value::Unknown, |t| Value::from(host_id(t)))
+        .derived_from(["address", "port", "bastion"].map(|name| config.get(name)));
+    let same_machine = prior.is_some_and(|p| p.get("id").unmark().0 == id.unmark().0);
     for name in crate::facts::NAMES {
         let fact = match prior {
             Some(p) if same_machine => p.get(name).clone(),
@@ -283,9 +285,11 @@ pub(crate) async fn read(
     let target = target(&current, defaults).map_err(ProviderError::permanent)?;
     let shell = shell_of(&current);
     fleet.register(&host_id(&target), target.clone(), shell);
-    let report = fleet
+    let mut report = fleet
         .run_on(target, Rerun::Safe, move |c| crate::facts::gather(c, shell))
         .await?;
+    let recorded_offset = current.get("time_offset_ms").as_i64();
+    report.keep_offset_within_tolerance(recorded_offset);
     let mut state = current.as_object().cloned().unwrap_or_default();
     report.insert_into(&mut state);
     Ok(Some(Value::Object(state)))

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use fleetform_sdk::{
     ApplyRequest, ApplyResponse, Attribute, Block, Diagnostic, Diagnostics, Path, PathStep,
-    PlanRequest, PlanResponse, ProviderError, Schema, Type, Value, parse_duration,
+    PendingAction, PlanRequest, PlanResponse, ProviderError, Resume, ResumeRequest, Schema, Type,
+    Value, parse_duration, secrets,
 };
 
 use crate::fleet::{Fleet, Rerun};
@@ -196,9 +197,12 @@ pub(crate) fn plan(fleet: &Fleet, request: &PlanRequest) -> PlanResponse {
         None => Vec::new(),
     };
     if request.prior.is_none() || !rerun.is_empty() {
-        for name in ["exit_code", "stdout", "stderr", "id"] {
-            object.insert(name.into(), Value::Unknown);
+        object.insert("exit_code".into(), Value::Unknown);
+        for name in ["stdout", "stderr"] {
+            object.insert(name.into(), output_value(Value::Unknown, &request.config));
         }
+        let id = Value::Unknown.derived_from([request.config.get("host")]);
+        object.insert("id".into(), id);
     }
     let mut response = PlanResponse::new(Value::Object(object));
     response.requires_replace = rerun;
@@ -284,12 +288,15 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
         Err(e) => return fail(e.into()),
     };
     let id = format!("{host}#{}", super::unique());
-    state.insert("id".into(), id.into());
+    state.insert(
+        "id".into(),
+        Value::from(id).derived_from([config.get("host")]),
+    );
     let Some(output) = output else {
         // A guard said the work is already done: nothing ran.
         state.insert("exit_code".into(), Value::Null);
-        state.insert("stdout".into(), "".into());
-        state.insert("stderr".into(), "".into());
+        state.insert("stdout".into(), output_value("".into(), &config));
+        state.insert("stderr".into(), output_value("".into(), &config));
         return ApplyResponse {
             new_state: Some(Value::Object(state)),
             error: None,
@@ -306,6 +313,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
         .collect();
     if !expected.contains(&i64::from(output.exit_code)) {
         // Not recorded: the next apply runs it again.
+        let suppressed = config.holds_secret();
         let tail: String = stderr
             .lines()
             .rev()
@@ -320,18 +328,27 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
             output.exit_code,
             if tail.is_empty() {
                 String::new()
+            } else if suppressed {
+                format!("; {}", secrets::SUPPRESSED)
             } else {
                 format!("; its stderr ends:\n{tail}")
             }
         )));
     }
     state.insert("exit_code".into(), Value::Number(output.exit_code.into()));
-    state.insert("stdout".into(), stdout.into());
-    state.insert("stderr".into(), stderr.into());
+    state.insert("stdout".into(), output_value(stdout.into(), &config));
+    state.insert("stderr".into(), output_value(stderr.into(), &config));
     ApplyResponse {
         new_state: Some(Value::Object(state)),
         error: None,
     }
+}
+
+/// Captured output is as secret as the inputs of the command that printed it: any
+/// sensitive argument (a value in `command`, `script`, `environment`, the host) makes it
+/// sensitive, as Terraform suppresses provisioner output of sensitive configuration.
+fn output_value(value: Value, config: &Value) -> Value {
+    value.derived_from([config])
 }
 
 /// `creates` exists, or `unless` exits 0: the command's work is already done.
@@ -391,6 +408,30 @@ fn captured(bytes: &[u8], secrets: &[String]) -> String {
     text
 }
 
+/// What to do about a run of this command that a killed apply started: it may or may not
+/// have run. With a `creates` or `unless` guard the next apply asks the host; without one
+/// nothing can tell, so the user decides rather than the command running twice.
+pub(crate) fn resume(request: &ResumeRequest) -> Resume {
+    if request.action != PendingAction::Create {
+        // Updates and deletes run nothing on the host.
+        return Resume::Continue;
+    }
+    let planned = request.planned.as_ref().unwrap_or(&Value::Null);
+    let guarded = !planned.get("creates").is_null()
+        || planned
+            .get("unless")
+            .as_list()
+            .is_some_and(|l| !l.is_empty());
+    if guarded {
+        Resume::Continue
+    } else {
+        Resume::Ask(
+            "The command may have run, and it has no creates or unless guard that could tell."
+                .into(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,5 +454,35 @@ mod tests {
         assert_eq!(validate(&both).len(), 2);
         let none = Value::object([("host", Value::from("h"))]);
         assert_eq!(validate(&none).len(), 1);
+    }
+
+    #[test]
+    fn an_interrupted_run_is_repeated_only_behind_a_guard() {
+        let request = |planned: Value, action| ResumeRequest {
+            type_name: "host_command".into(),
+            action,
+            prior: None,
+            planned: Some(planned),
+            checkpoint: None,
+            cancel: Default::default(),
+        };
+        let bare = Value::object([("command", Value::List(vec!["true".into()]))]);
+        assert!(matches!(
+            resume(&request(bare.clone(), PendingAction::Create)),
+            Resume::Ask(_)
+        ));
+        assert_eq!(
+            resume(&request(bare, PendingAction::Update)),
+            Resume::Continue,
+            "an update runs nothing"
+        );
+        let guarded = Value::object([
+            ("command", Value::List(vec!["true".into()])),
+            ("creates", Value::from("/opt/done")),
+        ]);
+        assert_eq!(
+            resume(&request(guarded, PendingAction::Create)),
+            Resume::Continue
+        );
     }
 }

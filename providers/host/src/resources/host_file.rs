@@ -123,10 +123,15 @@ pub(crate) fn plan(request: &PlanRequest) -> Result<PlanResponse, ProviderError>
     if request.config.get("mode").is_null() {
         object.insert("mode".into(), DEFAULT_MODE.into());
     }
+    // The digest of secret content is as secret as the content: a short secret could be
+    // found from it by trying.
+    let secret = !request.config.get("sensitive_content").is_null()
+        || request.config.get("content").contains_sensitive();
     let sha256 = match content(&request.config)? {
         Some(bytes) => Value::from(hex_sha256(&bytes)),
         None => Value::Unknown,
-    };
+    }
+    .mark_if(secret);
     // Keep the user's spelling of an unchanged mode ("644" and "0644" are one mode).
     if let (Some(prior), Some(mode)) = (&request.prior, object.get("mode").and_then(Value::as_str))
         && prior.get("mode").as_str().and_then(|m| parse_mode(m).ok()) == parse_mode(mode).ok()
@@ -142,7 +147,11 @@ pub(crate) fn plan(request: &PlanRequest) -> Result<PlanResponse, ProviderError>
         _ => Value::Unknown,
     };
     object.insert("id".into(), id);
-    if let Some(s) = object.get_mut("sensitive_content") {
+    // Only content that is set is marked: a null `sensitive_content` next to `content`
+    // is no secret, and marking it would show as a change in every plan.
+    if let Some(s) = object.get_mut("sensitive_content")
+        && !s.is_null()
+    {
         *s = std::mem::take(s).mark_if(true);
     }
     Ok(PlanResponse::new(Value::Object(object)))
@@ -195,7 +204,8 @@ pub(crate) async fn read(fleet: &Fleet, current: Value) -> Result<Option<Value>,
     }
     state.insert("owner".into(), found.owner.into());
     state.insert("group".into(), found.group.into());
-    state.insert("sha256".into(), found.sha256.into());
+    let secret = matches!(current.get("sha256"), Value::Sensitive(_));
+    state.insert("sha256".into(), Value::from(found.sha256).mark_if(secret));
     Ok(Some(Value::Object(state)))
 }
 
@@ -325,5 +335,52 @@ mod tests {
         ]);
         let diags = validate(&config);
         assert_eq!(diags.len(), 2, "{diags:?}");
+    }
+
+    fn planned(config: Value) -> Value {
+        plan(&PlanRequest {
+            type_name: "host_file".into(),
+            prior: None,
+            proposed: config.clone(),
+            config,
+            cancel: Default::default(),
+        })
+        .unwrap()
+        .planned
+    }
+
+    #[test]
+    fn only_secret_content_and_its_digest_are_sensitive() {
+        let base = |content: (&str, Value)| {
+            let other = if content.0 == "content" {
+                "sensitive_content"
+            } else {
+                "content"
+            };
+            Value::object([
+                ("host", Value::from("h:22")),
+                ("path", Value::from("/etc/x")),
+                content,
+                (other, Value::Null),
+            ])
+        };
+        let plain = planned(base(("content", Value::from("a"))));
+        assert_eq!(
+            plain.get("sensitive_content"),
+            &Value::Null,
+            "no mark on a null"
+        );
+        assert!(!matches!(plain.get("sha256"), Value::Sensitive(_)));
+        let secret = planned(base(("sensitive_content", Value::from("hunter2"))));
+        assert!(matches!(
+            secret.get("sensitive_content"),
+            Value::Sensitive(_)
+        ));
+        assert!(matches!(secret.get("sha256"), Value::Sensitive(_)));
+        let from_sensitive_var = planned(base(("content", Value::from("pw").mark_if(true))));
+        assert!(matches!(
+            from_sensitive_var.get("sha256"),
+            Value::Sensitive(_)
+        ));
     }
 }

@@ -94,6 +94,7 @@ impl Connection {
         timeout: Duration,
     ) -> Result<Output, SessionError> {
         let fail = |e: std::io::Error| io_error(e, timeout);
+        let started = std::time::Instant::now();
         let mut channel = self
             .session
             .channel_session()
@@ -109,6 +110,21 @@ impl Connection {
         channel.stderr().read_to_end(&mut stderr).map_err(fail)?;
         channel.wait_close().map_err(|e| ssh_error(&e, timeout))?;
         let exit_code = channel.exit_status().map_err(|e| ssh_error(&e, timeout))?;
+        // The program only: arguments may carry configuration values, and standard input
+        // carries the secrets, so neither is logged.
+        tracing::debug!(
+            program = program_name(command),
+            exit_code,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "ssh command"
+        );
+        tracing::trace!(
+            stdin_bytes = stdin.map_or(0, <[u8]>::len),
+            stdout_bytes = stdout.len(),
+            stderr_bytes = stderr.len(),
+            arguments = command.split_whitespace().count().saturating_sub(1),
+            "ssh command output sizes"
+        );
         Ok(Output {
             exit_code,
             stdout,
@@ -206,4 +222,10 @@ fn io_error(e: std::io::Error, timeout: Duration) -> SessionError {
     } else {
         SessionError::Broken(e.to_string())
     }
+}
+
+/// The program a command line runs: its first word, unquoted (`'sh' '-c' ...` -> `sh`).
+fn program_name(command: &str) -> &str {
+    let first = command.split_whitespace().next().unwrap_or_default();
+    first.trim_matches('\'')
 }

@@ -4,8 +4,8 @@
 //! with the same host key pin and credentials as every other connection to the host.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use super::{ConnectError, Target, connect, tunnel};
@@ -30,6 +30,7 @@ impl Forward {
         let local = listener.local_addr().map_err(network)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
+        let connecting = Arc::new(Slots::new(CONNECTING_AT_ONCE));
         let accept = std::thread::Builder::new()
             .name(format!("ssh-forward-{host}:{port}"))
             .spawn(move || {
@@ -38,7 +39,17 @@ impl Forward {
                         return;
                     }
                     let Ok(stream) = stream else { continue };
-                    carry(&target, &host, port, stream);
+                    // Each connection makes its own SSH connection (through a jump host,
+                    // two), which takes a while: done on a thread of its own, so that
+                    // clients connecting at once do not wait for each other and time out.
+                    let (target, host) = (target.clone(), host.clone());
+                    let connecting = connecting.clone();
+                    let carried = std::thread::Builder::new()
+                        .name(format!("ssh-forward-{host}:{port}-carry"))
+                        .spawn(move || carry(&target, &host, port, stream, &connecting));
+                    if let Err(e) = carried {
+                        tracing::warn!(port, "port forward: cannot start a thread: {e}");
+                    }
                 }
             })
             .map_err(network)?;
@@ -55,8 +66,42 @@ impl Forward {
     }
 }
 
-fn carry(target: &Target, host: &str, port: u16, stream: TcpStream) {
-    match connect(target) {
+/// SSH connections a forward opens at once. sshd drops unauthenticated connections beyond
+/// `MaxStartups` (10 by default), which a burst of API clients would exceed; the rest wait.
+const CONNECTING_AT_ONCE: usize = 4;
+
+/// A counting semaphore for threads.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            free: Mutex::new(n),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Runs `f` holding a slot.
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            while *free == 0 {
+                free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+            }
+            *free -= 1;
+        }
+        let out = f();
+        *self.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.freed.notify_one();
+        out
+    }
+}
+
+fn carry(target: &Target, host: &str, port: u16, stream: TcpStream, connecting: &Slots) {
+    match connecting.with(|| connect(target)) {
         Ok(connection) => {
             if let Err(e) = tunnel::bridge(connection, "the host", host, port, stream) {
                 tracing::warn!(host, port, "port forward: {e}");

@@ -1,13 +1,15 @@
 //! Host key pinning: what the user pinned (an OpenSSH public key line, a `SHA256:`
-//! fingerprint, or a known_hosts file) and how a presented key is checked against it.
+//! fingerprint, or a known_hosts file, read by [`super::known_hosts`]) and how a presented key is checked against it.
 //! Fingerprints are printed as OpenSSH prints them, so an operator can compare them with
 //! `ssh-keygen -lf` output.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use sha2::{Digest as _, Sha256};
+
+use super::known_hosts::{self, Verdict};
 
 /// How a host's identity is verified. There is no "accept anything": a host with neither
 /// a pin nor a known_hosts entry is refused.
@@ -55,8 +57,18 @@ impl HostKeyPin {
     }
 
     /// The host key algorithms to offer, strongest first, so that the key the server
-    /// presents is the one pinned (a server usually has several).
-    pub fn algorithms(&self) -> &'static str {
+    /// presents is the one pinned (a server usually has several). Certificates come first
+    /// when the known_hosts file has a `@cert-authority` for the host.
+    pub fn algorithms(&self, host: &str, port: u16) -> String {
+        if let HostKeyPin::KnownHosts(path) = self
+            && known_hosts::has_authority(path, host, port)
+        {
+            return format!("{CERTIFICATE_ALGORITHMS},{DEFAULT_ALGORITHMS}");
+        }
+        self.key_algorithms().to_owned()
+    }
+
+    fn key_algorithms(&self) -> &'static str {
         match self {
             HostKeyPin::Key { algorithm, .. } => match algorithm.as_str() {
                 "ssh-ed25519" => "ssh-ed25519",
@@ -79,24 +91,34 @@ impl HostKeyPin {
             HostKeyPin::Fingerprint(f) if *f == actual => return Ok(()),
             HostKeyPin::Fingerprint(f) => vec![f.clone()],
             HostKeyPin::KnownHosts(path) => {
-                let known = known_keys(path, host, port).map_err(|reason| Mismatch {
-                    expected: Vec::new(),
+                let refuse = |expected, reason, revoked| Mismatch {
+                    expected,
                     actual: actual.clone(),
-                    reason: Some(reason),
-                })?;
-                if known.iter().any(|k| k == presented) {
-                    return Ok(());
-                }
-                known.iter().map(|k| fingerprint(k)).collect()
+                    reason,
+                    revoked,
+                };
+                let verdict = known_hosts::check(path, host, port, presented)
+                    .map_err(|reason| refuse(Vec::new(), Some(reason), None))?;
+                return match verdict {
+                    Verdict::Known | Verdict::Certified { .. } => Ok(()),
+                    Verdict::Revoked { at } => Err(refuse(Vec::new(), None, Some(at))),
+                    Verdict::Other(expected) => Err(refuse(expected, None, None)),
+                    Verdict::Uncertified(reason) => Err(refuse(Vec::new(), Some(reason), None)),
+                    Verdict::Unknown => Err(refuse(Vec::new(), None, None)),
+                };
             }
         };
         Err(Mismatch {
             expected,
             actual,
             reason: None,
+            revoked: None,
         })
     }
 }
+
+const CERTIFICATE_ALGORITHMS: &str =
+    "ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256-cert-v01@openssh.com";
 
 const DEFAULT_ALGORITHMS: &str = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa";
 
@@ -107,66 +129,16 @@ pub struct Mismatch {
     pub expected: Vec<String>,
     /// Fingerprint of the key the host presented.
     pub actual: String,
-    /// Why nothing could be compared (known_hosts unreadable), if so.
+    /// Why nothing could be compared (known_hosts unreadable, a certificate no authority
+    /// vouches for), if so.
     pub reason: Option<String>,
+    /// Where known_hosts marks the key (or its certificate's CA) `@revoked`, if it does.
+    pub revoked: Option<String>,
 }
 
 /// OpenSSH's fingerprint of a public key blob: "SHA256:" and unpadded base64.
 pub fn fingerprint(blob: &[u8]) -> String {
     format!("SHA256:{}", STANDARD_NO_PAD.encode(Sha256::digest(blob)))
-}
-
-/// The keys a known_hosts file lists for `host` (as "host" for port 22, "[host]:port"
-/// otherwise). Hashed entries ("|1|...") are matched with their HMAC, as OpenSSH does.
-fn known_keys(path: &Path, host: &str, port: u16) -> Result<Vec<Vec<u8>>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read known_hosts file {}: {e}", path.display()))?;
-    let name = if port == 22 {
-        host.to_owned()
-    } else {
-        format!("[{host}]:{port}")
-    };
-    let mut keys = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('@') {
-            continue;
-        }
-        let mut fields = line.split_whitespace();
-        let (Some(hosts), Some(_algorithm), Some(data)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
-            continue;
-        };
-        let matches = hosts.split(',').any(|pattern| host_matches(pattern, &name));
-        if matches && let Ok(blob) = STANDARD.decode(data) {
-            keys.push(blob);
-        }
-    }
-    Ok(keys)
-}
-
-fn host_matches(pattern: &str, name: &str) -> bool {
-    if let Some(hashed) = pattern.strip_prefix("|1|") {
-        let Some((salt, hash)) = hashed.split_once('|') else {
-            return false;
-        };
-        let (Ok(salt), Ok(hash)) = (STANDARD.decode(salt), STANDARD.decode(hash)) else {
-            return false;
-        };
-        return hmac_sha1(&salt, name.as_bytes()) == hash;
-    }
-    pattern == name
-}
-
-/// HMAC-SHA1, the MAC OpenSSH uses for hashed known_hosts entries.
-fn hmac_sha1(key: &[u8], message: &[u8]) -> Vec<u8> {
-    use hmac::{KeyInit as _, Mac as _};
-    let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(key) else {
-        return Vec::new();
-    };
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
 }
 
 #[cfg(test)]
@@ -186,7 +158,7 @@ mod tests {
     #[test]
     fn a_key_line_pins_that_key_and_offers_only_its_algorithm() {
         let pin = HostKeyPin::parse(ED25519).unwrap();
-        assert_eq!(pin.algorithms(), "ssh-ed25519");
+        assert_eq!(pin.algorithms("h", 22), "ssh-ed25519");
         assert_eq!(pin.check(&blob(), "h", 22), Ok(()));
         let err = pin.check(b"other key", "h", 22).unwrap_err();
         assert_eq!(err.expected, [fingerprint(&blob())]);
@@ -202,43 +174,5 @@ mod tests {
         assert!(pin.check(b"x", "h", 22).is_err());
         assert!(HostKeyPin::parse("SHA256:short").is_err());
         assert!(HostKeyPin::parse("not a key").is_err());
-    }
-
-    #[test]
-    fn known_hosts_entries_match_by_name_port_and_hash() {
-        let dir = std::env::temp_dir().join(format!("ff-kh-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("known_hosts");
-        let data = ED25519.split_whitespace().nth(1).unwrap();
-        // "|1|salt|hmac" of "[10.0.0.5]:2222" with salt 20 zero bytes.
-        let salt = [0u8; 20];
-        let hash = hmac_sha1(&salt, b"[10.0.0.5]:2222");
-        let hashed = format!("|1|{}|{}", STANDARD.encode(salt), STANDARD.encode(hash));
-        std::fs::write(
-            &path,
-            format!("# comment\nnode1,10.0.0.4 ssh-ed25519 {data}\n{hashed} ssh-ed25519 {data}\n"),
-        )
-        .unwrap();
-        let pin = HostKeyPin::KnownHosts(path.clone());
-        assert_eq!(pin.check(&blob(), "node1", 22), Ok(()));
-        assert_eq!(pin.check(&blob(), "10.0.0.5", 2222), Ok(()));
-        let unknown = pin.check(&blob(), "10.0.0.9", 22).unwrap_err();
-        assert!(unknown.expected.is_empty());
-        let missing = HostKeyPin::KnownHosts(dir.join("absent"));
-        assert!(
-            missing
-                .check(&blob(), "node1", 22)
-                .unwrap_err()
-                .reason
-                .is_some()
-        );
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn hmac_sha1_matches_rfc_2202() {
-        let digest = hmac_sha1(b"Jefe", b"what do ya want for nothing?");
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
     }
 }

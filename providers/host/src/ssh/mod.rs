@@ -6,6 +6,7 @@
 mod connection;
 mod forward;
 pub mod host_key;
+pub mod known_hosts;
 mod tunnel;
 
 use std::fmt;
@@ -97,6 +98,15 @@ pub enum ConnectError {
         actual: String,
     },
     #[error(
+        "host key of {addr} ({actual}) is revoked: {at} marks it @revoked, so fleetform refuses to connect. \
+         The key was withdrawn (a compromised or retired host key); give the host a new key and trust that one."
+    )]
+    HostKeyRevoked {
+        addr: String,
+        actual: String,
+        at: String,
+    },
+    #[error(
         "host key of {addr} ({actual}) is not trusted: {reason}. Pin it with `host_key` or add it to a known_hosts file."
     )]
     HostKeyUnknown {
@@ -180,7 +190,10 @@ pub fn connect(target: &Target) -> Result<Connection, ConnectError> {
     };
     session.set_timeout(millis(target.connect_timeout));
     session
-        .method_pref(ssh2::MethodType::HostKey, target.host_key.algorithms())
+        .method_pref(
+            ssh2::MethodType::HostKey,
+            &target.host_key.algorithms(&target.address, target.port),
+        )
         .map_err(|e| protocol(&addr, &e))?;
     session.handshake().map_err(|e| {
         if is_timeout(&e) {
@@ -282,6 +295,11 @@ fn verify_host_key(
         .check(presented, &target.address, target.port)
         .map(|()| host_key::fingerprint(presented))
         .map_err(|m| match (m.reason, m.expected.is_empty()) {
+            _ if m.revoked.is_some() => ConnectError::HostKeyRevoked {
+                addr: addr.to_owned(),
+                actual: m.actual,
+                at: m.revoked.unwrap_or_default(),
+            },
             (Some(reason), _) => ConnectError::HostKeyUnknown {
                 addr: addr.to_owned(),
                 actual: m.actual,

@@ -7,6 +7,9 @@
 //! them. A new cluster converges all members at once (etcd needs its quorum to start); an
 //! existing one member by member, each serving again before the next is touched.
 
+pub mod essential;
+pub mod gates;
+mod served;
 pub mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +28,7 @@ use crate::remote::{ClusterHost, DesiredFile};
 use crate::render;
 use crate::version::{self, Version};
 use crate::{Settings, api};
+pub use essential::pod_network_warning;
 pub use spec::ClusterSpec;
 
 /// Longest a kubelet takes to notice a changed static pod manifest (its file check period,
@@ -32,7 +36,8 @@ pub use spec::ClusterSpec;
 const KUBELET_NOTICE: Duration = Duration::from_secs(40);
 
 /// Attributes the provider computes.
-const COMPUTED: [&str; 9] = [
+const COMPUTED: [&str; 12] = [
+    "essential_addons",
     "endpoint",
     "ca_certificate",
     "admin_kubeconfig",
@@ -42,6 +47,8 @@ const COMPUTED: [&str; 9] = [
     "rollout",
     "pki",
     "drifted_files",
+    "served_versions",
+    "ready_nodes",
 ];
 
 /// Checks a configuration: the spec's own rules, and that every control-plane host the
@@ -132,6 +139,18 @@ pub fn plan(
         }
         planned.insert("certificates".into(), Value::Object(block));
     }
+    if let Some(block) = config.get("kube_vip").as_object() {
+        let mut block = block.clone();
+        for (name, default) in [
+            ("interface", "eth0"),
+            ("image", render::DEFAULT_KUBE_VIP_IMAGE),
+        ] {
+            if block.get(name).is_none_or(Value::is_null) {
+                block.insert(name.into(), Value::from(default));
+            }
+        }
+        planned.insert("kube_vip".into(), Value::Object(block));
+    }
     let endpoint = match (
         planned.get("endpoint_address").and_then(Value::as_str),
         planned.get("endpoint_port").and_then(Value::as_i64),
@@ -176,7 +195,10 @@ pub fn plan(
         )));
     }
     let node_names = prior.get("node_names").strings();
-    if old.version != new.version {
+    if old.version == new.version {
+        response_warnings.extend(served::warnings(prior, old.version));
+    } else {
+        planned.insert("served_versions".into(), Value::Unknown);
         version::check_control_plane_change(old.version, new.version)
             .map_err(|e| ProviderError::permanent(e.to_string()))?;
         let steps: Vec<Value> = node_names
@@ -218,6 +240,21 @@ pub fn plan(
         planned.insert("pki".into(), Value::Unknown);
         if renewing.leaves.contains("admin.conf") {
             planned.insert("admin_kubeconfig".into(), Value::Unknown);
+        }
+    }
+    // The essential add-ons as this configuration renders them; a change (a new version,
+    // endpoint or fleetform release) is applied with the cluster.
+    if let (Some(ca), Some(host), Some(port)) = (
+        prior.get("ca_certificate").as_str(),
+        planned.get("endpoint_address").and_then(Value::as_str),
+        planned.get("endpoint_port").and_then(Value::as_i64),
+    ) {
+        let endpoint = Endpoint {
+            host: host.to_owned(),
+            port: u16::try_from(port).unwrap_or(spec::DEFAULT_PORT),
+        };
+        if let Ok(bundle) = essential::bundle(&new, &endpoint, ca) {
+            planned.insert("essential_addons".into(), essential::digests(&bundle));
         }
     }
     let mut response = PlanResponse::new(Value::Object(planned));
@@ -305,11 +342,31 @@ pub async fn apply(fleet: &Fleet, settings: &Settings, request: ApplyRequest) ->
     // What to record if the apply stops part way: once certificates have reached a host,
     // the cluster exists and its PKI must not be forgotten.
     let mut recorded = prior.clone();
-    match converge(fleet, settings, prior.as_ref(), &planned, &mut recorded).await {
-        Ok(value) => ApplyResponse {
-            new_state: Some(value),
-            error: None,
-        },
+    let progress = Progress {
+        checkpoint: &request.checkpoint,
+        resumed: request.resume.as_ref(),
+    };
+    match converge(
+        fleet,
+        settings,
+        prior.as_ref(),
+        &planned,
+        &progress,
+        &mut recorded,
+    )
+    .await
+    {
+        Ok(mut value) => {
+            let observed = served::observe(fleet, &value).await;
+            if let Value::Object(attrs) = &mut value {
+                attrs.insert("served_versions".into(), observed.served);
+                attrs.insert("ready_nodes".into(), observed.ready);
+            }
+            ApplyResponse {
+                new_state: Some(value),
+                error: None,
+            }
+        }
         Err(e) => ApplyResponse {
             new_state: recorded,
             error: Some(e),
@@ -317,11 +374,21 @@ pub async fn apply(fleet: &Fleet, settings: &Settings, request: ApplyRequest) ->
     }
 }
 
+/// How a bootstrap survives being killed: the PKI it issues is saved before any host
+/// receives it, and a bootstrap that continues an interrupted one issues from that PKI, so
+/// a cluster never gets a second CA.
+struct Progress<'a> {
+    checkpoint: &'a fleetform_sdk::Checkpoint,
+    /// What the interrupted attempt saved.
+    resumed: Option<&'a Value>,
+}
+
 async fn converge(
     fleet: &Fleet,
     settings: &Settings,
     prior: Option<&Value>,
     planned: &Value,
+    progress: &Progress<'_>,
     recorded: &mut Option<Value>,
 ) -> Result<Value, ProviderError> {
     let spec = ClusterSpec::read(planned).map_err(|diags| match diags.iter().next() {
@@ -361,7 +428,9 @@ async fn converge(
         port: spec.endpoint_port,
     };
     let now = SystemTime::now();
-    let old_bundle = prior.and_then(|p| decode_bundle(p.get("pki")));
+    let old_bundle = prior
+        .or(progress.resumed)
+        .and_then(|p| decode_bundle(p.get("pki")));
     let pki_spec = PkiSpec {
         cluster_name: spec.name.clone(),
         endpoint: endpoint.clone(),
@@ -431,8 +500,36 @@ async fn converge(
             }
         }
     };
-    let state = state_value(planned, &spec, &members, &endpoint, &bundle);
+    let mut state = object(&state_value(planned, &spec, &members, &endpoint, &bundle));
+    // What the cluster had of its essential add-ons until they are applied below.
+    let before = prior.map_or_else(
+        || Value::Object(BTreeMap::new()),
+        |p| p.get("essential_addons").clone(),
+    );
+    state.insert("essential_addons".into(), before);
+    let state = Value::Object(state);
     *recorded = Some(state.clone());
+    let first_boot = prior.is_none();
+    if first_boot {
+        // A host that already serves another cluster is not bootstrapped over.
+        let ca = fleetform_provider_host::files::hex_sha256(bundle.ca_certificate().as_bytes());
+        let path = format!("{}/{}", pki::KUBERNETES_DIR, pki::paths::CA_CERT);
+        for member in &members {
+            if let Some(found) = member.host.file_sha256(fleet, &path).await?
+                && found != ca
+            {
+                return Err(ProviderError::permanent(format!(
+                    "{} already holds a cluster CA ({path}) that is not this cluster's: fleetform \
+                     does not bootstrap a cluster over another one. If that cluster is gone, reset \
+                     the host (kubeadm reset, or remove {}) and apply again",
+                    member.host.id,
+                    pki::KUBERNETES_DIR
+                )));
+            }
+        }
+        // Saved before any host receives it: a run killed from here on continues with it.
+        progress.checkpoint.save(&state)?;
+    }
 
     let etcd_members: Vec<render::Member> = members
         .iter()
@@ -445,7 +542,6 @@ async fn converge(
     let old_version = prior
         .and_then(|p| p.get("kubernetes_version").as_str())
         .and_then(|v| v.parse::<Version>().ok());
-    let first_boot = prior.is_none();
     let super_admin = bundle
         .nodes
         .get(&members[0].name)
@@ -453,6 +549,17 @@ async fn converge(
         .map(|f| f.contents.clone())
         .ok_or_else(|| ProviderError::permanent("the PKI has no super-admin.conf"))?;
     let reach = api::Reach::for_host(&members[0].host);
+    // Where fleetform's own calls go: the endpoint, then each member, whichever answers.
+    let member_servers: Vec<Endpoint> = members
+        .iter()
+        .map(|m| Endpoint {
+            host: m.address.to_string(),
+            port: spec.endpoint_port,
+        })
+        .collect();
+    let all_servers: Vec<Endpoint> = std::iter::once(endpoint.clone())
+        .chain(member_servers.iter().cloned())
+        .collect();
     if first_boot {
         let jobs = members.iter().map(|member| {
             converge_member(
@@ -462,17 +569,24 @@ async fn converge(
                 &bundle,
                 member,
                 spec.install_runtime,
+                Restart::Always,
             )
         });
         for result in futures::future::join_all(jobs).await {
             result?;
         }
-        let client = reach.client(&super_admin, None).await?;
+        // The members themselves: a virtual IP answers only once kube-vip, which needs
+        // the bindings made here, has elected a leader.
         tracing::info!(endpoint = %endpoint.url(), "waiting for the API server");
-        api::wait_ready(
-            &client,
+        let watched: Vec<_> = members
+            .iter()
+            .map(|m| (m.host.clone(), m.name.clone()))
+            .collect();
+        let client = crate::static_pods::ready_or_crash_loop(
+            fleet,
+            &watched,
             &format!("the API server at {}", endpoint.url()),
-            settings.wait_timeout,
+            api::first_ready(&reach, &super_admin, &member_servers, settings.wait_timeout),
         )
         .await?;
         api::bootstrap_rbac(&client).await?;
@@ -480,9 +594,16 @@ async fn converge(
         let install = spec.install_runtime && old_version != Some(spec.version);
         for member in &members {
             let before = served_certificate(&reach, member.address, spec.endpoint_port).await;
-            let changed =
-                converge_member(fleet, &spec, &settings_for_render, &bundle, member, install)
-                    .await?;
+            let changed = converge_member(
+                fleet,
+                &spec,
+                &settings_for_render,
+                &bundle,
+                member,
+                install,
+                Restart::WhenChanged,
+            )
+            .await?;
             if changed.restarted_apiserver {
                 wait_member_restarted(
                     &reach,
@@ -499,15 +620,48 @@ async fn converge(
                 .await?;
             }
         }
-        let client = reach.client(&super_admin, None).await?;
+        let client =
+            api::first_ready(&reach, &super_admin, &all_servers, settings.wait_timeout).await?;
         api::bootstrap_rbac(&client).await?;
     }
-    let admin = reach.client(bundle.admin_kubeconfig(), None).await?;
+    let admin = api::first_ready(
+        &reach,
+        bundle.admin_kubeconfig(),
+        &all_servers,
+        settings.wait_timeout,
+    )
+    .await?;
     let node_names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
     tracing::info!(nodes = ?node_names, "waiting for the control-plane nodes");
     api::wait_nodes(&admin, &node_names, settings.wait_timeout).await?;
     for node in &node_names {
         api::label_node(&admin, node, "node-role.kubernetes.io/control-plane", "").await?;
+    }
+    let addons = essential::bundle(&spec, &endpoint, bundle.ca_certificate())?;
+    let mut servers = vec![(endpoint.url(), admin)];
+    for at in &member_servers {
+        servers.push((
+            at.url(),
+            reach.client(bundle.admin_kubeconfig(), Some(at)).await?,
+        ));
+    }
+    let applied_before = state.get("essential_addons").clone();
+    tracing::info!("applying the essential add-ons");
+    essential::apply(servers, &addons, &applied_before).await?;
+    let mut state = object(&state);
+    state.insert("essential_addons".into(), essential::digests(&addons));
+    let state = Value::Object(state);
+    *recorded = Some(state.clone());
+    if spec.kube_vip.is_some() {
+        // The admin kubeconfig names the virtual IP: the cluster is ready for its users
+        // once that answers.
+        let through_vip = reach.client(bundle.admin_kubeconfig(), None).await?;
+        api::wait_ready(
+            &through_vip,
+            &format!("the virtual IP {}", endpoint.url()),
+            settings.wait_timeout,
+        )
+        .await?;
     }
     Ok(state)
 }
@@ -581,11 +735,26 @@ fn member_files(
     files.extend(containerd.into_iter().map(as_desired));
     files.extend(kubelet.into_iter().map(as_desired));
     files.extend(manifests.into_iter().map(as_desired));
+    if let Some(vip) = &spec.kube_vip {
+        files.push(as_desired(
+            render::kube_vip_manifest(cluster, vip).map_err(render_error)?,
+        ));
+    }
     Ok(MemberFiles {
         files,
         containerd: containerd_paths,
         kubelet: kubelet_paths,
     })
+}
+
+/// When a member's services (containerd, the kubelet) are restarted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    /// When their files changed: a day-2 change.
+    WhenChanged,
+    /// Whatever changed: a bootstrap, which may continue one killed after it wrote the
+    /// files and before it restarted the services, so unchanged files prove nothing.
+    Always,
 }
 
 async fn converge_member(
@@ -595,6 +764,7 @@ async fn converge_member(
     bundle: &Bundle,
     member: &Member,
     install_runtime: bool,
+    restart: Restart,
 ) -> Result<MemberChange, ProviderError> {
     let rendered_member = render::Member {
         name: member.name.clone(),
@@ -607,7 +777,10 @@ async fn converge_member(
     }
     let changed = member.host.converge(fleet, wanted.files).await?;
     tracing::info!(node = %member.name, changed = changed.len(), "converged control-plane files");
-    let touched = |paths: &BTreeSet<String>| changed.iter().any(|c| paths.contains(c));
+    let touched = |paths: &BTreeSet<String>| {
+        (restart == Restart::Always && !paths.is_empty())
+            || changed.iter().any(|c| paths.contains(c))
+    };
     if touched(&wanted.containerd) {
         member
             .host
@@ -815,6 +988,13 @@ fn state_value(
     }
     state.insert("pki".into(), encode_bundle(bundle));
     state.insert("drifted_files".into(), Value::List(Vec::new()));
+    if state.get("served_versions").is_none_or(|v| v.is_unknown()) {
+        // Found out once the members serve (apply's end, or refresh).
+        state.insert("served_versions".into(), Value::Object(BTreeMap::new()));
+    }
+    if state.get("ready_nodes").is_none_or(|v| v.is_unknown()) {
+        state.insert("ready_nodes".into(), Value::List(Vec::new()));
+    }
     Value::Object(state)
 }
 
@@ -868,8 +1048,11 @@ pub async fn read(fleet: &Fleet, current: Value) -> Result<Option<Value>, Provid
             drifted.push(Value::from(format!("{}:{path}", member.name)));
         }
     }
+    let observed = served::observe(fleet, &current).await;
     let mut state = object(&current);
     state.insert("drifted_files".into(), Value::List(drifted));
+    state.insert("served_versions".into(), observed.served);
+    state.insert("ready_nodes".into(), observed.ready);
     Ok(Some(Value::Object(state)))
 }
 
@@ -894,7 +1077,8 @@ async fn reset(fleet: &Fleet, prior: Option<&Value>) -> Result<(), ProviderError
 /// Fixed text: nothing from configuration goes into it.
 const RESET_SCRIPT: &str = r#"
 rm -f /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/manifests/kube-apiserver.yaml \
-      /etc/kubernetes/manifests/kube-controller-manager.yaml /etc/kubernetes/manifests/kube-scheduler.yaml
+      /etc/kubernetes/manifests/kube-controller-manager.yaml /etc/kubernetes/manifests/kube-scheduler.yaml \
+      /etc/kubernetes/manifests/kube-vip.yaml
 # Give the kubelet time to stop the static pods before their files go.
 sleep 3
 systemctl stop kubelet || true

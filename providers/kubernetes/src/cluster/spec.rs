@@ -61,6 +61,8 @@ pub struct ClusterSpec {
     pub feature_gates: BTreeMap<String, bool>,
     pub certificates: Certificates,
     pub oidc: Option<Oidc>,
+    /// The virtual IP that kube-vip serves on the control-plane hosts: the endpoint.
+    pub kube_vip: Option<crate::render::KubeVip>,
 }
 
 impl ClusterSpec {
@@ -257,6 +259,12 @@ fn read(config: &Value, diags: &mut Diagnostics) -> Option<ClusterSpec> {
 
     let certificates = certificates(config.get("certificates"), diags, &mut complete);
     let oidc = oidc(config.get("oidc"), diags, &mut complete);
+    let kube_vip = kube_vip(
+        config.get("kube_vip"),
+        config.get("endpoint_address"),
+        diags,
+        &mut complete,
+    );
 
     let flag = |name: &str, default: bool| config.get(name).as_bool().unwrap_or(default);
     let spec = ClusterSpec {
@@ -278,6 +286,7 @@ fn read(config: &Value, diags: &mut Diagnostics) -> Option<ClusterSpec> {
         feature_gates,
         certificates: certificates?,
         oidc,
+        kube_vip,
     };
     complete.then_some(spec)
 }
@@ -511,6 +520,55 @@ fn certificates(
         ca_validity: ca_validity?,
         leaf_validity: leaf_validity?,
         renew_before: renew_before?,
+    })
+}
+
+/// kube-vip serves `endpoint_address`, which must then be an IP address of the hosts'
+/// network that no host has.
+fn kube_vip(
+    block: &Value,
+    endpoint: &Value,
+    diags: &mut Diagnostics,
+    complete: &mut bool,
+) -> Option<crate::render::KubeVip> {
+    if block.is_null() {
+        return None;
+    }
+    if !block.is_wholly_known() || endpoint.is_unknown() {
+        *complete = false;
+        return None;
+    }
+    let Some(address) = endpoint.as_str().and_then(|a| a.parse::<IpAddr>().ok()) else {
+        diags.push(error(
+            "endpoint_address",
+            "kube-vip needs a virtual IP",
+            "With a kube_vip block, endpoint_address is the virtual IP kube-vip serves: give an \
+             unused IP address on the control-plane hosts' network."
+                .into(),
+        ));
+        return None;
+    };
+    let interface = block.get("interface").as_str().unwrap_or("eth0").to_owned();
+    let valid_interface = !interface.is_empty()
+        && interface.len() <= 15
+        && interface
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if !valid_interface {
+        diags.push(error(
+            "kube_vip.interface",
+            "Invalid interface name",
+            format!("{interface:?} is not a network interface name such as \"eth0\"."),
+        ));
+    }
+    Some(crate::render::KubeVip {
+        address,
+        interface,
+        image: block
+            .get("image")
+            .as_str()
+            .unwrap_or(crate::render::DEFAULT_KUBE_VIP_IMAGE)
+            .to_owned(),
     })
 }
 

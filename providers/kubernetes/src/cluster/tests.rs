@@ -258,3 +258,103 @@ fn a_new_certificate_name_reissues_only_the_api_servers_certificate() {
         .collect();
     assert_eq!(reissued, ["apiserver"]);
 }
+
+#[test]
+fn essential_addons_follow_the_version_and_kube_vip_needs_a_virtual_ip() {
+    let now = SystemTime::now();
+    let fleet = Fleet::new();
+    let mut recorded = prior(now);
+    let planned = plan(
+        &fleet,
+        &request(Some(recorded.clone()), config("1.31.1", "720h")),
+        now,
+    )
+    .unwrap()
+    .planned;
+    let digests = planned.get("essential_addons").clone();
+    let keys: Vec<&String> = digests.as_object().unwrap().keys().collect();
+    assert!(
+        keys.contains(&&"apps/DaemonSet/kube-system/kube-proxy".to_owned()),
+        "{keys:?}"
+    );
+    // Recorded as applied: planning again changes nothing; a new version changes kube-proxy.
+    if let Value::Object(state) = &mut recorded {
+        state.insert("essential_addons".into(), digests.clone());
+    }
+    let again = plan(
+        &fleet,
+        &request(Some(recorded.clone()), config("1.31.1", "720h")),
+        now,
+    )
+    .unwrap()
+    .planned;
+    assert_eq!(again.get("essential_addons"), &digests);
+    let upgrade = plan(
+        &fleet,
+        &request(Some(recorded), config("1.31.2", "720h")),
+        now,
+    )
+    .unwrap()
+    .planned;
+    let changed: Vec<&String> = upgrade
+        .get("essential_addons")
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| digests.get(k) != *v)
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "/ConfigMap/kube-system/kubeadm-config",
+            "apps/DaemonSet/kube-system/kube-proxy"
+        ]
+    );
+
+    // kube_vip serves endpoint_address, which must be an address.
+    let mut with_vip = config("1.31.1", "720h");
+    if let Value::Object(c) = &mut with_vip {
+        c.insert("kube_vip".into(), json(serde_json::json!({})));
+    }
+    let diags = spec::validate(&with_vip);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.attribute.as_deref() == Some("endpoint_address")
+                && d.summary == "kube-vip needs a virtual IP"),
+        "{diags:?}"
+    );
+    if let Value::Object(c) = &mut with_vip {
+        c.insert("endpoint_address".into(), Value::from("10.1.0.100"));
+        c.insert(
+            "kube_vip".into(),
+            json(serde_json::json!({"interface": "bond0.12"})),
+        );
+    }
+    let spec = spec::ClusterSpec::read(&with_vip).unwrap();
+    let vip = spec.kube_vip.clone().unwrap();
+    assert_eq!(
+        (vip.address.to_string(), vip.interface.as_str()),
+        ("10.1.0.100".into(), "bond0.12")
+    );
+    let endpoint = crate::pki::Endpoint {
+        host: "10.1.0.100".into(),
+        port: 6443,
+    };
+    let settings = super::render_settings(&spec, &[], &endpoint);
+    let manifest = crate::render::kube_vip_manifest(&settings, &vip).unwrap();
+    assert_eq!(manifest.path, "/etc/kubernetes/manifests/kube-vip.yaml");
+    let pod: k8s_openapi::api::core::v1::Pod = serde_yaml_ng::from_str(&manifest.content).unwrap();
+    let env: std::collections::BTreeMap<String, String> = pod.spec.as_ref().unwrap().containers[0]
+        .env
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.value.unwrap_or_default()))
+        .collect();
+    assert_eq!(env["address"], "10.1.0.100");
+    assert_eq!(env["vip_interface"], "bond0.12");
+    assert_eq!(env["vip_leasename"], "plndr-cp-lock");
+    assert_eq!(pod.spec.unwrap().host_network, Some(true));
+}

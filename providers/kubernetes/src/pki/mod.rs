@@ -671,24 +671,14 @@ pub fn kubeconfig_not_after(yaml: &str) -> Result<SystemTime, PkiError> {
 
 /// RFC 3339 in UTC with whole seconds, as the provider's `certificate_expiry` shows times.
 pub fn rfc3339(time: SystemTime) -> String {
-    let (seconds, negative) = match time.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(after) => (after.as_secs(), false),
-        Err(before) => (before.duration().as_secs(), true),
-    };
-    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
-    let seconds = if negative { -seconds } else { seconds };
-    match time::OffsetDateTime::from_unix_timestamp(seconds) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => format!("{seconds}s since 1970"),
-    }
+    let at = time::OffsetDateTime::from(time);
+    at.replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{at:?}"))
 }
 
 /// What [`check`] derives from a valid spec.

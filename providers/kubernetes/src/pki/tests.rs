@@ -747,9 +747,15 @@ fn kubeconfigs_are_kubeadms_shape_and_reach_the_right_server() {
     );
     assert_eq!(admin["contexts"][0]["name"], "kubernetes-admin@clinic");
     assert_eq!(admin["contexts"][0]["context"]["cluster"], "clinic");
-    assert_eq!(admin["contexts"][0]["context"]["user"], "kubernetes-admin");
+    assert_eq!(
+        admin["contexts"][0]["context"]["user"],
+        "kubernetes-admin@clinic"
+    );
     assert_eq!(admin["current-context"], "kubernetes-admin@clinic");
-    assert_eq!(admin["users"][0]["name"], "kubernetes-admin");
+    assert_eq!(
+        admin["users"][0]["name"], "kubernetes-admin@clinic",
+        "user entries carry the cluster, so merged kubeconfigs keep every cluster's user"
+    );
 
     let super_admin = kubeconfig_yaml(&bundle.nodes["cp-1"][paths::SUPER_ADMIN_CONF].contents);
     assert_eq!(

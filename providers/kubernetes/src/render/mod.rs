@@ -19,8 +19,10 @@
 //! Kubernetes 1.31 to 1.35 are supported; see [`KubernetesVersion::release`] for the images
 //! each one gets.
 
+mod addons;
 mod containerd;
 mod control_plane;
+mod kube_vip;
 mod kubelet;
 #[cfg(test)]
 mod tests;
@@ -35,10 +37,12 @@ use std::sync::LazyLock;
 use tera::{Context, Kwargs, State, Tera, Value};
 
 pub use crate::pki::Member;
+pub use addons::essential_addons;
 pub use containerd::{
     LINUX_RUNTIME_INSTALL_SCRIPT, WINDOWS_RUNTIME_INSTALL_SCRIPT, containerd_files, runtime_install,
 };
 pub use control_plane::control_plane_manifests;
+pub use kube_vip::{DEFAULT_KUBE_VIP_IMAGE, KubeVip, kube_vip_manifest};
 pub use kubelet::kubelet_files;
 pub use versions::Release;
 
@@ -397,6 +401,7 @@ const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     template!("manifests/kube-apiserver.yaml"),
     template!("manifests/kube-controller-manager.yaml"),
     template!("manifests/kube-scheduler.yaml"),
+    template!("manifests/kube-vip.yaml"),
     template!("kubelet/config.yaml"),
     template!("kubelet/kubeadm-flags.env"),
     template!("kubelet/kubelet.service"),
@@ -406,6 +411,16 @@ const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     template!("containerd/hosts.toml"),
     template!("install/runtime-linux.sh"),
     template!("install/runtime-windows.ps1"),
+    template!("addons/bootstrap-rbac.yaml"),
+    template!("addons/cluster-configuration.yaml"),
+    template!("addons/cluster-info.yaml"),
+    template!("addons/cluster-info-kubeconfig.yaml"),
+    template!("addons/Corefile"),
+    template!("addons/coredns.yaml"),
+    template!("addons/kube-proxy.yaml"),
+    template!("addons/kube-proxy-config.conf"),
+    template!("addons/kube-proxy-kubeconfig.conf"),
+    template!("addons/kubeadm-config.yaml"),
 ];
 
 /// Renders one template with a serialisable context.

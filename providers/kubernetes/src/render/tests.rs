@@ -802,7 +802,7 @@ fn every_template_value_goes_through_a_quoting_filter() {
             &["sh"]
         } else if name.ends_with(".ps1") {
             &["ps"]
-        } else if name.ends_with(".env") {
+        } else if name.ends_with(".env") || name.ends_with("Corefile") {
             &["word"]
         } else {
             &["q"]
@@ -1532,4 +1532,114 @@ fn yaml_documents_read_back_as_the_same_value() {
     let read: Json = serde_yaml_ng::from_str(&document).unwrap();
     assert_eq!(read, value, "{document}");
     assert!(document.contains("\n\"on\": \"yes\"\n"), "{document}");
+}
+
+fn essential(cluster: &ClusterSettings) -> fleetform_provider_addons::apply::Bundle {
+    let documents = super::essential_addons(
+        cluster,
+        "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    fleetform_provider_addons::apply::Bundle::from_yaml(&documents, "kube-system").unwrap()
+}
+
+#[test]
+fn essential_addons_are_kubeadms_with_linux_only_workloads() {
+    let mut settings = cluster();
+    settings
+        .apiserver_extra_args
+        .insert("audit-log-maxage".into(), "30".into());
+    let bundle = essential(&settings);
+    let keys: Vec<String> = bundle.objects.iter().map(|o| o.id.key()).collect();
+    for key in [
+        "apps/DaemonSet/kube-system/kube-proxy",
+        "apps/Deployment/kube-system/coredns",
+        "/Service/kube-system/kube-dns",
+        "/ConfigMap/kube-system/kubeadm-config",
+        "/ConfigMap/kube-public/cluster-info",
+        "rbac.authorization.k8s.io/RoleBinding/kube-public/kubeadm:bootstrap-signer-clusterinfo",
+        "rbac.authorization.k8s.io/ClusterRoleBinding//kubeadm:node-autoapprove-certificate-rotation",
+        "rbac.authorization.k8s.io/ClusterRoleBinding//kubeadm:node-proxier",
+    ] {
+        assert!(
+            keys.contains(&key.to_owned()),
+            "{key} missing from {keys:?}"
+        );
+    }
+    let body = |key: &str| &bundle.get(key).unwrap().body;
+    for workload in [
+        "apps/DaemonSet/kube-system/kube-proxy",
+        "apps/Deployment/kube-system/coredns",
+    ] {
+        assert_eq!(
+            body(workload)["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/os"],
+            "linux"
+        );
+    }
+    assert_eq!(
+        body("apps/DaemonSet/kube-system/kube-proxy")["spec"]["template"]["spec"]["containers"][0]
+            ["image"],
+        "registry.k8s.io/kube-proxy:v1.31.2"
+    );
+    assert_eq!(
+        body("apps/Deployment/kube-system/coredns")["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.k8s.io/coredns/coredns:v1.11.3"
+    );
+    assert_eq!(
+        body("/Service/kube-system/kube-dns")["spec"]["clusterIP"],
+        "10.96.0.10"
+    );
+    let corefile = body("/ConfigMap/kube-system/coredns")["data"]["Corefile"]
+        .as_str()
+        .unwrap();
+    assert!(
+        corefile.contains("kubernetes cluster.local in-addr.arpa ip6.arpa {"),
+        "{corefile}"
+    );
+
+    // The embedded documents are YAML kubeadm reads back.
+    let config: Json = serde_yaml_ng::from_str(
+        body("/ConfigMap/kube-system/kubeadm-config")["data"]["ClusterConfiguration"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["apiVersion"], "kubeadm.k8s.io/v1beta4");
+    assert_eq!(config["controlPlaneEndpoint"], "k8s.clinic.lan:6443");
+    assert_eq!(config["networking"]["podSubnet"], "10.244.0.0/16");
+    assert_eq!(
+        config["apiServer"]["extraArgs"],
+        serde_json::json!([{"name": "audit-log-maxage", "value": "30"}])
+    );
+    let info: Json = serde_yaml_ng::from_str(
+        body("/ConfigMap/kube-public/cluster-info")["data"]["kubeconfig"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        info["clusters"][0]["cluster"]["server"],
+        "https://k8s.clinic.lan:6443"
+    );
+    let proxy: Json = serde_yaml_ng::from_str(
+        body("/ConfigMap/kube-system/kube-proxy")["data"]["config.conf"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(proxy["clusterCIDR"], "10.244.0.0/16");
+
+    // 1.30 keeps kubeadm's v1beta3, with extraArgs as a map.
+    settings.kubernetes_version = "1.30.5".into();
+    let old = essential(&settings);
+    let config: Json = serde_yaml_ng::from_str(
+        old.get("/ConfigMap/kube-system/kubeadm-config")
+            .unwrap()
+            .body["data"]["ClusterConfiguration"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["apiVersion"], "kubeadm.k8s.io/v1beta3");
+    assert_eq!(config["apiServer"]["extraArgs"]["audit-log-maxage"], "30");
 }

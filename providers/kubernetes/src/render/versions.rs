@@ -16,10 +16,13 @@ pub struct Release {
     pub pause_image_tag: &'static str,
     /// The containerd release installed on Windows (Linux takes the distribution's).
     pub windows_containerd_version: &'static str,
+    /// The `registry.k8s.io/coredns/coredns` tag kubeadm installs.
+    pub coredns_image_tag: &'static str,
 }
 
 /// kubeadm's etcd and pause versions per minor (`SupportedEtcdVersion` and `PauseVersion`
-/// in cmd/kubeadm/app/constants), as the newest patch release of each minor has them: patch
+/// in cmd/kubeadm/app/constants), as the newest patch release of each minor has them, and
+/// the CoreDNS release kubeadm installs with it (`CoreDNSVersion`): patch
 /// releases move etcd to newer 3.5.x/3.6.x bug-fix releases, so the minor's latest table is
 /// the one to follow. Kubernetes 1.34 moved to etcd 3.6 and pause 3.10.1. Windows
 /// containerd is 1.7.28, the 1.7 release that Kubernetes 1.35 requires at least.
@@ -30,36 +33,42 @@ const RELEASES: &[Release] = &[
         etcd_image_tag: "3.5.15-0",
         pause_image_tag: "3.9",
         windows_containerd_version: "1.7.28",
+        coredns_image_tag: "v1.11.1",
     },
     Release {
         minor: 31,
         etcd_image_tag: "3.5.24-0",
         pause_image_tag: "3.10",
         windows_containerd_version: "1.7.28",
+        coredns_image_tag: "v1.11.3",
     },
     Release {
         minor: 32,
         etcd_image_tag: "3.5.24-0",
         pause_image_tag: "3.10",
         windows_containerd_version: "1.7.28",
+        coredns_image_tag: "v1.11.3",
     },
     Release {
         minor: 33,
         etcd_image_tag: "3.5.24-0",
         pause_image_tag: "3.10",
         windows_containerd_version: "1.7.28",
+        coredns_image_tag: "v1.12.0",
     },
     Release {
         minor: 34,
         etcd_image_tag: "3.6.5-0",
         pause_image_tag: "3.10.1",
         windows_containerd_version: "1.7.28",
+        coredns_image_tag: "v1.12.1",
     },
     Release {
         minor: 35,
         etcd_image_tag: "3.6.6-0",
         pause_image_tag: "3.10.1",
         windows_containerd_version: "1.7.28",
+        coredns_image_tag: "v1.13.1",
     },
 ];
 

@@ -66,7 +66,8 @@ pub fn schema() -> Schema {
             ),
         )
         .block("certificates", NestedBlock::new(Nesting::Single, certificates()))
-        .block("oidc", NestedBlock::new(Nesting::Single, oidc()));
+        .block("oidc", NestedBlock::new(Nesting::Single, oidc()))
+        .block("kube_vip", NestedBlock::new(Nesting::Single, kube_vip()));
     Schema::new(with_outputs(block))
 }
 
@@ -174,10 +175,34 @@ fn with_outputs(block: Block) -> Block {
             ),
         )
         .attr(
+            "essential_addons",
+            Attribute::computed(Type::map(Type::String)).describe(
+                "The essential add-ons applied through the API once the control plane serves \
+                 (kube-proxy, CoreDNS, the kubeadm-config and cluster-info ConfigMaps, the \
+                 bootstrap RBAC), each \"group/Kind/namespace/name\" with a digest of what was applied.",
+            ),
+        )
+        .attr(
             "drifted_files",
             Attribute::computed(Type::list(Type::String)).describe(
                 "Files on the control-plane hosts that differ from what fleetform wrote, as \
                  \"NODE:PATH\", found at refresh; apply writes them back.",
+            ),
+        )
+        .attr(
+            "served_versions",
+            Attribute::computed(Type::map(Type::String)).describe(
+                "What each control-plane member runs, found at refresh: the version its API \
+                 server reports on /version (\"NODE/kube-apiserver\") and the kubelet version \
+                 its Node reports (\"NODE/kubelet\"). Plan warns when one is not the declared \
+                 version while fleetform's files are as written.",
+            ),
+        )
+        .attr(
+            "ready_nodes",
+            Attribute::computed(Type::list(Type::String)).describe(
+                "The control-plane nodes whose Ready condition was True when last looked at \
+                 (apply's end, or refresh); `fleetform status` counts them.",
             ),
         )
         .attr(
@@ -215,6 +240,27 @@ fn certificates() -> Block {
             Attribute::optional_computed(Type::String).describe(
                 "Renew a certificate on apply when it expires within this, e.g. \"720h\" (default).",
             ),
+        )
+}
+
+/// A virtual IP in front of the control plane, served by kube-vip static pods.
+fn kube_vip() -> Block {
+    Block::new()
+        .describe(
+            "Serve endpoint_address as a virtual IP with kube-vip static pods on the control-plane \
+             hosts: the members elect a leader, which answers ARP for it, so the endpoint follows \
+             a live member.",
+        )
+        .attr(
+            "interface",
+            Attribute::optional_computed(Type::String).describe(
+                "The hosts' network interface the virtual IP goes on (default \"eth0\").",
+            ),
+        )
+        .attr(
+            "image",
+            Attribute::optional_computed(Type::String)
+                .describe("kube-vip's image (default \"ghcr.io/kube-vip/kube-vip:v0.8.9\")."),
         )
 }
 

@@ -58,6 +58,13 @@ pub fn schema() -> Schema {
                 Attribute::computed(Type::list(Type::String)).describe("Names of the pool's nodes."),
             )
             .attr(
+                "ready_nodes",
+                Attribute::computed(Type::list(Type::String)).describe(
+                    "The pool's nodes whose Ready condition was True when last looked at \
+                     (apply's end, or refresh); `fleetform status` counts them.",
+                ),
+            )
+            .attr(
                 "certificate_expiry",
                 Attribute::computed(Type::map(Type::String)).describe(
                     "Not-after time (RFC 3339) of each node's kubelet client certificate, as \
