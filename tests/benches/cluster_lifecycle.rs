@@ -4,8 +4,8 @@
 //! node with a drain), and are destroyed. Each step is the release `fleetform` against the
 //! lab's real OpenSSH hosts, real etcd and the lab's API server, wall clock.
 //!
-//! Root's ~/.bashrc is hidden from the hosts' login shells (`Lab::hide_root_bashrc`), as in
-//! host_fanout; `-- --keep-bashrc` measures the hosts as they are.
+//! The lab's hosts see empty shell startup files for root (tests/lab/hosts.rs), so the
+//! machine's own ~/.bashrc is not measured.
 //!
 //! Run: `cargo bench -p fleetform-tests --bench cluster_lifecycle` (needs root, for the lab).
 
@@ -93,10 +93,6 @@ fn main() {
     let bin = fleetform_tests::release_fleetform();
     eprintln!("cluster_lifecycle: fleetform at {}", bin.display());
     let mut lab = Lab::start(CONTROL_PLANE + WORKERS).expect("lab");
-    let keep_bashrc = std::env::args().any(|a| a == "--keep-bashrc");
-    if !keep_bashrc {
-        lab.hide_root_bashrc();
-    }
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("main.hcl"), FLEET).expect("main.hcl");
     std::fs::write(dir.path().join("lab.auto.hcl"), lab.to_hcl()).expect("lab.auto.hcl");
@@ -146,9 +142,7 @@ fn main() {
         ),
     ];
     println!(
-        "cluster_lifecycle: {CONTROL_PLANE} control-plane hosts + {WORKERS} workers, release build, \
-         hosts' ~/.bashrc {}",
-        if keep_bashrc { "kept" } else { "hidden" }
+        "cluster_lifecycle: {CONTROL_PLANE} control-plane hosts + {WORKERS} workers, release build"
     );
     println!("| step | wall |\n|---|---|");
     for (name, took) in steps {

@@ -16,8 +16,8 @@
 //! machine, so their side of the work (sshd, shells, Ansible's Python modules) shares its
 //! CPUs with the tool; the difference between the two is mostly theirs.
 //!
-//! Root's ~/.bashrc is hidden from the hosts' login shells (`Lab::hide_root_bashrc`);
-//! `-- --keep-bashrc` measures the hosts as they are.
+//! The lab's hosts see empty shell startup files for root (tests/lab/hosts.rs), so the
+//! machine's own ~/.bashrc is not measured.
 //!
 //! Run: `cargo bench -p fleetform-tests --bench host_fanout` (needs root, for the lab).
 
@@ -494,30 +494,24 @@ fn main() {
     }
 
     let mut lab = Lab::start(HOSTS).expect("lab");
-    let keep_bashrc = std::env::args().any(|a| a == "--keep-bashrc");
-    if !keep_bashrc {
-        lab.hide_root_bashrc();
-    }
     let fleetform = bench_fleetform(&lab);
     let ansible = ansible
         .ok()
         .map(|(bin, version)| (bench_ansible(&lab, &bin), version));
     lab.stop().expect("stop the lab");
 
-    print!("{}", table(keep_bashrc, &fleetform, ansible.as_ref()));
+    print!("{}", table(&fleetform, ansible.as_ref()));
 }
 
 /// The summary: wall times, their ratios, CPU times.
-fn table(keep_bashrc: bool, fleetform: &Times, ansible: Option<&(AnsibleTimes, String)>) -> String {
+fn table(fleetform: &Times, ansible: Option<&(AnsibleTimes, String)>) -> String {
     let wall = |m: &Measured| format!("{:.2} s", m.secs());
     let cpu = |m: &Measured| format!("{:.1} / {:.1} s", m.tool_cpu, m.machine_cpu);
     let ratio = |a: &Measured, f: &Measured| format!("{:.1}x", a.secs() / f.secs());
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "\nhost_fanout: {HOSTS} hosts x ({FILES} files + {COMMANDS} commands), facts gathered, \
-         hosts' ~/.bashrc {}",
-        if keep_bashrc { "kept" } else { "masked" }
+        "\nhost_fanout: {HOSTS} hosts x ({FILES} files + {COMMANDS} commands), facts gathered"
     );
     let row = |t: &mut String, a: &str, b: String, c: String| {
         let _ = writeln!(t, "  {a:<22} {b:>16} {c:>16}");

@@ -44,7 +44,6 @@ fn main() {
     let bin = fleetform_tests::release_fleetform();
     eprintln!("status: fleetform at {}", bin.display());
     let mut lab = Lab::start(LAB_SITES).expect("lab");
-    lab.hide_root_bashrc();
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let names: Vec<(String, String)> = (1..=LAB_SITES)

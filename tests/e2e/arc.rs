@@ -4,8 +4,8 @@
 //! two extensions and a Flux configuration, and a second plan is empty; its identity
 //! certificate's deadlines show in plans and an expired one plans the re-onboarding;
 //! destroy removes everything in order; and a site cut off from the network has its
-//! in-cluster work deferred, then finished by the first apply after it heals. Needs root
-//! (the lab).
+//! in-cluster work deferred, then finished by the first apply after it heals; a rollout
+//! gated on `arc_connected` waits for each site's agents to report. Needs root (the lab).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -253,14 +253,14 @@ fn arm_resource(fleet: &ArcFleet, suffix: &str) -> Option<Value> {
     })
 }
 
-/// The connected cluster in Azure holds the public half of the key the cluster holds,
-/// and its agents can prove it: the lab's heartbeat checks their signature.
-fn assert_connected(fleet: &ArcFleet, site: &str) -> String {
-    let kubeconfig = kubeconfig(fleet, site);
+/// Plays the agents of site `site`'s cluster, whose admin kubeconfig is `kubeconfig`: a
+/// heartbeat signed with the private key the cluster holds, which the lab's Azure checks
+/// against the public half it was given. Returns the connected cluster's id.
+fn play_agents(fleet: &ArcFleet, site: &str, kubeconfig: &Path) -> String {
     let cluster = arm_resource(fleet, &format!("/connectedClusters/clinic-{site}"))
         .unwrap_or_else(|| panic!("clinic-{site} is not in Azure"));
     let id = cluster["id"].as_str().unwrap().to_owned();
-    let key = agent_key(&kubeconfig);
+    let key = agent_key(kubeconfig);
     assert!(
         key.starts_with("-----BEGIN RSA PRIVATE KEY-----"),
         "the agent key is PKCS#1 PEM"
@@ -270,6 +270,14 @@ fn assert_connected(fleet: &ArcFleet, site: &str) -> String {
         .heartbeat(&id, &key, "1.21.10")
         .expect("the agents' heartbeat signs");
     assert_eq!(answer["properties"]["connectivityStatus"], "Connected");
+    id
+}
+
+/// The connected cluster in Azure holds the public half of the key the cluster holds,
+/// and its agents can prove it: the lab's heartbeat checks their signature.
+fn assert_connected(fleet: &ArcFleet, site: &str) -> String {
+    let kubeconfig = kubeconfig(fleet, site);
+    let id = play_agents(fleet, site, &kubeconfig);
     let config = kubectl(
         &kubeconfig,
         &[
@@ -665,4 +673,180 @@ fn a_cluster_behind_a_jump_host_gets_its_agents_through_it() {
     );
     let (code, text) = fleet.detailed_plan();
     assert_eq!(code, 0, "a second plan is empty:\n{text}");
+}
+
+/// A site of the rollout test: its host, its cluster, connected to Arc, and a marker file
+/// written once it is connected.
+const ROLLOUT_SITE: &str = r#"
+variable "host" {
+  type = object({ address = string, port = number, host_key = string })
+}
+variable "name" {
+  type = string
+}
+variable "bundle" {
+  type = object({ url = string, sha256 = string })
+}
+
+resource "host" "this" {
+  address  = var.host.address
+  port     = var.host.port
+  host_key = var.host.host_key
+}
+
+resource "cluster" "this" {
+  name                = var.name
+  kubernetes_version  = "1.30.5"
+  control_plane_hosts = [host.this.id]
+  install_runtime     = false
+}
+
+resource "arc_connected_cluster" "this" {
+  name                = "clinic-${var.name}"
+  resource_group_name = "clinics"
+  location            = "westeurope"
+  kubeconfig          = cluster.this.admin_kubeconfig
+
+  agent_bundle {
+    url     = var.bundle.url
+    sha256  = var.bundle.sha256
+    version = "1.21.10"
+  }
+}
+"#;
+
+const ROLLOUT: &str = r#"
+variable "lab" {
+  type = object({
+    client_key = string
+    hosts      = map(object({ address = string, port = number, host_key = string, private = bool }))
+    jump       = string
+  })
+}
+variable "bundle" {
+  type = object({ url = string, sha256 = string })
+}
+
+provider "host" {
+  private_key_file = var.lab.client_key
+  connect_timeout  = "3s"
+}
+provider "kubernetes" {
+  wait_timeout = "120s"
+}
+
+module "site" {
+  for_each = var.lab.hosts
+  source   = "./site"
+  host     = each.value
+  name     = each.key
+  bundle   = var.bundle
+}
+
+rollout "arc" {
+  health_gates = ["arc_connected"]
+  gate_timeout = "10s"
+
+  stage "canary" {
+    sites = [module.site["lab-1"]]
+  }
+  stage "rest" {
+    sites = [module.site]
+  }
+}
+"#;
+
+/// The admin kubeconfig of `module.site[SITE]`'s cluster, written 0600.
+fn site_kubeconfig(fleet: &ArcFleet, site: &str) -> PathBuf {
+    let state = fleet.pulled_state();
+    let module = format!("module.site[\"{site}\"]");
+    let text = state["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["type"] == "cluster" && r["module"] == module.as_str())
+        .and_then(|r| r["instances"][0]["attributes"]["admin_kubeconfig"].as_str())
+        .unwrap_or_else(|| panic!("{module}.cluster.this is not in the state"))
+        .to_owned();
+    let path = fleet.path(&format!("{site}.kubeconfig"));
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    path
+}
+
+#[test]
+fn a_rollout_gated_on_arc_waits_for_each_site_to_be_connected() {
+    let lab = Lab::start_with(LabSpec {
+        hosts: 2,
+        private: 0,
+    })
+    .expect("the lab starts");
+    let mut config = ArmLab::config(TENANT, SUBSCRIPTION);
+    config.applications = vec![Application {
+        client_id: CLIENT.into(),
+        secrets: vec![CLIENT_SECRET.into()],
+        ..Application::default()
+    }];
+    let fleet = ArcFleet::new(ArmLab::start(config).expect("the lab's Azure starts"));
+    fleet.write("lab.auto.hcl", &lab.to_hcl());
+    fleet.write(
+        "inputs.auto.hcl",
+        &format!(
+            "bundle = {{ url = {:?}, sha256 = {:?} }}\n",
+            fleet.bundle_url, fleet.bundle_sha256
+        ),
+    );
+    fleet.write("main.hcl", ROLLOUT);
+    std::fs::create_dir_all(fleet.path("site")).unwrap();
+    fleet.write("site/main.hcl", ROLLOUT_SITE);
+    fleet.write("provider.hcl", &fleet.provider_block(CLIENT, CLIENT_SECRET));
+    fleet.ok(&["init", "-input=false"]);
+    // The plan, then the exit code and output of applying it.
+    let plan_then_apply = || {
+        let plan = fleet.ok(&["plan", "-input=false", "-no-color", "-out", "change.plan"]);
+        let out = fleet.run(&["apply", "-input=false", "-no-color", "change.plan"]);
+        (plan, out.status.code(), fleetform_tests::output_text(&out))
+    };
+    let in_azure = |site: &str| arm_resource(&fleet, &format!("/connectedClusters/clinic-{site}"));
+
+    // The canary is connected in Azure, but no agent has reported from it yet: Azure says
+    // Connecting, the gate does not pass, and the other site is not started.
+    let (_, code, halted) = plan_then_apply();
+    assert_eq!(code, Some(1), "{halted}");
+    assert!(halted.contains("Rollout halted"), "{halted}");
+    assert!(
+        halted.contains("module.site[\"lab-1\"] failed: ")
+            && halted.contains("arc_connected")
+            && halted.contains("clinic-lab-1 is Connecting"),
+        "{halted}"
+    );
+    assert!(in_azure("lab-1").is_some());
+    assert!(in_azure("lab-2").is_none(), "lab-2 was not started");
+
+    // Its agents report: the next apply resumes, the canary passes, lab-2 is connected and
+    // waits for its own agents in turn.
+    play_agents(&fleet, "lab-1", &site_kubeconfig(&fleet, "lab-1"));
+    let (plan, code, second) = plan_then_apply();
+    assert!(
+        plan.contains("resumes the rollout halted in stage \"canary\""),
+        "{plan}"
+    );
+    assert_eq!(code, Some(1), "{second}");
+    assert!(
+        second.contains("module.site[\"lab-2\"] failed: ")
+            && second.contains("clinic-lab-2 is Connecting")
+            && !second.contains("module.site[\"lab-1\"] failed: "),
+        "{second}"
+    );
+    assert!(in_azure("lab-2").is_some());
+
+    // Both connected: the rollout completes.
+    play_agents(&fleet, "lab-2", &site_kubeconfig(&fleet, "lab-2"));
+    let (_, code, done) = plan_then_apply();
+    assert_eq!(code, Some(0), "{done}");
+    assert_eq!(
+        fleet.pulled_state()["rollouts"]["arc"]["status"],
+        "completed",
+        "{done}"
+    );
 }

@@ -168,7 +168,6 @@ fn a_slow_site_holds_back_only_its_own_changes() {
         private: 0,
     })
     .expect("lab");
-    lab.hide_root_bashrc();
     let dir = tempfile::tempdir().unwrap();
     sites(dir.path(), &lab);
     ok(dir.path(), &["init", "-input=false"]);

@@ -106,6 +106,12 @@ const LEASE_DIR: &str = "/run/fleetform-lab";
 /// in the background, then execs the rest of the arguments (sshd). The agent thus shares
 /// the host's network, mount and UTS namespaces, and is sshd's child. Values arrive only
 /// as positional parameters.
+///
+/// Root's shell startup files are masked with empty ones, as on a freshly installed host:
+/// bash sources ~/.bashrc for every command sshd runs, and the machine's own (a development
+/// machine's `pyenv init`, say) would otherwise run in every host, cost CPU on every exec
+/// channel and, worse, take the machine-wide locks such tools take: `pyenv rehash` waits
+/// 60 s for a lock a killed shell left behind, and every command on every host with it.
 const HOST_INIT: &str = r#"set -eu
 hostname "$1"
 agent="$2"
@@ -117,6 +123,10 @@ while [ "$1" != -- ]; do
   shift
 done
 shift
+home=$(getent passwd root | cut -d: -f6)
+for rc in .bashrc .bash_profile .bash_login .profile; do
+  if [ -f "$home/$rc" ]; then mount --bind /dev/null "$home/$rc"; fi
+done
 cat > /usr/local/sbin/systemctl <<'SHIM'
 #!/bin/sh
 # The lab host's systemctl: there is no systemd in a lab host. Records every call, accepts

@@ -263,31 +263,6 @@ impl Lab {
         self.dir().join(files::SSH_CONFIG)
     }
 
-    /// Hides root's ~/.bashrc from the hosts' login shells, for benchmarks: bash sources it
-    /// for every command sshd runs, so on a development machine whose ~/.bashrc runs e.g.
-    /// `pyenv init` every exec channel would pay for that (about 0.15 CPU-s here, on CPUs the
-    /// hosts and the tools share) and a bench would measure it instead of the tools. The bind
-    /// mount is made inside each host's private mount namespace, so it goes away with the
-    /// lab and the machine's own file is untouched.
-    pub fn hide_root_bashrc(&self) {
-        for h in self.hosts() {
-            let out = self.exec(
-                &h.name,
-                &[
-                    "sh",
-                    "-c",
-                    "if [ -f \"$HOME/.bashrc\" ]; then mount --bind /dev/null \"$HOME/.bashrc\"; fi",
-                ],
-            );
-            assert!(
-                out.status.success(),
-                "hide ~/.bashrc on {}: {}",
-                h.name,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-
     /// Runs `argv` on the host named `name` as root, over the system ssh client with the
     /// lab's pinned keys (through the jump host for private hosts). Each word is quoted,
     /// so the remote shell sees data, not code.

@@ -226,11 +226,18 @@ fn check_gates(
     for (r, rollout) in root.rollouts.values().enumerate() {
         for (gate, loc) in &rollout.health_gates {
             if !reported[r].contains(gate.as_str()) {
+                let mut known: Vec<String> = reported[r].iter().map(|g| format!("{g:?}")).collect();
+                known.sort();
+                let known = if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                };
                 diags.push(
                     Diagnostic::warning(
                         "Health gate reported by nothing",
                         format!(
-                            "No resource in the sites of rollout {:?} reports the gate {gate:?}, so it holds nothing back. Gates today: \"api_ready\" and \"nodes_ready\" (reported by cluster).",
+                            "No resource in the sites of rollout {:?} reports the gate {gate:?}, so it holds nothing back. Gates the resources of its sites report: {known}.",
                             rollout.name
                         ),
                     )

@@ -99,7 +99,7 @@ pub fn deferred(
             Diagnostic::warning(
                 "Site unreachable: changes deferred",
                 format!(
-                    "{site} could not be reached ({why}). The rest of the fleet was applied; {} change(s) of this site are deferred, kept in state and shown by every plan until an apply makes them:\n{}",
+                    "{site} could not be reached ({why}); its {} change(s) are deferred, kept in state and shown by every plan until an apply makes them:\n{}",
                     changes.len(),
                     lines.join("\n")
                 ),

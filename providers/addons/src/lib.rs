@@ -21,9 +21,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use fleetform_sdk::{
-    ApplyRequest, ApplyResponse, ConfigureRequest, Diagnostics, InitRequest, InitResponse,
-    PlanRequest, PlanResponse, Provider, ProviderError, ProviderSchema, ReadRequest,
-    ValidateRequest, Value,
+    ApplyRequest, ApplyResponse, ConfigureRequest, Diagnostics, GateRequest, GateStatus,
+    InitRequest, InitResponse, PlanRequest, PlanResponse, Provider, ProviderError, ProviderSchema,
+    ReadRequest, ValidateRequest, Value,
 };
 
 use addon::Settings;
@@ -219,6 +219,23 @@ impl Provider for AddonsProvider {
                 new_state: request.prior,
                 error: Some(unknown_type(other)),
             },
+        }
+    }
+
+    fn health_gates(&self, type_name: &str) -> &'static [&'static str] {
+        match type_name {
+            "addon" => addon::gates::GATES,
+            _ => &[],
+        }
+    }
+
+    async fn check_gates(&self, request: GateRequest) -> Result<Vec<GateStatus>, ProviderError> {
+        match request.type_name.as_str() {
+            "addon" => {
+                let settings = self.settings();
+                addon::gates::check(&self.context(&settings), &request.state, &request.gates).await
+            }
+            other => Err(unknown_type(other)),
         }
     }
 

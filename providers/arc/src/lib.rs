@@ -20,6 +20,7 @@ pub mod deferral;
 pub mod extension;
 mod failure;
 pub mod flux;
+pub mod gates;
 pub mod health;
 pub mod in_cluster;
 pub mod resources;
@@ -30,8 +31,9 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use fleetform_sdk::{
-    ApplyRequest, ApplyResponse, ConfigureRequest, Diagnostics, PlanRequest, PlanResponse,
-    Provider, ProviderError, ProviderSchema, ReadRequest, ValidateRequest, Value,
+    ApplyRequest, ApplyResponse, ConfigureRequest, Diagnostics, GateRequest, GateStatus,
+    PlanRequest, PlanResponse, Provider, ProviderError, ProviderSchema, ReadRequest,
+    ValidateRequest, Value,
 };
 
 use config::Settings;
@@ -179,6 +181,25 @@ impl Provider for ArcProvider {
         // State never records "known after apply".
         response.new_state = response.new_state.map(values::known);
         response
+    }
+
+    fn health_gates(&self, type_name: &str) -> &'static [&'static str] {
+        match type_name {
+            "arc_connected_cluster" => gates::GATES,
+            _ => &[],
+        }
+    }
+
+    async fn check_gates(&self, request: GateRequest) -> Result<Vec<GateStatus>, ProviderError> {
+        match request.type_name.as_str() {
+            "arc_connected_cluster" => {
+                let session = self.session()?;
+                gates::check(&session, &request.state, &request.gates, &request.cancel).await
+            }
+            other => Err(ProviderError::permanent(format!(
+                "{other} reports no health gates"
+            ))),
+        }
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError> {

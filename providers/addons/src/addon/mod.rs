@@ -4,6 +4,7 @@
 //! with inventory and prune, and observes at refresh. State keeps the inventory and, per
 //! object, the fields fleetform owns, so plans show object-level differences.
 
+pub mod gates;
 pub mod issuer;
 pub mod pools;
 pub mod spec;

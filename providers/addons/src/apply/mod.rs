@@ -644,36 +644,22 @@ async fn wait_ready(
 ) -> Result<(), ApplyError> {
     let mut pending: Vec<&Object> = objects.to_vec();
     loop {
+        let ids: Vec<&ObjectId> = pending.iter().map(|o| &o.id).collect();
         let mut waiting = Vec::new();
         let mut still = Vec::new();
-        for object in pending {
-            let id = &object.id;
-            let Some(resource) = cluster
-                .resource(&id.group, &id.version, &id.kind, false)
-                .await?
-            else {
-                still.push(object);
-                waiting.push(format!("{} (its kind is not served)", id.describe()));
-                continue;
-            };
-            let current = cluster.get(&resource, &id.namespace, &id.name).await?;
-            let state = match &current {
-                Some(object) => ready::check(id, object),
-                None => Readiness::Waiting("it does not exist".into()),
-            };
-            match state {
-                Readiness::Ready => {}
-                Readiness::Waiting(why) => {
-                    still.push(object);
-                    waiting.push(format!("{} ({why})", id.describe()));
-                }
+        for (index, readiness) in look(cluster, &ids).await? {
+            let id = ids[index];
+            match readiness {
                 Readiness::Failed(why) => {
                     return Err(ApplyError::Object {
                         object: id.describe(),
                         message: format!("failed: {why}"),
                     });
                 }
+                Readiness::Waiting(why) => waiting.push(format!("{} ({why})", id.describe())),
+                Readiness::Ready => continue,
             }
+            still.push(pending[index]);
         }
         if still.is_empty() {
             return Ok(());
@@ -685,6 +671,46 @@ async fn wait_ready(
         tokio::time::sleep(POLL).await;
         pending = still;
     }
+}
+
+/// One look at the objects `ids` in the cluster: those not ready, as `describe()` and why
+/// (an object that failed, a Job say, says so).
+pub async fn not_ready(cluster: &Cluster, ids: &[ObjectId]) -> Result<Vec<String>, ApplyError> {
+    let refs: Vec<&ObjectId> = ids.iter().collect();
+    Ok(look(cluster, &refs)
+        .await?
+        .into_iter()
+        .map(|(index, readiness)| {
+            let why = match readiness {
+                Readiness::Failed(why) => format!("failed: {why}"),
+                Readiness::Waiting(why) => why,
+                Readiness::Ready => String::new(),
+            };
+            format!("{} ({why})", ids[index].describe())
+        })
+        .collect())
+}
+
+/// Reads each of `ids` once; returns the index and readiness of each that is not ready.
+async fn look(cluster: &Cluster, ids: &[&ObjectId]) -> Result<Vec<(usize, Readiness)>, ApplyError> {
+    let mut found = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        let Some(resource) = cluster
+            .resource(&id.group, &id.version, &id.kind, false)
+            .await?
+        else {
+            found.push((index, Readiness::Waiting("its kind is not served".into())));
+            continue;
+        };
+        let readiness = match cluster.get(&resource, &id.namespace, &id.name).await? {
+            Some(object) => ready::check(id, &object),
+            None => Readiness::Waiting("it does not exist".into()),
+        };
+        if readiness != Readiness::Ready {
+            found.push((index, readiness));
+        }
+    }
+    Ok(found)
 }
 
 /// Reads what the cluster holds of `recorded` objects: their owned fields now (with fields
