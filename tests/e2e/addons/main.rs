@@ -10,6 +10,7 @@
 mod cluster;
 
 mod fleet;
+mod gates;
 mod waits;
 
 use std::path::{Path, PathBuf};
