@@ -2,8 +2,12 @@
 //! reproduces, and adapting to the machine's speed, so a busy or idle CI machine kills as many runs
 //! mid-operation as this one.
 
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::Lcg;
 
@@ -52,4 +56,39 @@ impl KillMoments {
     pub fn span(&self) -> Duration {
         self.span
     }
+}
+
+/// The kill tests' fleet is `local_file.node[i]` writing `out/i.txt`: the files there now.
+pub fn files_on_disk(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir.join("out"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".txt"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Files under `dir/out` that a killed run created and forgot: neither the state
+/// (`pulled`, as `state pull` prints it, the journal replayed) records their
+/// `local_file.node[i]` nor names it in a pending operation that the next plan settles.
+pub fn forgotten_files(dir: &Path, pulled: &Value) -> Vec<String> {
+    let recorded = pulled["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["type"] == "local_file" && r["name"] == "node" && r["module"].is_null())
+        .flat_map(|r| r["instances"].as_array().cloned().unwrap_or_default())
+        .filter_map(|i| i["index_key"].as_u64())
+        .map(|i| format!("{i}.txt"));
+    let pending = pulled["pending_operations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["address"].as_str())
+        .filter_map(|a| a.strip_prefix("local_file.node[")?.strip_suffix(']'))
+        .map(|i| format!("{i}.txt"));
+    let known: BTreeSet<String> = recorded.chain(pending).collect();
+    files_on_disk(dir).difference(&known).cloned().collect()
 }

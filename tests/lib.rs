@@ -230,6 +230,12 @@ pub fn release_fleetform() -> PathBuf {
 
 /// A finished command's exit code, standard output and standard error, for assertion
 /// messages.
+/// `text` with every run of whitespace made one space, so that a message the renderer
+/// wrapped (line breaks and the indentation of continued lines) can be searched whole.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 pub fn output_text(out: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",

@@ -410,9 +410,16 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
         .unwrap();
     assert!(!refused.status.success(), "{}", text(&refused));
 
-    // Nothing to do on a second plan.
+    // Nothing to do on a second plan; no addon installs a pod network in this cluster,
+    // and the plan says so.
     let again = run_in(dir, &["plan", "-detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(
+        fleetform_tests::one_line(&text(&again))
+            .contains("no addon with pod_network = true has installed one"),
+        "{}",
+        text(&again)
+    );
 
     // Drift on a host is found at refresh and written back.
     let second = &hosts[1];

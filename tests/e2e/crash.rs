@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 const KILLS: usize = 30;
 
-use fleetform_tests::kill::KillMoments;
+use fleetform_tests::kill::{KillMoments, files_on_disk, forgotten_files};
 use fleetform_tests::{fleetform, run_in};
 
 const INSTANCES: usize = 100; // of each type: 200 in all
@@ -30,17 +30,6 @@ resource "local_file" "node" {{
 }}
 "#
     )
-}
-
-fn files_on_disk(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir.join("out"))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".txt"))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn files_in_state(dir: &Path) -> BTreeSet<String> {
@@ -116,6 +105,13 @@ fn killing_apply_at_random_moments_never_loses_or_corrupts_state() {
         assert!(
             ghosts.len() <= 10,
             "round {round}: state records files that are gone: {ghosts:?}"
+        );
+        let pulled = run_in(dir.path(), &["state", "pull"]);
+        let pulled: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
+        let forgotten = forgotten_files(dir.path(), &pulled);
+        assert!(
+            forgotten.is_empty(),
+            "round {round}: files created but neither recorded nor pending: {forgotten:?}"
         );
         round += 1;
     }

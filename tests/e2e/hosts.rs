@@ -528,6 +528,13 @@ fn configuration_values_reach_hosts_as_data_and_secrets_stay_out_of_output() {
         applied.contains("the command exited with code 3"),
         "{applied}"
     );
+    // At debug, each provider call is a line with its address, action and outcome.
+    assert!(
+        applied.contains("applied address=host_file.secret action=Create")
+            && applied.contains("applied address=host_command.leaky_failure action=Create")
+            && applied.contains("ok=false"),
+        "{applied}"
+    );
     // Its stderr came from a command with a secret in its inputs: not quoted.
     assert!(
         applied.contains("(output suppressed due to sensitive value in config)"),
@@ -561,10 +568,23 @@ fn configuration_values_reach_hosts_as_data_and_secrets_stay_out_of_output() {
         .expect("host_command.argv in state");
     assert_eq!(argv["values"]["stdout"], HOSTILE, "{argv}");
     assert_eq!(argv["values"]["exit_code"], 0);
+    let secret_file = resources(&json)
+        .into_iter()
+        .find(|r| r["address"] == "host_file.secret")
+        .expect("host_file.secret in state");
+    assert_eq!(
+        secret_file["sensitive_values"]["sha256"], true,
+        "the digest of secret content is recorded as sensitive: {secret_file}"
+    );
 
-    // No secret in the plan, the apply output, its debug logs, or the error messages.
+    // No secret in the plan, the apply output, its debug logs, or the error messages; nor
+    // the digest of the secret file's content, from which a short secret could be guessed.
     let shown = text(&run_in(dir.path(), &["show"]));
-    for secret in SECRETS {
+    let secret_digest: String = openssl::sha::sha256(b"canary-content-91bd")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for secret in SECRETS.iter().copied().chain([secret_digest.as_str()]) {
         for (what, output) in [("plan", &plan), ("apply", &applied), ("show", &shown)] {
             assert!(
                 !output.contains(secret),

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use fleetform_tests::kill::KillMoments;
+use fleetform_tests::kill::{KillMoments, files_on_disk, forgotten_files};
 use fleetform_tests::output_text;
 use fleetform_tests::remote_state::{Kind, Remote};
 use fleetform_tests::services::postgres;
@@ -410,17 +410,6 @@ fn azurerm_lease_of_a_killed_run_expires_and_its_journal_is_replayed() {
     killed_holder(Kind::Azurerm, "killed");
 }
 
-fn files_on_disk(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir.join("out"))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".txt"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn files_in_state(list: &[String]) -> BTreeSet<String> {
     list.iter()
         .filter_map(|l| {
@@ -494,6 +483,14 @@ fn thirty_kills(kind: Kind, name: &str) {
         assert!(
             ghosts.len() <= 10,
             "round {round}: state records files that are gone: {ghosts:?}"
+        );
+        let pulled = remote.run(dir.path(), &["state", "pull"]);
+        ok(&pulled, "state pull after a kill");
+        let pulled: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
+        let forgotten = forgotten_files(dir.path(), &pulled);
+        assert!(
+            forgotten.is_empty(),
+            "round {round}: files created but neither recorded nor pending: {forgotten:?}"
         );
         if kind == Kind::Azurerm {
             clear_lease(&remote, dir.path());

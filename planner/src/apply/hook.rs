@@ -456,7 +456,16 @@ impl ApplyHook<'_> {
             };
             async move {
                 recorded?;
-                Ok::<_, String>(provider.apply(request).await)
+                let started = std::time::Instant::now();
+                let response = provider.apply(request).await;
+                tracing::debug!(
+                    address = %addr,
+                    ?action,
+                    elapsed = ?started.elapsed(),
+                    ok = response.error.is_none(),
+                    "applied"
+                );
+                Ok::<_, String>(response)
             }
         };
         if change.action == Action::DeleteThenCreate {

@@ -541,6 +541,7 @@ impl Deleter<'_> {
         })
         .await;
         let deleted = matches!(&response, Ok(r) if r.error.is_none());
+        tracing::debug!(address = %addr, elapsed = ?started.elapsed(), ok = deleted, "destroyed");
         // A deposed object is not at its address: only its pending delete ends.
         if deleted && !change.deposed {
             record(recorder, addr, None, &mut recorded);

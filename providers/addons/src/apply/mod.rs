@@ -225,6 +225,24 @@ async fn resolve(
     Ok(resolved)
 }
 
+/// Resolves the bundle's kinds again until every one is served (or the apply's time is
+/// up): a real API server adds an Established CRD's kinds to discovery a moment later.
+async fn resolve_once_served(
+    cluster: &Cluster,
+    bundle: &mut Bundle,
+    started: Instant,
+    timeout: Duration,
+) -> Result<Resolved, ApplyError> {
+    loop {
+        let resolved = resolve(cluster, bundle, true).await?;
+        if resolved.iter().all(Option::is_some) || started.elapsed() >= timeout {
+            return Ok(resolved);
+        }
+        tracing::debug!("waiting for discovery to serve the kinds of newly established CRDs");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// A server-side apply that resolves conflicts as [`Options`] says: drift is taken back,
 /// other managers' fields are left out (or taken with `force_conflicts`).
 struct Applied {
@@ -479,7 +497,7 @@ async fn apply_all(
         .collect();
     if !crds.is_empty() {
         wait_ready(cluster, &crds, started, options.timeout).await?;
-        resolved = resolve(cluster, &mut bundle, true).await?;
+        resolved = resolve_once_served(cluster, &mut bundle, started, options.timeout).await?;
     }
     let mut ranks: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, object) in bundle.objects.iter().enumerate() {

@@ -263,7 +263,9 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
             let mut state = planned.as_object().cloned().unwrap_or_default();
             state.insert("owner".into(), owner.into());
             state.insert("group".into(), group.into());
-            state.insert("sha256".into(), digest.into());
+            // Keeps the plan's mark: the digest of secret content stays sensitive in state.
+            let secret = matches!(planned.get("sha256"), Value::Sensitive(_));
+            state.insert("sha256".into(), Value::from(digest).mark_if(secret));
             ApplyResponse {
                 new_state: Some(Value::Object(state)),
                 error: None,
