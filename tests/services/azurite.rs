@@ -1,11 +1,18 @@
 //! Azurite's Blob service for tests (npm `azurite@3.35`, always with `--disableTelemetry`),
 //! on a free loopback port with its files in a temporary directory. Tests talk to it with
 //! the emulator's well-known development account.
+//!
+//! [`start_https`] starts one that takes Entra ID bearer tokens: Azurite accepts them only
+//! over HTTPS and with `--oauth basic`, which checks a token's times, issuer
+//! (`https://sts.windows.net/…`) and audience (`https://storage.azure.com`), not its
+//! signature. Its certificate, for 127.0.0.1 and localhost, comes from a CA made for it
+//! ([`SecureAzurite::ca_file`]), which clients must be told to trust.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::{after_this_process, free_port, wait_for_port};
 
@@ -44,18 +51,191 @@ pub fn shared() -> &'static Azurite {
 
 /// Starts a new Blob service.
 pub fn start() -> Result<Azurite, String> {
-    let bin = binary();
-    if !bin.is_file() {
-        return Err(format!(
-            "Azurite is missing at {}: install it with `mkdir -p /opt/azurite && npm install --prefix /opt/azurite azurite@3.35` (.ci/run does), or set FLEETFORM_AZURITE",
-            bin.display()
-        ));
+    check_binary()?;
+    let dir = temp_dir()?;
+    launch(&dir, &[]).map(|port| Azurite { port })
+}
+
+/// A Blob service over HTTPS that takes Entra ID bearer tokens (`--oauth basic`).
+#[derive(Debug)]
+pub struct SecureAzurite {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    ca_file: PathBuf,
+}
+
+impl SecureAzurite {
+    /// The account's blob endpoint, `https://127.0.0.1:PORT/devstoreaccount1`.
+    pub fn endpoint(&self) -> String {
+        format!("https://127.0.0.1:{}/{ACCOUNT}", self.port)
     }
-    let dir = tempfile::Builder::new()
+
+    /// The CA (PEM) that issued its certificate.
+    pub fn ca_file(&self) -> &Path {
+        &self.ca_file
+    }
+
+    /// Creates a container (nothing when it exists), authorized with [`emulator_token`].
+    pub fn create_container(&self, name: &str) -> Result<(), String> {
+        let (status, _) = self.call(reqwest::Method::PUT, &format!("{name}?restype=container"))?;
+        match status {
+            201 | 409 => Ok(()),
+            other => Err(format!("creating container {name}: {other}")),
+        }
+    }
+
+    /// A blob's content (`None` when it does not exist), authorized with
+    /// [`emulator_token`].
+    pub fn blob(&self, container: &str, name: &str) -> Result<Option<Vec<u8>>, String> {
+        match self.call(reqwest::Method::GET, &format!("{container}/{name}"))? {
+            (200, body) => Ok(Some(body)),
+            (404, _) => Ok(None),
+            (other, _) => Err(format!("reading {container}/{name}: {other}")),
+        }
+    }
+
+    /// One request with its own runtime on a thread of its own (so that sync and async
+    /// tests alike can make it), trusting only the service's CA.
+    fn call(&self, method: reqwest::Method, path: &str) -> Result<(u16, Vec<u8>), String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let url = format!("{}/{path}", self.endpoint());
+        let ca = std::fs::read(&self.ca_file).map_err(|e| e.to_string())?;
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    runtime.block_on(async {
+                        let certs = reqwest::Certificate::from_pem_bundle(&ca)
+                            .map_err(|e| e.to_string())?;
+                        let http = reqwest::Client::builder()
+                            .tls_certs_only(certs)
+                            .build()
+                            .map_err(|e| e.to_string())?;
+                        let response = http
+                            .request(method.clone(), &url)
+                            .bearer_auth(emulator_token())
+                            .header("x-ms-version", "2021-08-06")
+                            .header("content-length", "0")
+                            .send()
+                            .await
+                            .map_err(|e| format!("{method} {url}: {e}"))?;
+                        let status = response.status().as_u16();
+                        let body = response.bytes().await.map_err(|e| e.to_string())?;
+                        Ok((status, body.to_vec()))
+                    })
+                })
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        })
+    }
+}
+
+/// A bearer token `--oauth basic` accepts: unsigned, for Azure Storage, issued by
+/// "sts.windows.net", valid for an hour. Only an emulator takes it.
+pub fn emulator_token() -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let header = serde_json::json!({"alg": "none", "typ": "JWT"});
+    let claims = serde_json::json!({
+        "aud": "https://storage.azure.com",
+        "iss": "https://sts.windows.net/00000000-0000-0000-0000-000000000000/",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+    });
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+/// Starts a new Blob service over HTTPS with `--oauth basic`, its certificate for
+/// 127.0.0.1 and localhost issued by a CA of its own.
+pub fn start_https() -> Result<SecureAzurite, String> {
+    check_binary()?;
+    let dir = temp_dir()?;
+    let pki = dir.join("tls");
+    std::fs::create_dir(&pki).map_err(|e| format!("{}: {e}", pki.display()))?;
+    let (ca_pem, cert_pem, key_pem) = serving_certificate()?;
+    let write = |name: &str, text: &str| {
+        let path = pki.join(name);
+        std::fs::write(&path, text)
+            .map(|()| path.clone())
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let ca_file = write("ca.pem", &ca_pem)?;
+    let cert = write("cert.pem", &cert_pem)?;
+    let key = write("key.pem", &key_pem)?;
+    let args: Vec<OsString> = vec![
+        "--cert".into(),
+        cert.into(),
+        "--key".into(),
+        key.into(),
+        "--oauth".into(),
+        "basic".into(),
+    ];
+    launch(&dir, &args).map(|port| SecureAzurite { port, ca_file })
+}
+
+/// A fresh CA and the certificate it issues for 127.0.0.1 and localhost, with its key:
+/// `(ca, certificate, key)` in PEM.
+fn serving_certificate() -> Result<(String, String, String), String> {
+    let fail = |e: rcgen::Error| format!("Azurite's certificate: {e}");
+    let ca_key = rcgen::KeyPair::generate().map_err(fail)?;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "fleetform test Azurite CA");
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca = ca_params.self_signed(&ca_key).map_err(fail)?;
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().map_err(fail)?;
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).map_err(fail)?;
+    params.subject_alt_names.push(rcgen::SanType::IpAddress(
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    ));
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "blob.azurite.fleetform");
+    let cert = params.signed_by(&key, &issuer).map_err(fail)?;
+    Ok((ca.pem(), cert.pem(), key.serialize_pem()))
+}
+
+fn check_binary() -> Result<(), String> {
+    let bin = binary();
+    if bin.is_file() {
+        return Ok(());
+    }
+    Err(format!(
+        "Azurite is missing at {}: install it with `mkdir -p /opt/azurite && npm install --prefix /opt/azurite azurite@3.35` (.ci/run does), or set FLEETFORM_AZURITE",
+        bin.display()
+    ))
+}
+
+fn temp_dir() -> Result<PathBuf, String> {
+    tempfile::Builder::new()
         .prefix("fleetform-azurite-")
         .tempdir()
-        .map_err(|e| e.to_string())?
-        .keep();
+        .map_err(|e| e.to_string())
+        .map(tempfile::TempDir::keep)
+}
+
+/// Runs `azurite-blob` on a free loopback port with its files in `dir` and `extra`
+/// arguments; stopped (and `dir` removed) when this process ends.
+fn launch(dir: &Path, extra: &[OsString]) -> Result<u16, String> {
+    let bin = binary();
     for _ in 0..5 {
         let port = free_port();
         // Azurite keeps every block of a blob in a file of its own and opens them all to
@@ -70,7 +250,8 @@ pub fn start() -> Result<Azurite, String> {
             .arg(&bin)
             .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
             .arg("--location")
-            .arg(&dir)
+            .arg(dir)
+            .args(extra)
             .args(["--disableTelemetry", "--silent"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -85,10 +266,10 @@ pub fn start() -> Result<Azurite, String> {
             &format!(
                 "kill {pid}; for i in $(seq 50); do kill -0 {pid} 2>/dev/null || break; sleep 0.2; done; kill -9 {pid} 2>/dev/null"
             ),
-            &dir,
+            dir,
         );
         if wait_for_port(port, Duration::from_secs(20)) {
-            return Ok(Azurite { port });
+            return Ok(port);
         }
     }
     Err("Azurite did not start".into())

@@ -3,18 +3,27 @@
 //! failure is transient (429, 5xx, a dropped connection). Every write the backend makes is
 //! conditional (a lease, an ETag, or an append position), so a retried write cannot land
 //! twice.
+//!
+//! With Entra ID, every request carries `Authorization: Bearer` with a Storage token from
+//! fleetform-azure's shared `Credential` (built on first use: the cloud may have to be read
+//! from a metadata host), which caches and refreshes it. A 401 or 403 answered to a bearer
+//! token makes the credential forget it and the request go once more with a new one; a
+//! second refusal is the error, which names the identity, never the token.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use fleetform_azure::AzureError;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
+use tokio::sync::OnceCell;
 
 use crate::config::Settings;
-use crate::credential::Credential;
+use crate::credential::{Credential, EntraId, STORAGE_SCOPE};
 
-/// The Blob service version requests ask for.
+/// The Blob service version requests ask for (bearer tokens need 2017-11-09 or later).
 const VERSION: &str = "2021-08-06";
 const ATTEMPTS: u32 = 5;
 
@@ -53,6 +62,9 @@ pub enum BlobError {
     /// The service could not be reached.
     #[error("{0}")]
     Transport(String),
+    /// No Entra ID token could be had (the identity was refused, or is misconfigured).
+    #[error("{0}")]
+    Auth(String),
 }
 
 impl BlobError {
@@ -60,7 +72,7 @@ impl BlobError {
     pub fn status(&self) -> Option<u16> {
         match self {
             BlobError::Status { status, .. } => Some(*status),
-            BlobError::Transport(_) => None,
+            BlobError::Transport(_) | BlobError::Auth(_) => None,
         }
     }
 
@@ -68,7 +80,7 @@ impl BlobError {
     pub fn code(&self) -> &str {
         match self {
             BlobError::Status { code, .. } => code,
-            BlobError::Transport(_) => "",
+            BlobError::Transport(_) | BlobError::Auth(_) => "",
         }
     }
 }
@@ -107,6 +119,81 @@ pub struct BlobClient {
     container: String,
     account: String,
     credential: Credential,
+    /// Entra ID tokens, when the credential is Entra ID.
+    bearer: Option<Arc<Bearer>>,
+}
+
+/// Storage tokens from fleetform-azure's shared credential, which caches them per scope
+/// and refreshes them before they expire.
+struct Bearer {
+    entra: Arc<EntraId>,
+    /// The HTTP client of Azure calls (fleetform-azure's: rustls, the system's trust roots
+    /// as `SSL_CERT_FILE` / `SSL_CERT_DIR` may replace them, verification always on).
+    http: reqwest::Client,
+    credential: OnceCell<fleetform_azure::Credential>,
+}
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bearer")
+            .field("credential", &self.entra.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bearer {
+    /// The shared credential, built on first use.
+    async fn credential(&self) -> Result<&fleetform_azure::Credential, BlobError> {
+        self.credential
+            .get_or_try_init(|| async {
+                let cloud = self
+                    .entra
+                    .cloud
+                    .resolve(&self.http)
+                    .await
+                    .map_err(|e| self.error(e))?;
+                fleetform_azure::Credential::new(&self.entra.auth, &cloud, &self.http)
+                    .map_err(|e| self.error(e))
+            })
+            .await
+    }
+
+    /// `Bearer TOKEN` for Azure Storage.
+    async fn header(&self) -> Result<String, BlobError> {
+        let token = self
+            .credential()
+            .await?
+            .token(STORAGE_SCOPE)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(format!("Bearer {}", token.token.expose()))
+    }
+
+    /// Drops the cached token after the service refused it.
+    async fn forget(&self) {
+        if let Some(credential) = self.credential.get() {
+            credential.forget(STORAGE_SCOPE).await;
+        }
+    }
+
+    /// A failure to get a token: unreachable authorities are retried like any
+    /// unreachable endpoint; anything else is the identity's problem.
+    fn error(&self, e: AzureError) -> BlobError {
+        match e {
+            AzureError::Unreachable { .. } => BlobError::Transport(format!(
+                "Entra ID ({}) for Azure Storage: {e}",
+                self.entra.kind
+            )),
+            // It names the credential already.
+            e @ AzureError::Auth { .. } => BlobError::Auth(format!(
+                "cannot get an Entra ID token for Azure Storage (use_azuread_auth): {e}"
+            )),
+            e => BlobError::Auth(format!(
+                "cannot get an Entra ID token for Azure Storage with the {} credential (use_azuread_auth): {e}",
+                self.entra.kind
+            )),
+        }
+    }
 }
 
 struct Response {
@@ -122,12 +209,21 @@ impl BlobClient {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        let bearer = match settings.credential.entra() {
+            Some(entra) => Some(Arc::new(Bearer {
+                entra: entra.clone(),
+                http: fleetform_azure::http_client(None).map_err(|e| e.to_string())?,
+                credential: OnceCell::new(),
+            })),
+            None => None,
+        };
         Ok(BlobClient {
             http,
             endpoint: settings.endpoint.clone(),
             container: settings.container.clone(),
             account: settings.account.clone(),
             credential: settings.credential.clone(),
+            bearer,
         })
     }
 
@@ -145,7 +241,10 @@ impl BlobClient {
         body: &[u8],
     ) -> Result<Response, BlobError> {
         let mut delay = Duration::from_millis(100);
-        for attempt in 1..=ATTEMPTS {
+        let mut attempt = 0;
+        let mut token_renewed = false;
+        loop {
+            attempt += 1;
             match self
                 .send_once(method.clone(), blob, query, headers, body)
                 .await
@@ -156,10 +255,25 @@ impl BlobClient {
                     tokio::time::sleep(wait).await;
                     delay = (delay * 2).min(Duration::from_secs(4));
                 }
+                Err((e, _)) if refused(&e) => {
+                    let Some(bearer) = &self.bearer else {
+                        return Err(e);
+                    };
+                    if token_renewed {
+                        return Err(refused_again(e, bearer));
+                    }
+                    // Revoked, or expired earlier than it said: once with a new token.
+                    tracing::debug!(
+                        credential = %bearer.entra.kind,
+                        "blob service refused the access token ({e}); asking Entra ID for a new one"
+                    );
+                    bearer.forget().await;
+                    token_renewed = true;
+                    attempt -= 1;
+                }
                 other => return other.map_err(|e| e.0),
             }
         }
-        unreachable!("the last attempt returns")
     }
 
     async fn send_once(
@@ -214,6 +328,19 @@ impl BlobClient {
         let full_path = format!("{}{path}", endpoint_path(&self.endpoint));
         if let Some(auth) = self.sign(&method, &full_path, query, &all, body.len()) {
             request = request.header("authorization", auth);
+        }
+        if let Some(bearer) = &self.bearer {
+            let mut value = reqwest::header::HeaderValue::try_from(
+                bearer.header().await.map_err(|e| (e, None))?,
+            )
+            .map_err(|_| {
+                (
+                    BlobError::Auth("Entra ID answered a token that is no header value".into()),
+                    None,
+                )
+            })?;
+            value.set_sensitive(true);
+            request = request.header("authorization", value);
         }
         let response = request.body(body.to_vec()).send().await.map_err(|e| {
             (
@@ -573,9 +700,40 @@ fn endpoint_path(endpoint: &str) -> &str {
 fn transient(e: &BlobError) -> bool {
     match e {
         BlobError::Transport(_) => true,
+        BlobError::Auth(_) => false,
         BlobError::Status { status, .. } => {
             *status == StatusCode::TOO_MANY_REQUESTS.as_u16() || (500..600).contains(status)
         }
+    }
+}
+
+/// The service refused the request's authorization.
+fn refused(e: &BlobError) -> bool {
+    matches!(e.status(), Some(401 | 403))
+}
+
+/// A bearer token refused again after a fresh one was asked for: what to check.
+fn refused_again(e: BlobError, bearer: &Bearer) -> BlobError {
+    let BlobError::Status {
+        status,
+        code,
+        message,
+    } = e
+    else {
+        return e;
+    };
+    let hint = if status == 403 {
+        "the identity needs a data role on the container or storage account, such as Storage Blob Data Contributor"
+    } else {
+        "check that the identity's tenant and cloud are the storage account's"
+    };
+    BlobError::Status {
+        status,
+        code,
+        message: format!(
+            "{message} (Entra ID, {} credential: a newly requested token was refused too; {hint})",
+            bearer.entra.kind
+        ),
     }
 }
 
@@ -648,7 +806,138 @@ fn tags(xml: &[u8], name: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::Mutex;
+
+    use fleetform_azure::{AuthConfig, CloudConfig};
+
     use super::*;
+
+    /// What the fake service saw: (path and query, Authorization header).
+    type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+    /// A loopback HTTP server playing a managed identity endpoint (tokens `token-1`,
+    /// `token-2`, ...) and a Blob service that accepts only the tokens `accept` allows.
+    fn fake_azure(accept: fn(&str) -> bool) -> (String, Seen) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            let mut issued = 0;
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let target = line.split(' ').nth(1).unwrap_or_default().to_owned();
+                let (mut authorization, mut length) = (String::new(), 0);
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    let header = header.trim_end();
+                    if header.is_empty() {
+                        break;
+                    }
+                    let (name, value) = header.split_once(':').unwrap_or_default();
+                    match name.to_ascii_lowercase().as_str() {
+                        "authorization" => authorization = value.trim().to_owned(),
+                        "content-length" => length = value.trim().parse().unwrap_or(0),
+                        _ => {}
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                log.lock()
+                    .unwrap()
+                    .push((target.clone(), authorization.clone()));
+                let answer = if target.starts_with("/msi") {
+                    assert!(
+                        target.contains("resource=https%3A%2F%2Fstorage.azure.com&")
+                            || target.ends_with("resource=https%3A%2F%2Fstorage.azure.com"),
+                        "{target}"
+                    );
+                    issued += 1;
+                    let token = format!(
+                        r#"{{"access_token":"token-{issued}","expires_in":"3600","token_type":"Bearer"}}"#
+                    );
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{token}",
+                        token.len()
+                    )
+                } else if accept(authorization.trim_start_matches("Bearer ")) {
+                    "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+                } else {
+                    "HTTP/1.1 403 Server failed to authenticate the request.\r\nx-ms-error-code: AuthenticationFailed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+                };
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        (base, seen)
+    }
+
+    fn client(base: &str) -> BlobClient {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let auth = AuthConfig {
+            use_msi: true,
+            msi_endpoint: Some(format!("{base}/msi")),
+            ..AuthConfig::default()
+        };
+        let entra = EntraId::new(auth, CloudConfig::default()).unwrap();
+        let settings = Settings {
+            account: "acct".into(),
+            container: "states".into(),
+            key: "fleet.state".into(),
+            endpoint: format!("{base}/acct"),
+            credential: Credential::EntraId(Arc::new(entra)),
+            snapshot: false,
+            lease_duration: Duration::from_secs(15),
+        };
+        BlobClient::new(&settings).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_forgotten_and_the_request_sent_once_more() {
+        let (base, log) = fake_azure(|token| token != "token-1");
+        let client = client(&base);
+        assert!(client.container_exists().await.unwrap());
+        let seen = log.lock().unwrap().clone();
+        let blob: Vec<&str> = seen
+            .iter()
+            .filter(|(t, _)| t.starts_with("/acct"))
+            .map(|(_, a)| a.as_str())
+            .collect();
+        assert_eq!(blob, ["Bearer token-1", "Bearer token-2"], "{seen:?}");
+        // The cached token serves the next request.
+        assert!(client.container_exists().await.unwrap());
+        let tokens = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| t.starts_with("/msi"))
+            .count();
+        assert_eq!(tokens, 2, "the renewed token is cached");
+    }
+
+    #[tokio::test]
+    async fn a_token_refused_twice_fails_with_a_message_without_the_token() {
+        let (base, seen) = fake_azure(|_| false);
+        let client = client(&base);
+        let err = client.container_exists().await.unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.status(), Some(403), "{text}");
+        assert!(text.contains("managed identity"), "{text}");
+        assert!(text.contains("Storage Blob Data"), "{text}");
+        assert!(!text.contains("token-"), "{text}");
+        let blob_requests = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| t.starts_with("/acct"))
+            .count();
+        assert_eq!(blob_requests, 2, "one request, one retry with a new token");
+    }
 
     #[test]
     fn xml_names_are_read_and_unescaped() {

@@ -1,10 +1,12 @@
 //! The `backend "azurerm"` settings, named as Terraform's `azurerm` backend names them.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use fleetform_azure::{AuthConfig, CloudConfig, Secret};
 use fleetform_planner::state::backend::registry::{BackendConfigError, BackendRequest};
 
-use crate::credential::Credential;
+use crate::credential::{Credential, EntraId};
 
 pub(crate) const ATTRIBUTES: &[&str] = &[
     "storage_account_name",
@@ -16,6 +18,40 @@ pub(crate) const ATTRIBUTES: &[&str] = &[
     "endpoint",
     "snapshot",
     "lease_duration",
+    // Entra ID (`use_azuread_auth`): Terraform's azurerm backend names, each falling back
+    // to the ARM_* variable the Arc provider (and azurerm) reads.
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "client_certificate",
+    "client_certificate_path",
+    "client_certificate_password",
+    "use_oidc",
+    "oidc_token",
+    "oidc_token_file_path",
+    "oidc_request_url",
+    "oidc_request_token",
+    "ado_pipeline_service_connection_id",
+    "use_msi",
+    "msi_endpoint",
+    "use_cli",
+    "environment",
+    "metadata_host",
+    // Accepted so that Terraform backend blocks work unchanged; Terraform uses it only to
+    // look up access keys or the blob endpoint through Resource Manager, which fleetform
+    // does not do (the data plane needs no subscription).
+    "subscription_id",
+];
+
+/// Settings that hold secrets.
+pub(crate) const SECRET_ATTRIBUTES: &[&str] = &[
+    "access_key",
+    "sas_token",
+    "client_secret",
+    "client_certificate",
+    "client_certificate_password",
+    "oidc_token",
+    "oidc_request_token",
 ];
 
 /// Where and how states are kept.
@@ -96,7 +132,18 @@ impl Settings {
         let access_key = r.string("access_key", &["ARM_ACCESS_KEY"])?;
         let sas_token = r.string("sas_token", &["ARM_SAS_TOKEN"])?;
         let use_azuread = r.bool("use_azuread_auth", &["ARM_USE_AZUREAD"], false)?;
-        let credential = Credential::choose(&account, access_key, sas_token, use_azuread)?;
+        let credential =
+            Credential::choose(&account, access_key, sas_token, use_azuread, || entra_id(r))?;
+        if credential.entra().is_some() && !endpoint.starts_with("https://") {
+            return Err(BackendConfigError::at(
+                "endpoint",
+                format!(
+                    "use_azuread_auth sends bearer tokens, which are never sent over plain HTTP (Azure Storage refuses them too): {endpoint} must be an https URL"
+                ),
+            ));
+        }
+        // Checked for its type only (see ATTRIBUTES).
+        r.string("subscription_id", &[])?;
         let lease = r.number("lease_duration", 60)?;
         if !(15..=60).contains(&lease) {
             return Err(BackendConfigError::at(
@@ -114,4 +161,44 @@ impl Settings {
             lease_duration: Duration::from_secs(lease),
         })
     }
+}
+
+/// The Entra ID identity and cloud, built as the Arc provider builds them: each attribute,
+/// else the ARM_* variable fleetform-azure's `AuthConfig::from_env` and
+/// `CloudConfig::from_env` read (azurerm's names and fallbacks) from the process's
+/// environment, which is what the CLI passes as the request's too.
+fn entra_id(r: &BackendRequest<'_>) -> Result<EntraId, BackendConfigError> {
+    let text = |name: &str| -> Result<Option<String>, BackendConfigError> {
+        Ok(r.string(name, &[])?.filter(|v| !v.trim().is_empty()))
+    };
+    let secret = |name: &str| Ok::<_, BackendConfigError>(text(name)?.map(Secret::new));
+    let path = |name: &str| Ok::<_, BackendConfigError>(text(name)?.map(PathBuf::from));
+    let env = AuthConfig::from_env();
+    let auth = AuthConfig {
+        tenant_id: text("tenant_id")?.or(env.tenant_id),
+        client_id: text("client_id")?.or(env.client_id),
+        client_secret: secret("client_secret")?.or(env.client_secret),
+        client_certificate_path: path("client_certificate_path")?.or(env.client_certificate_path),
+        client_certificate: secret("client_certificate")?.or(env.client_certificate),
+        client_certificate_password: secret("client_certificate_password")?
+            .or(env.client_certificate_password),
+        use_oidc: r.bool("use_oidc", &[], env.use_oidc)?,
+        oidc_token: secret("oidc_token")?.or(env.oidc_token),
+        oidc_token_file_path: path("oidc_token_file_path")?.or(env.oidc_token_file_path),
+        oidc_request_url: text("oidc_request_url")?.or(env.oidc_request_url),
+        oidc_request_token: secret("oidc_request_token")?.or(env.oidc_request_token),
+        ado_pipeline_service_connection_id: text("ado_pipeline_service_connection_id")?
+            .or(env.ado_pipeline_service_connection_id),
+        use_msi: r.bool("use_msi", &[], env.use_msi)?,
+        msi_endpoint: text("msi_endpoint")?.or(env.msi_endpoint),
+        use_cli: r.bool("use_cli", &[], env.use_cli)?,
+    };
+    let env_cloud = CloudConfig::from_env();
+    let cloud = CloudConfig {
+        environment: text("environment")?.or(env_cloud.environment),
+        metadata_host: text("metadata_host")?.or(env_cloud.metadata_host),
+        resource_manager_endpoint: None,
+        authority_host: None,
+    };
+    EntraId::new(auth, cloud)
 }

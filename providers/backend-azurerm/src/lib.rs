@@ -1,15 +1,19 @@
 //! `fleet { backend "azurerm" {} }`: state in Azure Blob Storage, with Terraform's `azurerm`
 //! backend settings (`storage_account_name`, `container_name`, `key`, `access_key` /
-//! `ARM_ACCESS_KEY`, `sas_token` / `ARM_SAS_TOKEN`, `use_azuread_auth`, `snapshot`) and an
-//! `endpoint` for the Blob service (Azurite, sovereign clouds).
+//! `ARM_ACCESS_KEY`, `sas_token` / `ARM_SAS_TOKEN`, `use_azuread_auth` / `ARM_USE_AZUREAD`
+//! with azurerm's identity settings, `snapshot`) and an `endpoint` for the Blob service
+//! (Azurite, sovereign clouds).
 //!
 //! - `config.rs`: the settings.
-//! - `credential.rs`: how requests are authorized (SharedKey, SAS; the seam for Entra ID).
-//! - `client.rs`: the only file that talks to the Blob service (REST, retries).
+//! - `credential.rs`: how requests are authorized (SharedKey, SAS, or Entra ID through
+//!   fleetform-azure's shared credentials).
+//! - `client.rs`: the only file that talks to the Blob service (REST, retries, bearer
+//!   tokens asked of the shared credential).
 //! - `store.rs`: the backend, its stores, journals and leases.
 //!
-//! The official Azure SDK for Rust is not used: its Blob crate authorizes with Entra ID
-//! tokens only (no account keys, which Terraform users rely on and Azurite needs).
+//! The official Azure SDK's Blob crate is not used: it authorizes with Entra ID tokens only
+//! (no account keys, which Terraform users rely on and Azurite needs). Entra ID tokens come
+//! from fleetform-azure, the crate the Arc provider uses, so both choose an identity alike.
 
 pub mod client;
 mod config;
@@ -36,7 +40,7 @@ impl BackendKind for AzurermKind {
     }
 
     fn secret_attributes(&self) -> &'static [&'static str] {
-        &["access_key", "sas_token"]
+        config::SECRET_ATTRIBUTES
     }
 
     fn configure(

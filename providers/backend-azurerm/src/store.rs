@@ -62,11 +62,12 @@ impl AzureBackend {
         let exists = worker
             .run(async move { c.container_exists().await })
             .ok_or_else(|| BackendConfigError::general("the backend's worker stopped"))?
-            .map_err(|e| {
-                BackendConfigError::general(format!(
+            .map_err(|e| match e {
+                BlobError::Auth(message) => BackendConfigError::general(message),
+                e => BackendConfigError::general(format!(
                     "cannot reach the Blob service at {}: {e}",
                     settings.endpoint
-                ))
+                )),
             })?;
         if !exists {
             return Err(BackendConfigError::at(
