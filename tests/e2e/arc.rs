@@ -354,6 +354,57 @@ fn a_cluster_created_in_the_same_apply_is_connected_and_kept_to_its_deadlines() 
     let monitor = values(&state, "arc_extension.monitor[\"lab-1\"]");
     assert_eq!(monitor["current_version"], "3.1.24");
 
+    // Day 2: another tag on the connected cluster and a newer extension version are
+    // updates in place, sent as PATCH requests whose bodies the specs accept.
+    fleet.write(
+        "arc.hcl",
+        &ARC.replace(
+            "{ site = each.key }",
+            "{ site = each.key, tier = \"clinic\" }",
+        )
+        .replace("\"3.1.24\"", "\"3.1.25\""),
+    );
+    fleet.arm.clear_requests();
+    let (plan, _) = fleet.plan_and_apply();
+    assert!(
+        plan.contains("0 to add, 2 to change, 0 to destroy"),
+        "{plan}"
+    );
+    let changed: Vec<String> = fleet
+        .arm
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == "arm" && matches!(r.method.as_str(), "PUT" | "PATCH" | "DELETE"))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.method,
+                r.path.rsplit('/').next().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        changed.iter().filter(|c| !c.starts_with("PATCH ")).count(),
+        0,
+        "updates are PATCHes only: {changed:?}"
+    );
+    for patched in ["PATCH clinic-lab-1", "PATCH azuremonitor-containers"] {
+        assert!(
+            changed.iter().any(|c| c == patched),
+            "{patched}: {changed:?}"
+        );
+    }
+    fleet.arm.assert_all_bodies_valid();
+    let cluster = arm_resource(&fleet, "/connectedClusters/clinic-lab-1").unwrap();
+    assert_eq!(cluster["body"]["tags"]["tier"], "clinic", "{cluster}");
+    let extension = arm_resource(&fleet, "/extensions/azuremonitor-containers").unwrap();
+    assert_eq!(
+        extension["body"]["properties"]["version"], "3.1.25",
+        "{extension}"
+    );
+    let (code, text) = fleet.detailed_plan();
+    assert_eq!(code, 0, "after the update, a plan is empty:\n{text}");
+
     // Ten days before the identity certificate expires, every plan says so.
     fleet.arm.set_identity_expiry(&id, 10 * 86400);
     let (code, text) = fleet.detailed_plan();
