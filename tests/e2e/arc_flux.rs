@@ -1,7 +1,12 @@
 //! `gitops_configuration` in direct mode (sites without Arc): the Flux objects fleetform
 //! applies are valid against Flux's own CRDs (../shared/mirror, pinned by SHA-256), and a
 //! site that cannot be reached has them deferred, with since-when and why, through the
-//! user's workflow, without any call to Azure.
+//! user's workflow, without any call to Azure; a reachable one (the lab API server) gets
+//! them applied, pruned and destroyed.
+
+#[path = "apiserver/cluster.rs"]
+#[allow(dead_code)]
+mod cluster;
 
 use std::path::Path;
 use std::process::Output;
@@ -285,5 +290,184 @@ fn a_direct_mode_configuration_waits_for_an_unreachable_site() {
             !text.contains("canary-direct-kube-token"),
             "the kube token leaked"
         );
+    }
+}
+
+/// Flux's CRDs from the mirror as one addon, then a direct-mode configuration of two
+/// kustomizations, the second depending on the first.
+fn reachable_fleet(kustomizations: &str) -> String {
+    let crd = |(path, _): (&str, &str)| shared_dir().join(path).display().to_string();
+    format!(
+        r#"
+variable "git_token" {{
+  type      = string
+  sensitive = true
+}}
+
+resource "addon" "flux" {{
+  name       = "flux-crds"
+  kubeconfig = file("${{path.module}}/site.kubeconfig")
+  manifests  = [file({source:?}), file({kustomize:?})]
+}}
+
+resource "gitops_configuration" "apps" {{
+  name       = "clinic-apps"
+  kubeconfig = file("${{path.module}}/site.kubeconfig")
+  depends_on = [addon.flux]
+
+  git_repository {{
+    url                      = "https://git.health.example/fleet/clinic-apps"
+    branch                   = "main"
+    https_user               = "flux"
+    https_key                = var.git_token
+    sync_interval_in_seconds = 120
+  }}
+{kustomizations}}}
+"#,
+        source = crd(GITREPOSITORY_CRD),
+        kustomize = crd(KUSTOMIZATION_CRD),
+    )
+}
+
+const TWO_KUSTOMIZATIONS: &str = r#"
+  kustomization "infra" {
+    path  = "./infra"
+    prune = true
+  }
+
+  kustomization "apps" {
+    path       = "./apps"
+    depends_on = ["infra"]
+  }
+"#;
+
+const ONE_KUSTOMIZATION: &str = r#"
+  kustomization "apps" {
+    path = "./apps"
+  }
+"#;
+
+#[test]
+fn a_direct_mode_configuration_is_applied_in_cluster_pruned_and_destroyed() {
+    let cluster = cluster::Cluster::in_memory();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("site.kubeconfig");
+    std::fs::copy(cluster.kubeconfig("super-admin.conf", 0), &kubeconfig).unwrap();
+    let kubectl = |args: &[&str]| {
+        let out = std::process::Command::new("kubectl")
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap();
+        (out.status.success(), out)
+    };
+    let get = |kind: &str, name: &str| -> Option<Json> {
+        let (found, out) = kubectl(&["get", kind, name, "-n", "flux-system", "-o", "json"]);
+        found.then(|| serde_json::from_slice(&out.stdout).unwrap())
+    };
+    std::fs::write(
+        dir.path().join("secrets.auto.hcl"),
+        format!("git_token = {GIT_TOKEN:?}\n"),
+    )
+    .unwrap();
+    let plan_and_apply = || {
+        let plan = ok(dir.path(), &["plan", "-input=false", "-out", "change.plan"]);
+        let apply = ok(dir.path(), &["apply", "-input=false", "change.plan"]);
+        [output_text(&plan), output_text(&apply)]
+    };
+    let mut transcript = Vec::new();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        reachable_fleet(TWO_KUSTOMIZATIONS),
+    )
+    .unwrap();
+    transcript.push(output_text(&ok(dir.path(), &["init", "-input=false"])));
+    transcript.extend(plan_and_apply());
+
+    // Flux's objects are in the cluster as the configuration declares them.
+    let source = get("gitrepositories.source.toolkit.fluxcd.io", "clinic-apps")
+        .expect("the GitRepository is in the cluster");
+    assert_eq!(
+        source["spec"]["url"],
+        "https://git.health.example/fleet/clinic-apps"
+    );
+    assert_eq!(source["spec"]["ref"]["branch"], "main");
+    assert_eq!(source["spec"]["interval"], "120s");
+    let secret = source["spec"]["secretRef"]["name"].as_str().unwrap();
+    let auth = get("secret", secret).expect("the Git credentials' Secret");
+    let password = base64::engine::general_purpose::STANDARD
+        .decode(auth["data"]["password"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(password, GIT_TOKEN.as_bytes());
+    let infra = get(
+        "kustomizations.kustomize.toolkit.fluxcd.io",
+        "clinic-apps-infra",
+    )
+    .expect("the infra Kustomization");
+    assert_eq!(infra["spec"]["path"], "./infra");
+    assert_eq!(infra["spec"]["prune"], true);
+    assert_eq!(infra["spec"]["sourceRef"]["name"], "clinic-apps");
+    let apps = get(
+        "kustomizations.kustomize.toolkit.fluxcd.io",
+        "clinic-apps-apps",
+    )
+    .expect("the apps Kustomization");
+    assert_eq!(
+        apps["spec"]["dependsOn"],
+        serde_json::json!([{"name": "clinic-apps-infra"}])
+    );
+    let state: Json =
+        serde_json::from_slice(&run_in(dir.path(), &["show", "-json"]).stdout).unwrap();
+    let configuration = state["values"]["root_module"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "gitops_configuration.apps")
+        .unwrap();
+    assert_eq!(
+        configuration["values"]["in_cluster_state"], "Installed",
+        "{configuration:#}"
+    );
+    let again = fleetform_tests::fleetform()
+        .current_dir(dir.path())
+        .args(["plan", "-input=false", "-no-color", "-detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", output_text(&again));
+
+    // A kustomization dropped from the configuration is pruned from the cluster.
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        reachable_fleet(ONE_KUSTOMIZATION),
+    )
+    .unwrap();
+    transcript.extend(plan_and_apply());
+    assert!(
+        get(
+            "kustomizations.kustomize.toolkit.fluxcd.io",
+            "clinic-apps-infra"
+        )
+        .is_none()
+    );
+    assert!(
+        get(
+            "kustomizations.kustomize.toolkit.fluxcd.io",
+            "clinic-apps-apps"
+        )
+        .is_some()
+    );
+
+    // Destroy removes Flux's objects, then the CRDs.
+    transcript.push(output_text(&ok(
+        dir.path(),
+        &["destroy", "-auto-approve", "-input=false"],
+    )));
+    assert!(get("gitrepositories.source.toolkit.fluxcd.io", "clinic-apps").is_none());
+    assert!(get("secret", secret).is_none());
+    let (crd_left, _) = kubectl(&["get", "crd", "kustomizations.kustomize.toolkit.fluxcd.io"]);
+    assert!(!crd_left, "the CRDs are destroyed with their addon");
+    for text in transcript {
+        assert!(!text.contains(GIT_TOKEN), "the Git token leaked:\n{text}");
     }
 }

@@ -4,8 +4,9 @@
 //! the cluster could not be reached at all (the site is offline: the work can be
 //! deferred) or answered with an error (the work failed).
 //!
-//! Kept small and behind this one module so that it can move onto the shared in-cluster
-//! apply library of the add-ons provider when that exists.
+//! The add-ons provider's apply library (inventory, dry-run diffs, conflicts reported
+//! rather than forced) is not used: the agents' and Flux's objects are few, named by this
+//! crate, and owned by it alone, and the Arc provider must not depend on another provider.
 
 use std::sync::Arc;
 use std::time::Duration;
