@@ -6,7 +6,9 @@
 //!
 //! The add-ons provider's apply library (inventory, dry-run diffs, conflicts reported
 //! rather than forced) is not used: the agents' and Flux's objects are few, named by this
-//! crate, and owned by it alone, and the Arc provider must not depend on another provider.
+//! crate and owned by it alone, so a forced apply and deletes by name are all they need.
+//! From the add-ons provider this crate takes only the way to reach a cluster
+//! (`ApiConnector`, through a jump host where there is one).
 
 use std::sync::Arc;
 use std::time::Duration;
