@@ -163,3 +163,64 @@ fn host_certificates_signed_by_a_cert_authority_of_the_host() {
         Ok(Verdict::Revoked { .. })
     ));
 }
+
+#[test]
+fn entries_hashed_by_ssh_keygen_match_their_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(
+        dir.path(),
+        &format!("node1 {ED25519}\n[10.0.0.5]:2222 {ED25519}\n"),
+    );
+    let hashed = Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .expect("ssh-keygen (openssh-client) is needed");
+    assert!(hashed.status.success(), "{hashed:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.lines().all(|l| l.starts_with("|1|")),
+        "every entry is hashed: {text}"
+    );
+    let key = blob(ED25519);
+    assert_eq!(check(&path, "node1", 22, &key), Ok(Verdict::Known));
+    assert_eq!(check(&path, "10.0.0.5", 2222, &key), Ok(Verdict::Known));
+    assert_eq!(check(&path, "node2", 22, &key), Ok(Verdict::Unknown));
+    assert_eq!(check(&path, "10.0.0.5", 22, &key), Ok(Verdict::Unknown));
+}
+
+#[test]
+fn certificate_authorities_of_every_common_key_type_are_honoured() {
+    for ca_type in [
+        &["-t", "rsa", "-b", "3072"][..],
+        &["-t", "ecdsa", "-b", "256"],
+        &["-t", "ecdsa", "-b", "384"],
+        &["-t", "ecdsa", "-b", "521"],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // `certificate` keeps a CA it finds: this one is of the type under test.
+        let mut args = vec!["-q", "-N", "", "-f", "ca"];
+        args.extend_from_slice(ca_type);
+        let made = Command::new("ssh-keygen")
+            .args(&args)
+            .current_dir(d)
+            .output()
+            .expect("ssh-keygen (openssh-client) is needed");
+        assert!(made.status.success(), "{made:?}");
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f", "host"])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let (ca, cert) = certificate(d, "node1", &["-h", "-V", "-5m:+1h"]);
+        let path = file(d, &format!("@cert-authority node1 {ca}\n"));
+        let verdict = check(&path, "node1", 22, &cert);
+        assert!(
+            matches!(verdict, Ok(Verdict::Certified { .. })),
+            "{ca_type:?}: {verdict:?}"
+        );
+    }
+}
