@@ -80,6 +80,16 @@ resource "arc_connected_cluster" "site" {
   kubeconfig          = cluster.site[each.key].admin_kubeconfig
   tags                = { site = each.key }
 
+  aad_profile {
+    enable_azure_rbac      = true
+    admin_group_object_ids = ["6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"]
+  }
+
+  proxy {
+    https_proxy = "http://proxy.clinic.example:3128"
+    no_proxy    = "10.96.0.0/12,.svc,.cluster.local"
+  }
+
   agent_bundle {
     url     = var.bundle.url
     sha256  = var.bundle.sha256
@@ -333,6 +343,33 @@ fn a_cluster_created_in_the_same_apply_is_connected_and_kept_to_its_deadlines() 
     let id = assert_connected(&fleet, "lab-1");
     let (code, text) = fleet.detailed_plan();
     assert_eq!(code, 0, "a second plan is empty:\n{text}");
+
+    // Entra ID integration in Azure; the agents' proxy in the cluster.
+    let connected = arm_resource(&fleet, "/connectedClusters/clinic-lab-1").unwrap();
+    let aad = &connected["body"]["properties"]["aadProfile"];
+    assert_eq!(aad["enableAzureRBAC"], true, "{connected}");
+    assert_eq!(
+        aad["adminGroupObjectIDs"],
+        serde_json::json!(["6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"]),
+        "{connected}"
+    );
+    assert_eq!(aad["tenantID"], TENANT, "{connected}");
+    let proxy = kubectl(
+        &kubeconfig(&fleet, "lab-1"),
+        &[
+            "get",
+            "configmap",
+            "azure-clusterconfig",
+            "-n",
+            "azure-arc",
+            "-o",
+            "jsonpath={.data.HTTPS_PROXY} {.data.NO_PROXY}",
+        ],
+    );
+    assert_eq!(
+        proxy.trim(),
+        "http://proxy.clinic.example:3128 10.96.0.0/12,.svc,.cluster.local"
+    );
 
     // What the agents report reaches the state at refresh.
     fleet.ok(&["refresh", "-input=false"]);
