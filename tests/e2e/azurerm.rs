@@ -168,7 +168,45 @@ fn azurerm_backend_keeps_the_backend_contract_with_a_sas_token() {
 }
 
 #[test]
-fn snapshots_keep_the_previous_state() {
+fn a_held_lease_is_renewed_past_its_duration() {
+    use fleetform_planner::state::{LockInfo, State, StateError};
+    use std::time::Duration;
+
+    create_container("renewed");
+    let env = vec![("ARM_ACCESS_KEY".to_owned(), ACCOUNT_KEY.to_owned())];
+    let configured = backend(&settings("renewed"), &env, Codec::default()).expect("backend");
+    let holder = configured.store("default").unwrap();
+    let other = configured.store("default").unwrap();
+    let guard = holder
+        .lock(LockInfo::new("apply"), Duration::ZERO)
+        .expect("lock");
+    // Twice the 15 s lease: without renewal it would have expired by now.
+    std::thread::sleep(Duration::from_secs(32));
+    assert!(
+        matches!(
+            other.lock(LockInfo::new("plan"), Duration::ZERO),
+            Err(StateError::Locked { .. })
+        ),
+        "the lease of a live run is renewed, so nobody else takes the lock"
+    );
+    let state = State {
+        serial: 1,
+        ..State::new()
+    };
+    holder
+        .write(&state)
+        .expect("the holder still writes under its renewed lease");
+    drop(guard);
+    other
+        .lock(LockInfo::new("plan"), Duration::from_secs(5))
+        .expect("released at once when the holder ends");
+}
+
+/// With `snapshot = true` every write snapshots the blob first (under its lease); that the
+/// writes still succeed and the state reads back is what this checks, not the snapshots'
+/// content (the backend has no call to list them).
+#[test]
+fn writes_with_snapshots_on_succeed_and_read_back() {
     create_container("snapshots");
     let mut s = settings("snapshots");
     s.insert("snapshot".to_owned(), Value::Bool(true));
