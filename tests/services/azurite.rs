@@ -164,16 +164,16 @@ pub fn start_https() -> Result<SecureAzurite, String> {
     let dir = temp_dir()?;
     let pki = dir.join("tls");
     std::fs::create_dir(&pki).map_err(|e| format!("{}: {e}", pki.display()))?;
-    let (ca_pem, cert_pem, key_pem) = serving_certificate()?;
+    let tls = crate::lab::arm::serving_pki("fleetform test Azurite CA")?;
     let write = |name: &str, text: &str| {
         let path = pki.join(name);
         std::fs::write(&path, text)
             .map(|()| path.clone())
             .map_err(|e| format!("{}: {e}", path.display()))
     };
-    let ca_file = write("ca.pem", &ca_pem)?;
-    let cert = write("cert.pem", &cert_pem)?;
-    let key = write("key.pem", &key_pem)?;
+    let ca_file = write("ca.pem", &tls.ca_pem)?;
+    let cert = write("cert.pem", &tls.cert_pem)?;
+    let key = write("key.pem", &tls.key_pem)?;
     let args: Vec<OsString> = vec![
         "--cert".into(),
         cert.into(),
@@ -183,34 +183,6 @@ pub fn start_https() -> Result<SecureAzurite, String> {
         "basic".into(),
     ];
     launch(&dir, &args).map(|port| SecureAzurite { port, ca_file })
-}
-
-/// A fresh CA and the certificate it issues for 127.0.0.1 and localhost, with its key:
-/// `(ca, certificate, key)` in PEM.
-fn serving_certificate() -> Result<(String, String, String), String> {
-    let fail = |e: rcgen::Error| format!("Azurite's certificate: {e}");
-    let ca_key = rcgen::KeyPair::generate().map_err(fail)?;
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "fleetform test Azurite CA");
-    ca_params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
-    let ca = ca_params.self_signed(&ca_key).map_err(fail)?;
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().map_err(fail)?;
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).map_err(fail)?;
-    params.subject_alt_names.push(rcgen::SanType::IpAddress(
-        std::net::Ipv4Addr::LOCALHOST.into(),
-    ));
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "blob.azurite.fleetform");
-    let cert = params.signed_by(&key, &issuer).map_err(fail)?;
-    Ok((ca.pem(), cert.pem(), key.serialize_pem()))
 }
 
 fn check_binary() -> Result<(), String> {

@@ -59,7 +59,7 @@ pub use config::{
     ManagedIdentity, PipelineIssuer,
 };
 pub use handle::ArmLab;
-pub use pki::client_certificate;
+pub use pki::{ServingPki, client_certificate, serving_pki};
 pub use spec::{Issue, Severity};
 
 use server::{Lab, Request};
@@ -154,7 +154,7 @@ pub async fn serve(config: PathBuf, dir: PathBuf, port: u16) -> Result<(), Strin
         std::fs::read_to_string(&config).map_err(|e| format!("{}: {e}", config.display()))?;
     let config: LabConfig =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", config.display()))?;
-    let pki = pki::serving_pki()?;
+    let pki = pki::serving_pki("fleetform lab Azure CA")?;
     let ca_file = dir.join("lab-arm-ca.pem");
     std::fs::write(&ca_file, &pki.ca_pem).map_err(|e| format!("{}: {e}", ca_file.display()))?;
     let tls = tls_config(&pki)?;

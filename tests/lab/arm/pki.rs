@@ -21,15 +21,17 @@ pub struct ServingPki {
     pub key_pem: String,
 }
 
-/// Issues a fresh CA and a serving certificate for 127.0.0.1 and localhost.
-pub fn serving_pki() -> Result<ServingPki, String> {
+/// Issues a fresh CA named `ca_name` (each server's CA its own name, so that a client
+/// trusting another one fails as with an unknown issuer) and a serving certificate for
+/// 127.0.0.1 and localhost.
+pub fn serving_pki(ca_name: &str) -> Result<ServingPki, String> {
     let fail = |e: rcgen::Error| format!("lab PKI: {e}");
     let ca_key = rcgen::KeyPair::generate().map_err(fail)?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "fleetform lab Azure CA");
+        .push(rcgen::DnType::CommonName, ca_name);
     ca_params.key_usages = vec![
         rcgen::KeyUsagePurpose::KeyCertSign,
         rcgen::KeyUsagePurpose::CrlSign,
@@ -43,7 +45,7 @@ pub fn serving_pki() -> Result<ServingPki, String> {
     ));
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "management.lab.fleetform");
+        .push(rcgen::DnType::CommonName, "localhost");
     let cert = params.signed_by(&key, &issuer).map_err(fail)?;
     Ok(ServingPki {
         ca_pem: ca.pem(),
