@@ -98,6 +98,16 @@ impl Providers {
         }
     }
 
+    /// Every provider's warnings about the plan as a whole (`Provider::plan_diagnostics`),
+    /// asked once the plan's instances are all planned.
+    pub fn plan_diagnostics(&self) -> fleetform_sdk::Diagnostics {
+        let mut all = fleetform_sdk::Diagnostics::new();
+        for provider in self.providers.values() {
+            all.extend(provider.plan_diagnostics().into_vec());
+        }
+        all
+    }
+
     /// Every provider name, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.providers.keys().map(String::as_str)

@@ -199,6 +199,12 @@ fn bring_up() -> Cluster {
         agent_logs(&lab)
     );
     eprintln!("bootstrap took {:?}", started.elapsed());
+    assert!(
+        fleetform_tests::one_line(&text(&out))
+            .contains("is created by this plan, and no addon with pod_network = true targets it"),
+        "a cluster created without a pod network is a plan warning:\n{}",
+        text(&out)
+    );
     let kubeconfig = dir.path().join("admin.conf");
     let raw = run_in(dir.path(), &["output", "-raw", "admin_kubeconfig"]);
     assert!(raw.status.success(), "{}", text(&raw));

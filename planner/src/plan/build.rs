@@ -89,6 +89,10 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
         mut unreachable,
     } = hook.found.into_inner().unwrap_or_else(|p| p.into_inner());
     diags.extend(problems);
+    // Only a plan of the whole configuration has seen everything such warnings weigh.
+    if settings.mode == Mode::Normal && settings.only.is_none() {
+        diags.extend(inputs.providers.plan_diagnostics().into_vec());
+    }
 
     // What the state has and the configuration does not: planned for deletion.
     let in_config: HashSet<&AbsResourceInstance> = exp.resources.iter().map(|r| &r.addr).collect();

@@ -85,6 +85,13 @@ pub trait ClusterDirectory: Send + Sync {
     /// Issues a CA named `common_name`, valid for `validity`, from the cluster's CA.
     fn issue_ca(&self, id: &str, common_name: &str, validity: Duration)
     -> Result<IssuedCa, String>;
+
+    /// Told, as an addon with `pod_network = true` is planned, which cluster it gives a
+    /// pod network: `Some(id)`, or `None` while its target is not known (a kubeconfig that
+    /// a cluster created in the same run gives). The clusters' plan warnings weigh it.
+    fn pod_network_planned(&self, cluster: Option<&str>) {
+        let _ = cluster;
+    }
 }
 
 /// A directory that knows no cluster, for runs without the kubernetes provider.

@@ -64,6 +64,9 @@ pub struct KubernetesProvider {
     /// How add-ons reach clusters behind a jump host, by cluster id: kept for the run so
     /// their SSH port forwards stay open between calls.
     connectors: std::sync::Mutex<HashMap<String, Arc<directory::ForwardedApi>>>,
+    /// Which clusters this run's plan creates and which add-ons give pod networks, for
+    /// the plan's warning about a new cluster without one.
+    pod_networks: std::sync::Mutex<cluster::PodNetworks>,
 }
 
 impl KubernetesProvider {
@@ -75,6 +78,7 @@ impl KubernetesProvider {
             clusters: RwLock::default(),
             pools: RwLock::default(),
             connectors: Default::default(),
+            pod_networks: Default::default(),
         }
     }
 
@@ -176,6 +180,14 @@ impl Provider for KubernetesProvider {
             "cluster" => {
                 let mut response = cluster::plan(&self.fleet, &request, SystemTime::now())?;
                 self.remember_cluster(&response.planned);
+                if request.prior.is_none()
+                    && let Some(id) = response.planned.get("id").as_str()
+                {
+                    self.pod_networks
+                        .lock()
+                        .expect("pod networks lock")
+                        .created(id);
+                }
                 if let Some(prior) = &request.prior
                     && let Some(warning) = cluster::pod_network_warning(&self.fleet, prior).await
                 {
@@ -246,6 +258,13 @@ impl Provider for KubernetesProvider {
             }
             other => Err(unknown_type(other)),
         }
+    }
+
+    fn plan_diagnostics(&self) -> Diagnostics {
+        self.pod_networks
+            .lock()
+            .expect("pod networks lock")
+            .warnings()
     }
 
     fn health_gates(&self, type_name: &str) -> &'static [&'static str] {

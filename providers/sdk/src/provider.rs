@@ -410,6 +410,14 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Warnings about the plan as a whole rather than one object, asked once after every
+    /// instance of an untargeted plan was planned (e.g. a cluster being created that no
+    /// add-on gives a pod network). Must not do I/O: it reads what this run's plans told
+    /// the provider. Most providers have none.
+    fn plan_diagnostics(&self) -> Diagnostics {
+        Diagnostics::new()
+    }
+
     /// The health gates a resource type reports, for rollouts (`health_gates` in a
     /// `rollout` block): e.g. a cluster reports `api_ready` and `nodes_ready`. Most types
     /// report none.

@@ -254,7 +254,12 @@ fn a_fleet_gets_its_addons_in_one_apply_and_keeps_them_through_a_member_outage()
     // One apply from empty state: the cluster and everything on it.
     vars(dc_pool, None, APPS);
     let started = Instant::now();
-    fleet.apply();
+    let (_, plan) = fleet.plan();
+    assert!(
+        !fleetform_tests::one_line(&plan).contains("No pod network"),
+        "the new cluster gets a pod network from an addon: {plan}"
+    );
+    fleet.ok(&["apply", "-no-color", "tfplan"]);
     eprintln!("cluster and add-ons applied in {:?}", started.elapsed());
     let raw = fleet.ok(&["output", "-raw", "admin_kubeconfig"]);
     std::fs::write(&fleet.kubeconfig, raw).unwrap();
@@ -409,6 +414,12 @@ fn a_fleet_gets_its_addons_in_one_apply_and_keeps_them_through_a_member_outage()
     vars(dc_pool, Some("169.254.100.248/30"), &more);
     let (code, plan) = fleet.plan();
     assert_eq!(code, 2, "{plan}");
+    assert!(
+        fleetform_tests::one_line(&plan).contains(
+            "cluster \"clinic\" is created by this plan, and no addon with pod_network = true targets it"
+        ),
+        "a new cluster without a pod network is a warning: {plan}"
+    );
     let out = fleet.run(&["apply", "-no-color", "tfplan"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(

@@ -211,14 +211,31 @@ impl EtcdStore {
         })
     }
 
+    /// One etcd call, retried for a few seconds while the members are electing a leader
+    /// (as kube-apiserver's etcd client does), then failed with every member's answer.
     async fn call(&self, method: &str, body: Value) -> StoreResult<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match self.call_once(method, &body).await {
+                Err(StoreError::Unavailable(why))
+                    if (why.contains("leader changed") || why.contains("no leader"))
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                answer => return answer,
+            }
+        }
+    }
+
+    async fn call_once(&self, method: &str, body: &Value) -> StoreResult<Value> {
         let start = self.preferred.load(Ordering::Relaxed);
         let mut failures = Vec::new();
         for offset in 0..self.endpoints.len() {
             let index = (start + offset) % self.endpoints.len();
             let endpoint = &self.endpoints[index];
             let url = format!("{endpoint}/v3/kv/{method}");
-            let response = match self.http.post(&url).json(&body).send().await {
+            let response = match self.http.post(&url).json(body).send().await {
                 Ok(response) => response,
                 Err(e) => {
                     failures.push(format!("{endpoint}: {}", error_chain(&e)));

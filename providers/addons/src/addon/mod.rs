@@ -209,6 +209,13 @@ fn spec_of(value: &Value) -> Result<Option<AddonSpec>, ProviderError> {
 /// The planned object: defaults filled in, then the server's dry run of the bundle.
 pub async fn plan(ctx: &Context<'_>, request: &PlanRequest) -> Result<PlanResponse, ProviderError> {
     let config = &request.config;
+    // A known kubeconfig is an existing cluster's, which its own plan checks live.
+    let cluster = config.get("cluster");
+    if config.get("pod_network").as_bool() == Some(true)
+        && !(cluster.is_null() && config.get("kubeconfig").as_str().is_some())
+    {
+        ctx.clusters.pod_network_planned(cluster.as_str());
+    }
     let mut planned = object(&request.proposed);
     planned.insert(
         "id".into(),

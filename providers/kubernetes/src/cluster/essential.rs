@@ -5,13 +5,14 @@
 //! state keeps (each with a digest of what was applied), and prune. Like kubeadm, nothing
 //! waits for CoreDNS's pods: they stay Pending until a pod network exists.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use fleetform_provider_addons::addon::POD_NETWORK_LABEL;
 use fleetform_provider_addons::apply::{self, Bundle, Cluster, ObjectId, Options, Record};
 use fleetform_provider_addons::sources::sha256_hex;
 use fleetform_provider_host::fleet::Fleet;
-use fleetform_sdk::{ProviderError, Value};
+use fleetform_sdk::{Diagnostic, Diagnostics, ProviderError, Value};
 use k8s_openapi::api::apps::v1::DaemonSet;
 use kube::api::{Api, ListParams};
 
@@ -95,6 +96,57 @@ pub async fn apply(
     }
 }
 
+/// What a cluster without a pod network is like, for both warnings.
+const WITHOUT_POD_NETWORK: &str = "until one does (Calico, Cilium, Flannel...), its nodes \
+    report NotReady and pods, CoreDNS's first, stay Pending";
+
+/// The clusters a plan creates and the ones its add-ons give pod networks: a cluster
+/// created without one is a plan warning (an existing cluster is asked instead, see
+/// [`pod_network_warning`]).
+#[derive(Debug, Default)]
+pub struct PodNetworks {
+    created: BTreeSet<String>,
+    given: BTreeSet<String>,
+    /// An addon with a pod network whose cluster is not known at plan time: it may be for
+    /// any of the new clusters, so none is warned about.
+    given_to_unknown: bool,
+}
+
+impl PodNetworks {
+    /// The plan creates the cluster `id`.
+    pub fn created(&mut self, id: &str) {
+        self.created.insert(id.to_owned());
+    }
+
+    /// An addon with `pod_network = true` targets `cluster` (`None`: not known yet).
+    pub fn given(&mut self, cluster: Option<&str>) {
+        match cluster {
+            Some(id) => {
+                self.given.insert(id.to_owned());
+            }
+            None => self.given_to_unknown = true,
+        }
+    }
+
+    /// One warning per created cluster that no pod-network addon targets.
+    pub fn warnings(&self) -> Diagnostics {
+        let mut out = Diagnostics::new();
+        if self.given_to_unknown {
+            return out;
+        }
+        for id in self.created.difference(&self.given) {
+            out.push(Diagnostic::warning(
+                "No pod network",
+                format!(
+                    "cluster {id:?} is created by this plan, and no addon with pod_network = \
+                     true targets it: {WITHOUT_POD_NETWORK}"
+                ),
+            ));
+        }
+        out
+    }
+}
+
 /// A plan warning for a cluster in which no pod network runs: no DaemonSet carries the
 /// label that addons with `pod_network = true` put on theirs. `None` when one runs, or
 /// when the cluster cannot be asked (the plan warns about that elsewhere).
@@ -128,8 +180,7 @@ pub async fn pod_network_warning(fleet: &Fleet, prior: &Value) -> Option<String>
     found.items.is_empty().then(|| {
         format!(
             "no pod network runs in cluster {id:?} (no addon with pod_network = true has installed \
-             one): until one does (Calico, Cilium, Flannel...), its nodes report NotReady and pods, \
-             CoreDNS's first, stay Pending"
+             one): {WITHOUT_POD_NETWORK}"
         )
     })
 }

@@ -28,7 +28,7 @@ use crate::remote::{ClusterHost, DesiredFile};
 use crate::render;
 use crate::version::{self, Version};
 use crate::{Settings, api};
-pub use essential::pod_network_warning;
+pub use essential::{PodNetworks, pod_network_warning};
 pub use spec::ClusterSpec;
 
 /// Longest a kubelet takes to notice a changed static pod manifest (its file check period,

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use fleetform_provider_host::Fleet;
 use fleetform_sdk::{CancellationToken, PlanRequest, Value};
 
-use super::{plan, spec};
+use super::{essential, plan, spec};
 
 fn json(value: serde_json::Value) -> Value {
     Value::from(&value)
@@ -357,4 +357,19 @@ fn essential_addons_follow_the_version_and_kube_vip_needs_a_virtual_ip() {
     assert_eq!(env["vip_interface"], "bond0.12");
     assert_eq!(env["vip_leasename"], "plndr-cp-lock");
     assert_eq!(pod.spec.unwrap().host_network, Some(true));
+}
+
+#[test]
+fn a_created_cluster_that_no_pod_network_addon_targets_is_warned_about() {
+    let mut networks = essential::PodNetworks::default();
+    networks.created("dc");
+    networks.created("clinic");
+    networks.given(Some("dc"));
+    let warnings = networks.warnings();
+    let details: Vec<&str> = warnings.iter().map(|d| d.detail.as_str()).collect();
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert!(details[0].starts_with("cluster \"clinic\" is created by this plan"));
+    // An addon whose cluster is not known yet may be the clinic's: no guess, no warning.
+    networks.given(None);
+    assert!(networks.warnings().is_empty());
 }
