@@ -52,18 +52,21 @@ pub fn apply(dir: &Path, lab: &Lab) {
     );
 }
 
-/// The end of each lab host's node agent log, for a failed bootstrap's message.
+/// The end of each lab host's node agent log and of its static pods' logs, for a failed
+/// bootstrap's message.
 pub fn agent_logs(lab: &Lab) -> String {
     lab.hosts()
         .iter()
         .map(|h| {
-            let log = lab.agent_log(&h.name).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            format!(
-                "=== {}\n{}\n",
-                h.name,
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            )
+            let out = lab.exec(
+                &h.name,
+                &[
+                    "sh",
+                    "-c",
+                    "tail -n 30 /var/lib/fleetform-lab-node/agent.log /var/lib/fleetform-lab-node/logs/*.log 2>&1",
+                ],
+            );
+            format!("=== {}\n{}\n", h.name, String::from_utf8_lossy(&out.stdout))
         })
         .collect()
 }

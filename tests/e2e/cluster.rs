@@ -24,26 +24,6 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     text(&out)
 }
 
-fn agent_logs(lab: &Lab) -> String {
-    let mut all = String::new();
-    for host in lab.hosts() {
-        let out = lab.exec(
-            &host.name,
-            &[
-                "sh",
-                "-c",
-                "tail -n 30 /var/lib/fleetform-lab-node/agent.log /var/lib/fleetform-lab-node/logs/*.log 2>&1",
-            ],
-        );
-        all.push_str(&format!(
-            "=== {}\n{}\n",
-            host.name,
-            String::from_utf8_lossy(&out.stdout)
-        ));
-    }
-    all
-}
-
 const FLEET: &str = r#"
 variable "lab" {
   type = object({
@@ -196,7 +176,7 @@ fn bring_up() -> Cluster {
         out.status.success(),
         "apply failed:\n{}\n{}",
         text(&out),
-        agent_logs(&lab)
+        fleetform_tests::cluster_sites::agent_logs(&lab)
     );
     eprintln!("bootstrap took {:?}", started.elapsed());
     assert!(
@@ -508,7 +488,7 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
         renew.status.success(),
         "{}\n{}",
         text(&renew),
-        agent_logs(lab)
+        fleetform_tests::cluster_sites::agent_logs(lab)
     );
     assert_eq!(
         outages.load(Ordering::SeqCst),
@@ -594,7 +574,7 @@ fn three_hosts_become_a_serving_ha_cluster_that_renews_and_upgrades_in_place() {
         upgrade.status.success(),
         "{}\n{}",
         text(&upgrade),
-        agent_logs(lab)
+        fleetform_tests::cluster_sites::agent_logs(lab)
     );
     for server in &servers {
         let out = Command::new("kubectl")
@@ -806,7 +786,7 @@ fn a_clinic_behind_its_jump_host_is_bootstrapped_through_it() {
         out.status.success(),
         "apply failed:\n{}\n{}",
         text(&out),
-        agent_logs(&lab)
+        fleetform_tests::cluster_sites::agent_logs(&lab)
     );
     // Debug logs say what ran on the host and what the API answered.
     let log = String::from_utf8_lossy(&out.stderr);
@@ -923,7 +903,7 @@ fn merged_kubeconfigs_of_two_clusters_reach_both_with_kubectl() {
         out.status.success(),
         "apply failed:\n{}\n{}",
         text(&out),
-        agent_logs(&lab)
+        fleetform_tests::cluster_sites::agent_logs(&lab)
     );
     for site in ["north", "south"] {
         let raw = run_in(d, &["output", "-raw", site]);
@@ -1065,7 +1045,12 @@ output "admin_kubeconfig" {
 "#;
     std::fs::write(d.join("main.hcl"), main).unwrap();
     let out = run_in(d, &["apply", "-auto-approve", "-no-color"]);
-    assert!(out.status.success(), "{}\n{}", text(&out), agent_logs(&lab));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out),
+        fleetform_tests::cluster_sites::agent_logs(&lab)
+    );
     let served = ok(d, &["state", "show", "cluster.clinic"]);
     assert!(
         served.contains("lab-1/kube-apiserver = \"v1.30.5\"")
@@ -1109,7 +1094,7 @@ output "admin_kubeconfig" {
             Instant::now() < deadline,
             "the API server did not come back as v1.30.4: {}\n{}",
             text(&out),
-            agent_logs(&lab)
+            fleetform_tests::cluster_sites::agent_logs(&lab)
         );
         std::thread::sleep(Duration::from_millis(500));
     }

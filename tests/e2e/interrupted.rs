@@ -296,7 +296,12 @@ output "ca_certificate" {{
             );
         }
         let out = plan_then_apply(d, &["-no-color"]);
-        assert!(out.status.success(), "round {round}: {}", text(&out));
+        assert!(
+            out.status.success(),
+            "round {round}: {}\n{}",
+            text(&out),
+            fleetform_tests::cluster_sites::agent_logs(&lab)
+        );
         let out = run_in(d, &["output", "-raw", "ca_certificate"]);
         assert!(out.status.success(), "round {round}: {}", text(&out));
         let final_ca = String::from_utf8_lossy(&out.stdout).trim().to_owned();

@@ -407,10 +407,20 @@ pub async fn run(options: AgentOptions, mut hup: Signal) {
             .is_some_and(|r| r.last_heartbeat.elapsed() >= HEARTBEAT);
         let result = if conf_changed || reread || registered.is_none() {
             let since = registered.as_ref().map(|r| r.ready_since);
-            register(&options, since).await.map(|r| {
-                tracing::info!(node = %r.name, "registered");
-                registered = Some(r);
-            })
+            match register(&options, since).await {
+                Ok(r) => {
+                    tracing::info!(node = %r.name, "registered");
+                    registered = Some(r);
+                    Ok(())
+                }
+                // Retried every tick until it succeeds, as the kubelet does: the previous
+                // registration belongs to the configuration that changed (another cluster's
+                // API server, perhaps), so heartbeats through it would never reach this one.
+                Err(e) => {
+                    registered = None;
+                    Err(e)
+                }
+            }
         } else if heartbeat_due && let Some(r) = registered.as_mut() {
             match heartbeat(r).await {
                 Err(HeartbeatError::Gone) => {
