@@ -144,3 +144,80 @@ fn killing_apply_at_random_moments_never_loses_or_corrupts_state() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A create a killed run had started for an instance the configuration no longer has
+/// (the fleet shrank in between): the object it made is found and destroyed, not
+/// forgotten with the pending record.
+#[test]
+fn an_interrupted_create_of_an_instance_no_longer_configured_is_destroyed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("main.hcl"), fleet(2, 0)).expect("write");
+    let out = run_in(d, &["apply", "-auto-approve", "-no-color"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        fleetform_tests::output_text(&out)
+    );
+
+    // What a run killed while creating local_file.node[5] leaves: its file, and a pending
+    // create in the state; the configuration has two instances now.
+    let pulled = run_in(d, &["state", "pull"]);
+    let mut state: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
+    let files = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "local_file")
+        .unwrap()
+        .clone();
+    let mut planned = files["instances"][1]["attributes"].clone();
+    let filename = planned["filename"]
+        .as_str()
+        .unwrap()
+        .replace("1.txt", "5.txt");
+    planned["filename"] = filename.clone().into();
+    let content = planned["content"].as_str().unwrap().to_owned();
+    std::fs::write(d.join("out/5.txt"), &content).unwrap();
+    state["pending_operations"] = serde_json::json!([{
+        "address": "local_file.node[5]",
+        "action": "create",
+        "started": "2026-12-07T10:00:00Z",
+        "provider": files["provider"],
+        "planned": {"value": planned},
+    }]);
+    state["serial"] = (state["serial"].as_u64().unwrap() + 1).into();
+    std::fs::write(d.join("pushed.json"), state.to_string()).unwrap();
+    let out = run_in(d, &["state", "push", "pushed.json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        fleetform_tests::output_text(&out)
+    );
+
+    let plan = run_in(d, &["plan", "-no-color", "-out", "tfplan"]);
+    let text = fleetform_tests::output_text(&plan);
+    assert!(plan.status.success(), "{text}");
+    assert!(
+        text.contains("local_file.node[5] will be destroyed") && text.contains("1 to destroy"),
+        "{text}"
+    );
+    let out = run_in(d, &["apply", "-no-color", "tfplan"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        fleetform_tests::output_text(&out)
+    );
+    assert!(!d.join("out/5.txt").exists(), "the forgotten file is gone");
+    assert_eq!(
+        files_on_disk(d),
+        BTreeSet::from(["0.txt".to_owned(), "1.txt".to_owned()])
+    );
+    let again = run_in(d, &["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        fleetform_tests::output_text(&again)
+    );
+}

@@ -19,7 +19,7 @@ use crate::expand::{self, Options, WalkOptions};
 use crate::inputs::InputValue;
 use crate::lang::eval_const;
 use crate::providers::Providers;
-use crate::state::{InstanceState, InstanceStatus, State};
+use crate::state::{InstanceState, InstanceStatus, PendingAction, State};
 
 /// Everything a plan is made from.
 pub struct Inputs<'a> {
@@ -97,6 +97,22 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
     // What the state has and the configuration does not: planned for deletion.
     let in_config: HashSet<&AbsResourceInstance> = exp.resources.iter().map(|r| &r.addr).collect();
     let live_modules: HashSet<&ModuleInstance> = exp.data.keys().collect();
+    let orphan_reason = |addr: &AbsResourceInstance| {
+        if settings.mode == Mode::Destroy {
+            Reason::DeleteBecauseDestroyMode
+        } else if !live_modules.contains(&addr.module) {
+            Reason::DeleteBecauseNoModule
+        } else if exp
+            .config
+            .modules
+            .get(&addr.module.path())
+            .is_some_and(|m| m.resources.contains_key(&addr.resource.resource))
+        {
+            Reason::DeleteBecauseNoInstance
+        } else {
+            Reason::DeleteBecauseNoResourceConfig
+        }
+    };
     for (addr, instance) in &state.resources {
         if addr.resource.resource.mode != ResourceMode::Managed {
             continue;
@@ -120,20 +136,7 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
             current = refresh_orphan(inputs, addr, instance, &mut drift, &mut unreachable, diags);
         }
         let Some(before) = current else { continue };
-        let reason = if settings.mode == Mode::Destroy {
-            Reason::DeleteBecauseDestroyMode
-        } else if !live_modules.contains(&addr.module) {
-            Reason::DeleteBecauseNoModule
-        } else if exp
-            .config
-            .modules
-            .get(&addr.module.path())
-            .is_some_and(|m| m.resources.contains_key(&addr.resource.resource))
-        {
-            Reason::DeleteBecauseNoInstance
-        } else {
-            Reason::DeleteBecauseNoResourceConfig
-        };
+        let reason = orphan_reason(addr);
         let prevent = instance.prevent_destroy
             || exp
                 .config
@@ -203,6 +206,38 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
                 resume: op.checkpoint.clone(),
                 deposed: true,
             });
+        }
+        // A create a killed run started for an instance the configuration no longer has
+        // may have made its object: found, it is deleted like any orphan, so that nothing
+        // created is forgotten; not found, there is nothing to do.
+        if !op.deposed
+            && op.action == PendingAction::Create
+            && !in_config.contains(addr)
+            && !state.resources.contains_key(addr)
+            && !changes.contains_key(addr)
+            && let Some(planned) = &op.planned
+            && let Some(found) =
+                find_interrupted_create(inputs, addr, planned, &mut unreachable, diags)
+        {
+            changes.insert(
+                addr.clone(),
+                ResourceChange {
+                    addr: addr.clone(),
+                    previous_addr: None,
+                    provider: op.provider.clone(),
+                    action: Action::Delete,
+                    reason: Some(orphan_reason(addr)),
+                    before: Some(found),
+                    after: None,
+                    replace_paths: Vec::new(),
+                    importing: None,
+                    dependencies: op.dependencies.clone(),
+                    create_before_destroy: op.create_before_destroy,
+                    prevent_destroy: false,
+                    resume: None,
+                    deposed: false,
+                },
+            );
         }
         interrupted.push(super::Interrupted {
             addr: addr.clone(),
@@ -293,6 +328,48 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
         rollouts,
         deferred: super::sites::by_site(inputs.config, &inputs.prior.deferred),
     })
+}
+
+/// Reads the object an interrupted create of `addr` may have made, from what it was
+/// creating (`planned`); `None` when it does not exist or cannot be asked (an unreachable
+/// site is reported, an error is a diagnostic).
+fn find_interrupted_create(
+    inputs: &Inputs<'_>,
+    addr: &AbsResourceInstance,
+    planned: &fleetform_sdk::Value,
+    unreachable: &mut Vec<(AbsResourceInstance, String)>,
+    diags: &mut Diagnostics,
+) -> Option<fleetform_sdk::Value> {
+    let provider_name = inputs
+        .providers
+        .resource_type(ResourceMode::Managed, &addr.resource.resource.ty)
+        .map(|(p, _)| p.to_owned())?;
+    let provider = inputs.providers.get(&provider_name)?;
+    let read = provider.read(ReadRequest {
+        type_name: addr.resource.resource.ty.clone(),
+        current: planned.clone(),
+        cancel: inputs.cancel.clone(),
+    });
+    match inputs
+        .runtime
+        .block_on(bounded(inputs.settings.timeout, &inputs.cancel, read))
+    {
+        Ok(found) => found,
+        Err(e) if e.kind == fleetform_sdk::ErrorKind::Unreachable => {
+            unreachable.push((addr.clone(), e.to_string()));
+            None
+        }
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    "Error reading an interrupted create",
+                    format!("{addr}: {e}."),
+                )
+                .address(addr.to_string()),
+            );
+            None
+        }
+    }
 }
 
 fn refresh_orphan(
