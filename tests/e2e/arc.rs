@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
+use fleetform_tests::cluster_sites;
 use fleetform_tests::lab::arm::fleet::ArcFleet;
 use fleetform_tests::lab::arm::{Application, ArmLab};
 use fleetform_tests::lab::{Lab, LabSpec};
@@ -763,74 +764,9 @@ fn a_cluster_behind_a_jump_host_gets_its_agents_through_it() {
     assert_eq!(code, 0, "a second plan is empty:\n{text}");
 }
 
-/// A site of the rollout test: its host, its cluster, connected to Arc, and a marker file
-/// written once it is connected.
-const ROLLOUT_SITE: &str = r#"
-variable "host" {
-  type = object({ address = string, port = number, host_key = string })
-}
-variable "name" {
-  type = string
-}
-variable "bundle" {
-  type = object({ url = string, sha256 = string })
-}
-
-resource "host" "this" {
-  address  = var.host.address
-  port     = var.host.port
-  host_key = var.host.host_key
-}
-
-resource "cluster" "this" {
-  name                = var.name
-  kubernetes_version  = "1.30.5"
-  control_plane_hosts = [host.this.id]
-  install_runtime     = false
-}
-
-resource "arc_connected_cluster" "this" {
-  name                = "clinic-${var.name}"
-  resource_group_name = "clinics"
-  location            = "westeurope"
-  kubeconfig          = cluster.this.admin_kubeconfig
-
-  agent_bundle {
-    url     = var.bundle.url
-    sha256  = var.bundle.sha256
-    version = "1.21.10"
-  }
-}
-"#;
-
-const ROLLOUT: &str = r#"
-variable "lab" {
-  type = object({
-    client_key = string
-    hosts      = map(object({ address = string, port = number, host_key = string, private = bool }))
-    jump       = string
-  })
-}
-variable "bundle" {
-  type = object({ url = string, sha256 = string })
-}
-
-provider "host" {
-  private_key_file = var.lab.client_key
-  connect_timeout  = "3s"
-}
-provider "kubernetes" {
-  wait_timeout = "120s"
-}
-
-module "site" {
-  for_each = var.lab.hosts
-  source   = "./site"
-  host     = each.value
-  name     = each.key
-  bundle   = var.bundle
-}
-
+/// The rollout of the test's two sites (`tests/cluster_sites.rs`, connected to Arc): the
+/// canary lab-1, then the rest, each held until Azure sees it Connected.
+const ARC_ROLLOUT: &str = r#"
 rollout "arc" {
   health_gates = ["arc_connected"]
   gate_timeout = "10s"
@@ -876,17 +812,20 @@ fn a_rollout_gated_on_arc_waits_for_each_site_to_be_connected() {
         ..Application::default()
     }];
     let fleet = ArcFleet::new(ArmLab::start(config).expect("the lab's Azure starts"));
-    fleet.write("lab.auto.hcl", &lab.to_hcl());
+    cluster_sites::write(
+        fleet.dir(),
+        &lab,
+        &[("lab-1", "lab-1"), ("lab-2", "lab-2")],
+        0,
+    );
     fleet.write(
-        "inputs.auto.hcl",
+        "arc.auto.hcl",
         &format!(
-            "bundle = {{ url = {:?}, sha256 = {:?} }}\n",
+            "arc_bundle = {{ url = {:?}, sha256 = {:?} }}\n",
             fleet.bundle_url, fleet.bundle_sha256
         ),
     );
-    fleet.write("main.hcl", ROLLOUT);
-    std::fs::create_dir_all(fleet.path("site")).unwrap();
-    fleet.write("site/main.hcl", ROLLOUT_SITE);
+    fleet.write("rollout.hcl", ARC_ROLLOUT);
     fleet.write("provider.hcl", &fleet.provider_block(CLIENT, CLIENT_SECRET));
     fleet.ok(&["init", "-input=false"]);
     // The plan, then the exit code and output of applying it.

@@ -330,6 +330,30 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
     })
 }
 
+/// Asks the provider of `addr`'s type to read the object `current` describes; `None` when
+/// no registered provider supplies the type.
+fn read_object(
+    inputs: &Inputs<'_>,
+    addr: &AbsResourceInstance,
+    current: &fleetform_sdk::Value,
+) -> Option<Result<Option<fleetform_sdk::Value>, fleetform_sdk::ProviderError>> {
+    let provider_name = inputs
+        .providers
+        .resource_type(ResourceMode::Managed, &addr.resource.resource.ty)
+        .map(|(p, _)| p.to_owned())?;
+    let provider = inputs.providers.get(&provider_name)?;
+    let read = provider.read(ReadRequest {
+        type_name: addr.resource.resource.ty.clone(),
+        current: current.clone(),
+        cancel: inputs.cancel.clone(),
+    });
+    Some(
+        inputs
+            .runtime
+            .block_on(bounded(inputs.settings.timeout, &inputs.cancel, read)),
+    )
+}
+
 /// Reads the object an interrupted create of `addr` may have made, from what it was
 /// creating (`planned`); `None` when it does not exist or cannot be asked (an unreachable
 /// site is reported, an error is a diagnostic).
@@ -340,20 +364,7 @@ fn find_interrupted_create(
     unreachable: &mut Vec<(AbsResourceInstance, String)>,
     diags: &mut Diagnostics,
 ) -> Option<fleetform_sdk::Value> {
-    let provider_name = inputs
-        .providers
-        .resource_type(ResourceMode::Managed, &addr.resource.resource.ty)
-        .map(|(p, _)| p.to_owned())?;
-    let provider = inputs.providers.get(&provider_name)?;
-    let read = provider.read(ReadRequest {
-        type_name: addr.resource.resource.ty.clone(),
-        current: planned.clone(),
-        cancel: inputs.cancel.clone(),
-    });
-    match inputs
-        .runtime
-        .block_on(bounded(inputs.settings.timeout, &inputs.cancel, read))
-    {
+    match read_object(inputs, addr, planned)? {
         Ok(found) => found,
         Err(e) if e.kind == fleetform_sdk::ErrorKind::Unreachable => {
             unreachable.push((addr.clone(), e.to_string()));
@@ -380,20 +391,7 @@ fn refresh_orphan(
     unreachable: &mut Vec<(AbsResourceInstance, String)>,
     diags: &mut Diagnostics,
 ) -> Option<fleetform_sdk::Value> {
-    let provider_name = inputs
-        .providers
-        .resource_type(ResourceMode::Managed, &addr.resource.resource.ty)
-        .map(|(p, _)| p.to_owned())?;
-    let provider = inputs.providers.get(&provider_name)?;
-    let read = provider.read(ReadRequest {
-        type_name: addr.resource.resource.ty.clone(),
-        current: instance.value.clone(),
-        cancel: inputs.cancel.clone(),
-    });
-    match inputs
-        .runtime
-        .block_on(bounded(inputs.settings.timeout, &inputs.cancel, read))
-    {
+    match read_object(inputs, addr, &instance.value)? {
         Ok(Some(v)) => Some(v),
         Ok(None) => {
             drift.push(ResourceChange {

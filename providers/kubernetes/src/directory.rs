@@ -114,10 +114,7 @@ fn url(address: &str, port: i64) -> String {
 
 impl ClusterDirectory for KubernetesProvider {
     fn pod_network_planned(&self, cluster: Option<&str>) {
-        self.pod_networks
-            .lock()
-            .expect("pod networks lock")
-            .given(cluster);
+        self.pod_networks().given(cluster);
     }
 
     fn cluster(&self, id: &str) -> Option<ClusterFacts> {

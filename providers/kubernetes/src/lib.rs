@@ -106,6 +106,14 @@ impl KubernetesProvider {
         }
     }
 
+    /// What the plan learned of pod networks (a panic elsewhere while it was held leaves
+    /// it as it was: sets of names, never half-updated).
+    fn pod_networks(&self) -> std::sync::MutexGuard<'_, cluster::PodNetworks> {
+        self.pod_networks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn cluster_of(&self, pool: &Value) -> Option<Value> {
         let id = pool.get("cluster").as_str()?;
         self.clusters
@@ -183,10 +191,7 @@ impl Provider for KubernetesProvider {
                 if request.prior.is_none()
                     && let Some(id) = response.planned.get("id").as_str()
                 {
-                    self.pod_networks
-                        .lock()
-                        .expect("pod networks lock")
-                        .created(id);
+                    self.pod_networks().created(id);
                 }
                 if let Some(prior) = &request.prior
                     && let Some(warning) = cluster::pod_network_warning(&self.fleet, prior).await
@@ -261,10 +266,7 @@ impl Provider for KubernetesProvider {
     }
 
     fn plan_diagnostics(&self) -> Diagnostics {
-        self.pod_networks
-            .lock()
-            .expect("pod networks lock")
-            .warnings()
+        self.pod_networks().warnings()
     }
 
     fn health_gates(&self, type_name: &str) -> &'static [&'static str] {
