@@ -146,15 +146,20 @@ struct Site {
     fleet: ArcFleet,
 }
 
-fn start(hosts: usize, with_arc: bool) -> Site {
-    let lab = Lab::start_with(LabSpec { hosts, private: 0 }).expect("the lab starts");
+/// The lab's Azure with the test's application, and a fleet directory using it.
+fn lab_azure() -> ArcFleet {
     let mut config = ArmLab::config(TENANT, SUBSCRIPTION);
     config.applications = vec![Application {
         client_id: CLIENT.into(),
         secrets: vec![CLIENT_SECRET.into()],
         ..Application::default()
     }];
-    let fleet = ArcFleet::new(ArmLab::start(config).expect("the lab's Azure starts"));
+    ArcFleet::new(ArmLab::start(config).expect("the lab's Azure starts"))
+}
+
+fn start(hosts: usize, with_arc: bool) -> Site {
+    let lab = Lab::start_with(LabSpec { hosts, private: 0 }).expect("the lab starts");
+    let fleet = lab_azure();
     fleet.write("lab.auto.hcl", &lab.to_hcl());
     fleet.write(
         "inputs.auto.hcl",
@@ -698,13 +703,7 @@ fn a_cluster_behind_a_jump_host_gets_its_agents_through_it() {
     })
     .expect("the lab starts");
     let private = lab.hosts().iter().find(|h| h.private).unwrap().name.clone();
-    let mut config = ArmLab::config(TENANT, SUBSCRIPTION);
-    config.applications = vec![Application {
-        client_id: CLIENT.into(),
-        secrets: vec![CLIENT_SECRET.into()],
-        ..Application::default()
-    }];
-    let fleet = ArcFleet::new(ArmLab::start(config).expect("the lab's Azure starts"));
+    let fleet = lab_azure();
     fleet.write("lab.auto.hcl", &lab.to_hcl());
     fleet.write(
         "inputs.auto.hcl",
@@ -805,13 +804,7 @@ fn a_rollout_gated_on_arc_waits_for_each_site_to_be_connected() {
         private: 0,
     })
     .expect("the lab starts");
-    let mut config = ArmLab::config(TENANT, SUBSCRIPTION);
-    config.applications = vec![Application {
-        client_id: CLIENT.into(),
-        secrets: vec![CLIENT_SECRET.into()],
-        ..Application::default()
-    }];
-    let fleet = ArcFleet::new(ArmLab::start(config).expect("the lab's Azure starts"));
+    let fleet = lab_azure();
     cluster_sites::write(
         fleet.dir(),
         &lab,
