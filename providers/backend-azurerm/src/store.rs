@@ -631,14 +631,16 @@ impl StateStore for AzureStore {
                 id: id.to_owned(),
                 info: Box::new(info),
             }),
-            None => Err(StateError::LockMismatch {
+            // A lease without holder information (a run killed between taking the lease and
+            // recording itself) shows an empty ID, and is broken with that ID.
+            None if !id.is_empty() => Err(StateError::LockMismatch {
                 id: id.to_owned(),
                 info: Box::new(LockInfo {
                     path: self.place.clone(),
                     ..LockInfo::default()
                 }),
             }),
-            Some(_) => {
+            Some(_) | None => {
                 // Breaking a live holder's lease is safe: its later writes and appends are
                 // refused for want of the lease.
                 let (c, blob, journal) = (
