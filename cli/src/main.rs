@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use fleetform_cli::{Outcome, commands, terraform_style};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     init_logging();
     // One TLS crypto provider for every client in the process (kube, reqwest): with two

@@ -72,9 +72,13 @@ pub fn run(args: PlanArgs, providers: &Providers) -> miette::Result<Outcome> {
                 .map_err(|e| miette::miette!("cannot write output: {e}"))?;
         }
     }
-    Ok(if args.detailed_exitcode && !plan.is_empty() {
+    let outcome = if args.detailed_exitcode && !plan.is_empty() {
         Outcome::Changes
     } else {
         Outcome::Success
-    })
+    };
+    // The process ends with this command: freeing a large plan value by value would take a
+    // twentieth of a no-change plan of 10,000 instances, for nothing.
+    std::mem::forget(plan);
+    Ok(outcome)
 }
