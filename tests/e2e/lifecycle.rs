@@ -435,3 +435,55 @@ output "planned_at" {
         "{outputs}"
     );
 }
+
+/// An object of a type no provider declares (recorded by a newer fleetform, or an edited
+/// state) is kept in state and named by a warning on every plan, destroy included: it can
+/// be neither refreshed nor destroyed, and is not passed over without a word.
+#[test]
+fn a_recorded_type_no_provider_declares_is_kept_and_named_by_every_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "main.hcl",
+        "resource \"fleetform_data\" \"a\" {\n  input = 1\n}\n",
+    );
+    ok(&run_in(
+        dir.path(),
+        &["apply", "-auto-approve", "-no-color"],
+    ));
+    let path = dir.path().join("fleet.state");
+    let mut state: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("state")).expect("JSON");
+    let mut unknown = state["resources"][0].clone();
+    unknown["type"] = "widget_thing".into();
+    unknown["name"] = "w".into();
+    state["resources"]
+        .as_array_mut()
+        .expect("resources")
+        .push(unknown);
+    state["serial"] = (state["serial"].as_u64().expect("serial") + 1).into();
+    std::fs::write(&path, state.to_string()).expect("write state");
+
+    for args in [
+        &["plan", "-no-color"][..],
+        &["plan", "-destroy", "-no-color"],
+    ] {
+        let out = run_in(dir.path(), args);
+        let text = fleetform_tests::output_text(&out);
+        assert!(out.status.success(), "{args:?}:\n{text}");
+        assert!(
+            text.contains("Resource type not supported")
+                && text.contains("widget_thing.w is recorded in state as a \"widget_thing\""),
+            "{args:?}:\n{text}"
+        );
+    }
+    ok(&run_in(
+        dir.path(),
+        &["destroy", "-auto-approve", "-no-color"],
+    ));
+    let listed = ok(&run_in(dir.path(), &["state", "list"]));
+    assert_eq!(
+        listed, "widget_thing.w\n",
+        "only the unsupported object stays"
+    );
+}

@@ -128,6 +128,15 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
         {
             continue;
         }
+        let ty = &addr.resource.resource.ty;
+        if inputs
+            .providers
+            .resource_type(ResourceMode::Managed, ty)
+            .is_none()
+        {
+            diags.push(unsupported_type_in_state(addr));
+            continue;
+        }
         let mut current = refreshed
             .get(addr)
             .cloned()
@@ -328,6 +337,18 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
         rollouts,
         deferred: super::sites::by_site(inputs.config, &inputs.prior.deferred),
     })
+}
+
+/// An object of a type no provider declares (a newer fleetform recorded it, or the state
+/// was edited): it can be neither read nor destroyed, so it stays in state, and each plan
+/// says so rather than passing over it.
+fn unsupported_type_in_state(addr: &AbsResourceInstance) -> Diagnostic {
+    let ty = &addr.resource.resource.ty;
+    Diagnostic::warning(
+        "Resource type not supported",
+        format!("{addr} is recorded in state as a {ty:?}, a resource type no provider of this fleetform declares, so it can be neither refreshed nor destroyed and stays in state as it is. If a newer fleetform recorded it, plan with that version; if it is not needed, remove it from state with `fleetform state rm '{addr}'`."),
+    )
+    .address(addr.to_string())
 }
 
 /// Asks the provider of `addr`'s type to read the object `current` describes; `None` when
