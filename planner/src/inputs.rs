@@ -211,8 +211,8 @@ fn parse_raw(raw: &str, ty: &Type, untyped: bool) -> Result<Value, String> {
     if untyped || matches!(ty, Type::String | Type::Number | Type::Bool) {
         return Ok(Value::from(raw));
     }
-    let expr =
-        hcl::edit::parser::parse_expr(raw).map_err(|e| format!("{}.", capitalized(e.message())))?;
+    let expr = crate::lang::syntax::parse_expr(raw)
+        .map_err(|e| format!("{}.", capitalized(e.message())))?;
     eval_const(&expr).map_err(|e| e.detail)
 }
 
@@ -242,7 +242,7 @@ fn read_var_file(
     };
     let file = config.sources.add(path, text);
     let text = config.sources.get(file).text().clone();
-    let body = match hcl::edit::parser::parse_body(&text) {
+    let body = match crate::lang::syntax::parse_body(&text) {
         Ok(b) => b,
         Err(e) => {
             let offset = e.location().offset();

@@ -61,7 +61,7 @@ struct Locals(Value);
 impl Locals {
     fn read() -> Locals {
         let text = std::fs::read_to_string(corpus_dir().join("locals.tf")).expect("locals.tf");
-        let body = hcl::edit::parser::parse_body(&text).expect("locals.tf parses");
+        let body = fleetform_planner::lang::syntax::parse_body(&text).expect("locals.tf parses");
         let mut locals = Vec::new();
         for block in body.blocks() {
             for attr in block.body.attributes() {
@@ -107,7 +107,8 @@ impl Scope for Locals {
 
 /// What fleetform says, in the corpus's terms.
 fn evaluate(expr: &str, locals: &Locals) -> Result<String, String> {
-    let parsed = hcl::edit::parser::parse_expr(expr).map_err(|_| "parse error".to_string())?;
+    let parsed =
+        fleetform_planner::lang::syntax::parse_expr(expr).map_err(|_| "parse error".to_string())?;
     match eval(&parsed, locals) {
         Ok(v) if !v.is_wholly_known() => Err("unknown value".into()),
         Ok(v) => Ok(canonical(&v)),

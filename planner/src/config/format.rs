@@ -45,6 +45,22 @@ use hcl::edit::{Decor, Decorate, Decorated, Ident, RawString, Span};
 ///
 /// The parser's error when `text` is not valid HCL.
 pub fn format_source(text: &str) -> Result<String, Error> {
+    // hcl-edit's tree cannot hold a number literal beyond a 64-bit float: such literals are
+    // formatted masked and put back as written.
+    let error = match format_parsed(text) {
+        Ok(formatted) => return Ok(formatted),
+        Err(e) => e,
+    };
+    match crate::lang::syntax::mask_huge_literals(text) {
+        Ok(Some(masked)) => {
+            let formatted = format_parsed(&masked.text)?;
+            Ok(crate::lang::syntax::unmask(text, &masked, &formatted))
+        }
+        _ => Err(error),
+    }
+}
+
+fn format_parsed(text: &str) -> Result<String, Error> {
     let mut body = parser::parse_body(text)?;
     Verbatim { source: text }.visit_body_mut(&mut body);
     Formatter { line: 0 }.root(&mut body);

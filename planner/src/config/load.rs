@@ -208,7 +208,7 @@ fn parse_file(
     is_root: bool,
 ) {
     let text = sources.get(file).text().clone();
-    let body = match hcl::edit::parser::parse_body(&text) {
+    let body = match crate::lang::syntax::parse_body(&text) {
         Ok(body) => body,
         Err(e) => {
             diags.push(syntax_error(sources, file, &text, &e));

@@ -308,6 +308,12 @@ impl Evaluator<'_> {
     fn call(&mut self, call: &FuncCall) -> Result<Value, EvalError> {
         let name = call.name.name.as_str();
         let call_span = span(call);
+        if name == super::syntax::HUGE_NUMBER
+            && let Some(Expression::String(written)) = call.args.iter().next()
+            && let Some(number) = fleetform_sdk::number::Number::parse(written.value())
+        {
+            return Ok(Value::Number(number));
+        }
         let core = call.name.namespace.len() == 1
             && call
                 .name
@@ -544,7 +550,7 @@ impl Evaluator<'_> {
         // A heredoc takes the text as it is; its closing newline is removed afterwards.
         let marker = "FLEETFORM_TEMPLATE_END";
         let source = format!("<<{marker}\n{text}\n{marker}");
-        let parsed = hcl::edit::parser::parse_expr(&source).map_err(|e| {
+        let parsed = super::syntax::parse_expr(&source).map_err(|e| {
             EvalError::new(at.clone(), "Invalid template", format!("{}.", e.message()))
         })?;
         // Only the given names are in scope, not the caller's.

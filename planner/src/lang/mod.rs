@@ -12,6 +12,7 @@ pub mod functions;
 pub mod limits;
 pub(crate) mod ops;
 pub(crate) mod refs;
+pub mod syntax;
 mod template;
 mod typeexpr;
 mod unify;

@@ -21,7 +21,7 @@ pub struct Console<'c> {
 impl Console<'_> {
     /// Evaluates one expression (its text) in the root module.
     pub fn evaluate(&self, text: &str) -> Result<Value, String> {
-        let expr = hcl::edit::parser::parse_expr(text).map_err(|e| {
+        let expr = crate::lang::syntax::parse_expr(text).map_err(|e| {
             let message = e.to_string();
             message.lines().last().unwrap_or(&message).trim().to_owned()
         })?;

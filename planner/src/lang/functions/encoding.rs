@@ -105,6 +105,21 @@ pub(crate) fn base64encode(args: FuncArgs) -> Result<Value, String> {
     )))
 }
 
+/// Gzip as Terraform's `base64gzip` writes it: no name, time zero, then base64. The
+/// compressed bytes are DEFLATE's, though not those of Go's encoder.
+pub(crate) fn base64gzip(args: FuncArgs) -> Result<Value, String> {
+    use std::io::Write;
+    let text = want_str(&args[0], "str")?;
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::default());
+    let compressed = encoder
+        .write_all(text.as_bytes())
+        .and_then(|()| encoder.finish())
+        .map_err(|e| format!("failed to write gzip raw data: {e}"))?;
+    Ok(Value::String(base64_std(&compressed)))
+}
+
 pub(crate) fn base64decode(args: FuncArgs) -> Result<Value, String> {
     let s = want_str(&args[0], "str")?;
     // Go's decoder skips line breaks, so wrapped base64 is accepted.
@@ -354,6 +369,26 @@ mod tests {
             Ok(s("\"\\u003ca\\u0026b\\u003e\""))
         );
         assert!(call("jsonencode", vec![]).is_err());
+    }
+
+    /// Terraform's header (no name, time zero) and a body that decompresses to the text.
+    #[test]
+    fn base64gzip_round_trips() {
+        use base64::Engine;
+        use std::io::Read;
+        let text = "#cloud-config\nruncmd: [echo hello]\n".repeat(20);
+        let Ok(Value::String(encoded)) = call("base64gzip", vec![s(&text)]) else {
+            panic!("base64gzip gives a string");
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("base64");
+        assert_eq!(bytes[..8], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
+        let mut decoded = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut decoded)
+            .expect("gzip");
+        assert_eq!(decoded, text);
     }
 
     #[test]

@@ -49,6 +49,7 @@ static TABLE: &[Entry] = &[
     f("anytrue", collections::anytrue, 1, false),
     f("base64decode", encoding::base64decode, 1, false),
     f("base64encode", encoding::base64encode, 1, false),
+    f("base64gzip", encoding::base64gzip, 1, false),
     f("base64sha256", hashing::base64sha256, 1, false),
     f("basename", files::basename, 1, false),
     f("ceil", numeric::ceil, 1, false),

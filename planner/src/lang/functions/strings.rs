@@ -136,7 +136,13 @@ pub(crate) fn title(args: FuncArgs) -> Result<Value, String> {
     let mut prev_sep = true;
     for c in s.chars() {
         if prev_sep {
-            out.extend(c.to_uppercase());
+            // Go's title case maps one character to one (ß stays ß), not Unicode's full
+            // upper-casing (ß to SS).
+            let mut upper = c.to_uppercase();
+            match (upper.next(), upper.next()) {
+                (Some(single), None) => out.push(single),
+                _ => out.push(c),
+            }
         } else {
             out.push(c);
         }

@@ -134,7 +134,14 @@ fn floor(args: &[Value]) -> Result<Value, CallError> {
 }
 
 fn signum(args: &[Value]) -> Result<Value, CallError> {
-    Ok(Value::from(i64::from(number(&args[0], "num")?.signum())))
+    // cty reads the argument as a Go int64 first.
+    let whole = number(&args[0], "num")?.as_i64().ok_or_else(|| {
+        failed(
+            "signum",
+            "value must be a whole number, between -9223372036854775808 and 9223372036854775807",
+        )
+    })?;
+    Ok(Value::from(whole.signum()))
 }
 
 fn extreme(args: &[Value], name: &str, want: std::cmp::Ordering) -> Result<Value, CallError> {

@@ -148,10 +148,16 @@ pub(crate) fn range(args: FuncArgs) -> Result<Value, String> {
     }
     let down = step < zero;
     if down && end > start {
-        return Err("end must be less than start when step is negative".to_string());
+        return Err(param_err(
+            "params",
+            "end must be less than start when step is negative",
+        ));
     }
     if !down && end < start {
-        return Err("end must be greater than start when step is positive".to_string());
+        return Err(param_err(
+            "params",
+            "end must be greater than start when step is positive",
+        ));
     }
     let (s, e, st) = (
         start.as_f64().unwrap_or(0.0),
@@ -266,6 +272,7 @@ pub(crate) fn sum(args: FuncArgs) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
+    use crate::lang::functions::conversion::param_err;
     #[allow(unused_imports)]
     use crate::lang::functions::testing::*;
     use hcl::Value;
@@ -317,11 +324,17 @@ mod tests {
         );
         assert_eq!(
             err("range", vec![1.into(), 5.into(), (-1).into()]),
-            "end must be less than start when step is negative"
+            param_err(
+                "params",
+                "end must be less than start when step is negative"
+            )
         );
         assert_eq!(
             err("range", vec![5.into(), 1.into(), 1.into()]),
-            "end must be greater than start when step is positive"
+            param_err(
+                "params",
+                "end must be greater than start when step is positive"
+            )
         );
         assert!(call("range", vec![0.into(), 1e300.into(), 1e-300.into()]).is_err());
     }
