@@ -455,6 +455,13 @@ resource "host_file" "hostile" {
   owner   = "root"
 }
 
+# sha256sum escapes such names: the file must still converge.
+resource "host_file" "odd_name" {
+  host    = host.h.id
+  path    = "/etc/kubernetes/fleet/back\\slash\nnewline"
+  content = "odd"
+}
+
 resource "host_file" "secret" {
   host              = host.h.id
   path              = "/etc/kubernetes/fleet/secret"
@@ -560,6 +567,20 @@ fn configuration_values_reach_hosts_as_data_and_secrets_stay_out_of_output() {
     assert_eq!(
         on_host(&["cat", "/etc/kubernetes/fleet/secret"]),
         "canary-content-91bd"
+    );
+    assert_eq!(
+        on_host(&["cat", "/etc/kubernetes/fleet/back\\slash\nnewline"]),
+        "odd"
+    );
+    let again = run_in(
+        dir.path(),
+        &["plan", "-detailed-exitcode", "-target=host_file.odd_name"],
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "a path with a backslash and a newline converges:\n{}",
+        text(&again)
     );
     let json = state(dir.path());
     let argv = resources(&json)

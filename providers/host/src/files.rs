@@ -23,7 +23,7 @@ pub struct OnHost {
 pub fn inspect(connection: &mut Connection, path: &str) -> Result<Option<OnHost>, SessionError> {
     let p = quote(path);
     let command = format!(
-        "if [ -e {p} ]; then stat -c '%a %U %G' -- {p} && sha256sum -- {p}; else echo absent; fi"
+        "if [ -e {p} ]; then stat -c '%a %U %G' -- {p} && sha256sum < {p}; else echo absent; fi"
     );
     let output = connection.exec(&command, None, FILE_TIMEOUT)?;
     let text = String::from_utf8_lossy(&output.stdout);
@@ -66,7 +66,9 @@ pub fn inspect_all(
         return Ok(out);
     }
     // The paths arrive as positional parameters: nothing in them is interpreted.
-    let script = "for p in \"$@\"; do if [ -e \"$p\" ]; then stat -c '%a %U %G' -- \"$p\" && sha256sum -- \"$p\" | cut -d' ' -f1; else echo absent; fi; done";
+    // The content goes through standard input: sha256sum escapes a name holding a
+    // backslash or a newline and marks its digest with a backslash.
+    let script = "for p in \"$@\"; do if [ -e \"$p\" ]; then stat -c '%a %U %G' -- \"$p\" && sha256sum < \"$p\" | cut -d' ' -f1; else echo absent; fi; done";
     let mut command = format!("sh -c {} sh", quote(script));
     for path in paths {
         command.push(' ');
