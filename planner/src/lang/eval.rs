@@ -379,6 +379,15 @@ impl Evaluator<'_> {
                 }
                 return Ok(Value::String(plan_timestamp()));
             }
+            // The second argument is a type constraint, not a value.
+            "convert" => {
+                let [value, ty] = call.args.iter().collect::<Vec<_>>()[..] else {
+                    return Err(arity(call_span, name, 2, call.args.len()));
+                };
+                let ty = super::type_constraint(ty)?;
+                let v = self.eval(value)?;
+                return self.convert(v, &ty, call_span);
+            }
             "issensitive" => {
                 let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
                     return Err(arity(call_span, name, 1, call.args.len()));
@@ -432,7 +441,7 @@ impl Evaluator<'_> {
                     .iter()
                     .copied()
                     .chain(functions::typed::names())
-                    .chain(["try", "can", "sensitive", "nonsensitive"]),
+                    .chain(BUILTINS.iter().copied()),
             ) {
                 detail.push_str(&format!(" Did you mean {s:?}?"));
             }
@@ -567,6 +576,43 @@ impl Evaluator<'_> {
             other => other,
         };
         Ok(taint(rendered, &[&template, &vars]))
+    }
+
+    /// `convert(value, type)`: `tolist`, `toset` and `tomap` for their `any` element types
+    /// (which unify the elements), the type's own conversion, defaults included, otherwise.
+    fn convert(
+        &mut self,
+        v: Value,
+        ty: &fleetform_sdk::Type,
+        at: Option<Range<usize>>,
+    ) -> Result<Value, EvalError> {
+        use fleetform_sdk::Type;
+        let shorthand = match ty {
+            Type::List(e) if **e == Type::Any => Some("tolist"),
+            Type::Set(e) if **e == Type::Any => Some("toset"),
+            Type::Map(e) if **e == Type::Any => Some("tomap"),
+            _ => None,
+        };
+        if !v.is_wholly_known() {
+            return Ok(Value::Unknown.mark_if(v.contains_sensitive()));
+        }
+        let sensitive = v.contains_sensitive();
+        let converted = match shorthand.and_then(|f| functions::typed::call(f, &[v.unmark_deep()]))
+        {
+            Some(result) => result.map_err(|e| e.detail.replace("\"v\"", "\"value\"")),
+            None => ty
+                .convert(&v)
+                .map_err(|e| format!("Invalid value for \"value\" parameter: {e}.")),
+        };
+        match converted {
+            Ok(value) => Ok(value.mark_if(sensitive)),
+            Err(_) if sensitive => Err(EvalError::new(
+                at,
+                "Invalid function argument",
+                "Invalid value for \"value\" parameter: the value is sensitive, so the details are hidden.",
+            )),
+            Err(detail) => Err(EvalError::new(at, "Invalid function argument", detail)),
+        }
     }
 
     fn try_call(&mut self, call: &FuncCall) -> Result<Value, EvalError> {
@@ -885,6 +931,7 @@ fn unify_branches(
 /// Functions the evaluator implements itself (they need marks, laziness or the clock).
 const BUILTINS: &[&str] = &[
     "try",
+    "convert",
     "can",
     "timestamp",
     "uuid",

@@ -792,3 +792,65 @@ fn strings_are_unicode_normal_form_c() {
     assert_eq!(ok("\"e\u{301}\""), s("\u{e9}"));
     assert_eq!(ok("\"x${var.text}e\u{301}\""), s("xabc\u{e9}"));
 }
+
+/// `convert(value, type)`, with Terraform's documented examples: the type is a constraint
+/// (with optional attributes' defaults), `list(any)` and friends unify as `tolist` does.
+#[test]
+fn convert_takes_a_type_constraint() {
+    assert_eq!(ok("convert([], list(string))"), Value::List(vec![]));
+    assert_eq!(ok("convert(\"true\", bool)"), Value::Bool(true));
+    assert_eq!(ok("convert(3, string)"), s("3"));
+    assert_eq!(
+        ok("convert({}, object({ name = optional(string, \"fleet\") }))"),
+        Value::object([("name", s("fleet"))])
+    );
+    assert_eq!(ok("convert([1, \"a\"], list(any))"), list([s("1"), s("a")]));
+    assert!(matches!(ok("convert(var.names, set(string))"), Value::Set(items) if items.len() == 2));
+    let (e, _) = err("convert(\"x\", number)");
+    assert_eq!(e.summary, "Invalid function argument");
+    assert!(
+        e.detail
+            .starts_with("Invalid value for \"value\" parameter:"),
+        "{}",
+        e.detail
+    );
+    let (e, at) = err("convert(1, strin)");
+    assert_eq!(e.summary, "Invalid type specification");
+    assert_eq!(at, "strin");
+}
+
+/// `fileset(path, pattern)`: regular files only, relative to `path`, `*` within a directory
+/// and `**` across them, as a set.
+#[test]
+fn fileset_matches_files_below_the_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for file in [
+        "a.txt",
+        "b.hcl",
+        ".hidden.txt",
+        "sub/c.txt",
+        "sub/deeper/d.txt",
+    ] {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+        std::fs::write(path, "x").expect("write");
+    }
+    let root = dir.path().display();
+    let set = |pattern: &str| match ok(&format!("fileset({:?}, {pattern:?})", root.to_string())) {
+        Value::Set(items) => items,
+        other => panic!("fileset gave {other:?}"),
+    };
+    assert_eq!(set("*.txt"), vec![s(".hidden.txt"), s("a.txt")]);
+    assert_eq!(
+        set("**/*.txt"),
+        vec![
+            s(".hidden.txt"),
+            s("a.txt"),
+            s("sub/c.txt"),
+            s("sub/deeper/d.txt")
+        ]
+    );
+    assert_eq!(set("sub/*"), vec![s("sub/c.txt")]);
+    assert_eq!(set("{a,b}.*"), vec![s("a.txt"), s("b.hcl")]);
+    assert_eq!(set("nothing*"), vec![]);
+}

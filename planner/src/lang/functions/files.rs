@@ -122,15 +122,86 @@ pub(crate) fn filebase64(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::String(base64_std(&bytes)))
 }
 
-pub(crate) fn filesha256(args: FuncArgs) -> Result<Value, String> {
+/// The digest of a file's content, read as `file` reads (regular files, within the string
+/// limit); the hashing functions report Go's plain open error.
+fn file_digest<D: Digest>(args: &FuncArgs) -> Result<Vec<u8>, String> {
     let path = want_str(&args[0], "path")?;
     let resolved = resolve(&path)?;
-    // Unlike `file`, the hashing functions report Go's plain open error.
-    let bytes = std::fs::read(&resolved).map_err(|e| match e.kind() {
+    let bytes = read_bounded(&resolved).map_err(|e| match e.kind() {
         IoKind::NotFound => format!("open {resolved}: no such file or directory"),
         _ => open_error(&resolved, &e),
     })?;
-    Ok(Value::String(hex(&sha2::Sha256::digest(&bytes))))
+    Ok(D::digest(&bytes).to_vec())
+}
+
+pub(crate) fn filemd5(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(hex(&file_digest::<md5::Md5>(&args)?)))
+}
+
+pub(crate) fn filesha1(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(hex(&file_digest::<sha1::Sha1>(&args)?)))
+}
+
+pub(crate) fn filesha256(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(hex(&file_digest::<sha2::Sha256>(&args)?)))
+}
+
+pub(crate) fn filesha512(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(hex(&file_digest::<sha2::Sha512>(&args)?)))
+}
+
+pub(crate) fn filebase64sha256(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(base64_std(&file_digest::<sha2::Sha256>(
+        &args,
+    )?)))
+}
+
+pub(crate) fn filebase64sha512(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(base64_std(&file_digest::<sha2::Sha512>(
+        &args,
+    )?)))
+}
+
+/// `fileset(path, pattern)`: the regular files under `path` whose path relative to it
+/// matches `pattern` (`*` and `?` within a directory, `**` across them, `{a,b}`, `[...]`),
+/// as a set of slash-separated relative paths.
+pub(super) fn fileset(
+    args: &[fleetform_sdk::Value],
+) -> Result<fleetform_sdk::Value, super::typed::CallError> {
+    use super::typed::{failed, string};
+    let path = string(&args[0], "path")?;
+    let pattern = string(&args[1], "pattern")?;
+    let base = resolve(&path).map_err(|e| failed("fileset", e))?;
+    let glob = globset::GlobBuilder::new(&clean(&pattern))
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| {
+            failed(
+                "fileset",
+                format!("failed to glob pattern ({base}/{pattern}): {}", e.kind()),
+            )
+        })?
+        .compile_matcher();
+    let mut found = Vec::new();
+    // Symbolic links are followed to what they name, as Go's stat does for each match.
+    for entry in walkdir::WalkDir::new(&base).min_depth(1).follow_links(true) {
+        let Ok(entry) = entry else { continue };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(relative) = entry.path().strip_prefix(&base) else {
+            continue;
+        };
+        let relative = relative
+            .to_string_lossy()
+            .replace(std::path::MAIN_SEPARATOR, "/");
+        if glob.is_match(&relative) {
+            found.push(fleetform_sdk::Value::String(relative));
+        }
+    }
+    fleetform_sdk::types::make_set(&mut found);
+    Ok(fleetform_sdk::Value::Set(found))
 }
 
 pub(crate) fn fileexists(args: FuncArgs) -> Result<Value, String> {
@@ -333,6 +404,36 @@ mod tests {
                 .unwrap_err()
                 .contains("cannot expand user-specific home dir")
         );
+    }
+
+    #[test]
+    fn file_digests_read_like_file() {
+        let dir = Scratch::new();
+        let path = dir.write("hello.txt", b"hello");
+        let digest = |f: &str| call(f, vec![s(&path)]);
+        assert_eq!(digest("filemd5"), Ok(s("5d41402abc4b2a76b9719d911017c592")));
+        assert_eq!(
+            digest("filesha1"),
+            Ok(s("aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"))
+        );
+        assert_eq!(
+            digest("filesha512"),
+            Ok(s(
+                "9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca72323c3d99ba5c11d7c7acc6e14b8c5da0c4663475c2e5c3adef46f73bcdec043"
+            ))
+        );
+        assert_eq!(
+            digest("filebase64sha256"),
+            Ok(s("LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="))
+        );
+        assert_eq!(
+            digest("filebase64sha512"),
+            Ok(s(
+                "m3HSJL1i83hdltRq0+o9czGb+8KJDKra4t/3JRlnPKcjI8PZm6XBHXx6zG4UuMXaDEZjR1wuXDre9G9zvN7AQw=="
+            ))
+        );
+        let special = call("filesha256", vec![s("/dev/zero")]).expect_err("a device");
+        assert!(special.contains("is not a regular file"), "{special}");
     }
 
     #[test]

@@ -78,6 +78,11 @@ static TABLE: &[(&str, Typed, Signature)] = &[
         sig(&["timestamp_a", "timestamp_b"], false),
     ),
     ("transpose", added::transpose, sig(&["values"], false)),
+    (
+        "fileset",
+        super::files::fileset,
+        sig(&["path", "pattern"], false),
+    ),
     ("ceil", ceil, sig(&["num"], false)),
     ("element", added::element, sig(&["list", "index"], false)),
     ("floor", floor, sig(&["num"], false)),
