@@ -318,7 +318,15 @@ fn resource_bombs_end_in_a_clear_diagnostic_within_10_s_and_1_gib() {
         ));
     }
     doubling.push_str("}\noutput \"big\" {\n  value = length(local.s40)\n}\n");
-    let bombs: [(&str, String, &[&str], &str); 3] = [
+    // 50 MB of configuration: 418,748 resource blocks.
+    let mut generated = String::with_capacity(52 * 1024 * 1024);
+    for i in 0..418_748 {
+        generated.push_str(&format!(
+            "resource \"fleetform_data\" \"r{i:06}\" {{\n  input = {{ name = \"site-{i:06}\", tags = [\"a\", \"b\", \"c\"], region = \"region-{}\" }}\n}}\n\n",
+            i % 7
+        ));
+    }
+    let bombs: [(&str, String, &[&str], &str); 4] = [
         (
             "forty doublings of a string",
             doubling,
@@ -331,6 +339,12 @@ fn resource_bombs_end_in_a_clear_diagnostic_within_10_s_and_1_gib() {
                 .into(),
             &["plan"],
             "1000000 is more than the limit of 200000 instances",
+        ),
+        (
+            "a 50 MB configuration",
+            generated,
+            &["validate"],
+            "more than the limit of 16777216 bytes. Set FLEETFORM_MAX_CONFIG_BYTES",
         ),
         (
             "file(\"/dev/zero\")",

@@ -123,6 +123,20 @@ fn load_module(
         ..Module::default()
     };
     for file_path in files {
+        let limit = crate::lang::limits::limits().max_config_bytes;
+        let size = std::fs::metadata(&file_path).map_or(0, |m| m.len() as usize);
+        let total = config.sources.total_bytes().saturating_add(size);
+        if total > limit {
+            diags.push(Diagnostic::error(
+                "Configuration too large",
+                format!(
+                    "With {} ({size} bytes), the configuration's files come to {total} bytes, more than the limit of {limit} bytes. Set {} to allow more.",
+                    file_path.display(),
+                    crate::lang::limits::CONFIG_VAR
+                ),
+            ));
+            return;
+        }
         let text = match std::fs::read_to_string(&file_path) {
             Ok(text) => text,
             Err(e) => {

@@ -34,6 +34,11 @@ impl Sources {
         &self.files[id.0 as usize]
     }
 
+    /// The bytes of every file added so far.
+    pub fn total_bytes(&self) -> usize {
+        self.files.iter().map(|f| f.text().len()).sum()
+    }
+
     /// Every file, in the order read.
     pub fn iter(&self) -> impl Iterator<Item = &SourceFile> {
         self.files.iter()

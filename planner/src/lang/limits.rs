@@ -3,8 +3,8 @@
 //! names the numbers instead of exhausting memory.
 //!
 //! The bounds are process-wide (the function library's functions are plain `fn`s) and read
-//! once from the environment: `FLEETFORM_MAX_STRING_BYTES`, `FLEETFORM_MAX_COLLECTION_LENGTH`
-//! and `FLEETFORM_MAX_INSTANCES`.
+//! once from the environment: `FLEETFORM_MAX_STRING_BYTES`, `FLEETFORM_MAX_COLLECTION_LENGTH`,
+//! `FLEETFORM_MAX_INSTANCES` and `FLEETFORM_MAX_CONFIG_BYTES`.
 
 use std::sync::OnceLock;
 
@@ -17,6 +17,10 @@ pub struct Limits {
     pub max_collection_length: usize,
     /// Most instances one `count` or `for_each` may make.
     pub max_instances: usize,
+    /// Most bytes of configuration files (all modules together) a configuration may have:
+    /// parsed trees take some forty times their text, so a generated configuration of
+    /// tens of megabytes would need gigabytes before any check could run.
+    pub max_config_bytes: usize,
 }
 
 /// The variables that raise (or lower) each bound.
@@ -25,6 +29,8 @@ pub const STRING_VAR: &str = "FLEETFORM_MAX_STRING_BYTES";
 pub const COLLECTION_VAR: &str = "FLEETFORM_MAX_COLLECTION_LENGTH";
 /// See [`STRING_VAR`].
 pub const INSTANCES_VAR: &str = "FLEETFORM_MAX_INSTANCES";
+/// See [`STRING_VAR`].
+pub const CONFIG_VAR: &str = "FLEETFORM_MAX_CONFIG_BYTES";
 
 impl Default for Limits {
     fn default() -> Self {
@@ -32,6 +38,7 @@ impl Default for Limits {
             max_string_bytes: 16 * 1024 * 1024,
             max_collection_length: 1024 * 1024,
             max_instances: 200_000,
+            max_config_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -52,6 +59,7 @@ pub fn limits() -> Limits {
             max_string_bytes: read(STRING_VAR, d.max_string_bytes),
             max_collection_length: read(COLLECTION_VAR, d.max_collection_length),
             max_instances: read(INSTANCES_VAR, d.max_instances),
+            max_config_bytes: read(CONFIG_VAR, d.max_config_bytes),
         }
     })
 }
