@@ -1,7 +1,8 @@
 //! Functions of Terraform's reference that work on the evaluator's own values:
 //! `matchkeys`, `setproduct`, `transpose`, `csvdecode`, `textencodebase64`,
-//! `textdecodebase64`, `pathexpand`, `timecmp`, `base64sha512`, `parseint` (any size)
-//! and `ephemeralasnull`. Signatures and dispatch are in `typed.rs`.
+//! `textdecodebase64`, `pathexpand`, `timecmp`, `base64sha512`, `parseint` (any size),
+//! `ephemeralasnull`, and `flatten`, `keys` and `length` (which hcl-rs also runs inside
+//! `templatefile` templates). Signatures and dispatch are in `typed.rs`.
 
 use base64::Engine;
 use fleetform_sdk::number::Number;
@@ -395,4 +396,56 @@ pub(super) fn jsonencode(args: &[Value]) -> Result<Value, CallError> {
     let mut out = String::new();
     write(&args[0], &mut out)?;
     Ok(Value::String(super::encoding::html_safe(&out)))
+}
+
+// The collection functions a fleet calls on large values (`flatten` over every site's
+// hosts, `keys` of the site map, `length` in each instance): on the evaluator's own values,
+// without the round trip through hcl-rs values, which copied each argument four times.
+
+/// `flatten`: lists, sets and tuples inside are replaced by their elements, at any depth.
+pub(super) fn flatten(args: &[Value]) -> Result<Value, CallError> {
+    fn into(items: &[Value], out: &mut Vec<Value>) {
+        for item in items {
+            match item {
+                Value::List(inner) | Value::Set(inner) => into(inner, out),
+                other => out.push(other.clone()),
+            }
+        }
+    }
+    match &args[0] {
+        Value::List(items) | Value::Set(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            into(items, &mut out);
+            Ok(Value::List(out))
+        }
+        _ => Err(failed("flatten", "can only flatten lists, sets and tuples")),
+    }
+}
+
+/// `keys`: a map's or object's keys, in lexical order.
+pub(super) fn keys(args: &[Value]) -> Result<Value, CallError> {
+    match &args[0] {
+        Value::Object(map) => Ok(Value::List(
+            map.keys().map(|k| Value::String(k.clone())).collect(),
+        )),
+        _ => Err(invalid("inputMap", "must have map or object type")),
+    }
+}
+
+/// `length`: elements of a collection, attributes of an object, characters (grapheme
+/// clusters) of a string.
+pub(super) fn length(args: &[Value]) -> Result<Value, CallError> {
+    let n = match &args[0] {
+        Value::String(s) => super::strings::graphemes(s).len(),
+        Value::List(items) | Value::Set(items) => items.len(),
+        Value::Object(map) => map.len(),
+        Value::Null => return Err(invalid("value", "argument must not be null")),
+        _ => {
+            return Err(failed(
+                "length",
+                "argument must be a string, a collection type, or a structural type",
+            ));
+        }
+    };
+    Ok(Value::from(n as i64))
 }
