@@ -593,26 +593,29 @@ impl Evaluator<'_> {
             Type::Map(e) if **e == Type::Any => Some("tomap"),
             _ => None,
         };
-        if !v.is_wholly_known() {
-            return Ok(Value::Unknown.mark_if(v.contains_sensitive()));
-        }
         let sensitive = v.contains_sensitive();
-        let converted = match shorthand.and_then(|f| functions::typed::call(f, &[v.unmark_deep()]))
-        {
-            Some(result) => result.map_err(|e| e.detail.replace("\"v\"", "\"value\"")),
+        let converted = match shorthand {
+            // Unification needs every element: like any function, unknown until they are.
+            Some(_) if !v.is_wholly_known() => return Ok(Value::Unknown.mark_if(sensitive)),
+            Some(f) => match functions::typed::call(f, &[v.unmark_deep()]) {
+                Some(Ok(value)) => Ok(value.mark_if(sensitive)),
+                // Those functions call their parameter "v"; convert calls it "value".
+                Some(Err(e)) => Err(e.detail.replace("\"v\"", "\"value\"")),
+                None => Err(format!("There is no function named {f:?}.")),
+            },
+            // Keeps unknown parts and sensitive marks where they are.
             None => ty
                 .convert(&v)
                 .map_err(|e| format!("Invalid value for \"value\" parameter: {e}.")),
         };
-        match converted {
-            Ok(value) => Ok(value.mark_if(sensitive)),
-            Err(_) if sensitive => Err(EvalError::new(
-                at,
-                "Invalid function argument",
-                "Invalid value for \"value\" parameter: the value is sensitive, so the details are hidden.",
-            )),
-            Err(detail) => Err(EvalError::new(at, "Invalid function argument", detail)),
-        }
+        converted.map_err(|detail| {
+            let detail = if sensitive {
+                "Invalid value for \"value\" parameter: the value is sensitive, so the details are hidden.".to_owned()
+            } else {
+                detail
+            };
+            EvalError::new(at, "Invalid function argument", detail)
+        })
     }
 
     fn try_call(&mut self, call: &FuncCall) -> Result<Value, EvalError> {

@@ -854,3 +854,16 @@ fn fileset_matches_files_below_the_path() {
     assert_eq!(set("{a,b}.*"), vec![s("a.txt"), s("b.hcl")]);
     assert_eq!(set("nothing*"), vec![]);
 }
+
+/// `convert` keeps what is unknown and what is sensitive where they are.
+#[test]
+fn convert_keeps_unknown_and_sensitive_parts_in_place() {
+    let v = ok("convert({ a = local.unknown, b = 1 }, object({ a = string, b = string }))");
+    assert_eq!(v, Value::object([("a", Value::Unknown), ("b", s("1"))]));
+    let v = ok("convert({ a = sensitive(1), b = 2 }, map(string))");
+    let Value::Object(map) = v else {
+        panic!("a map: {v:?}")
+    };
+    assert_eq!(map["a"], secret(s("1")));
+    assert_eq!(map["b"], s("2"));
+}
