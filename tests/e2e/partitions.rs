@@ -613,3 +613,65 @@ fn cross_partition_reads_saved_plans_and_migration() {
     assert_eq!(joined["lineage"], whole["lineage"]);
     assert_eq!(instances(&joined), instances(&joined_from));
 }
+
+#[test]
+fn a_run_over_some_partitions_evaluates_only_those_and_reads_the_others_as_recorded() {
+    let remote = Remote::new(Kind::Postgres, "parts_frozen");
+    let dir = tempfile::tempdir().unwrap();
+    small_fleet(dir.path(), &remote, 3, 2);
+    ok(&remote.init(dir.path(), &[]), "init");
+    ok(
+        &remote.run(dir.path(), &["apply", "-auto-approve", "-no-color"]),
+        "first apply",
+    );
+    let before = instances(&pulled(&remote, dir.path()));
+    // site-2's configuration now fails to evaluate: only runs that evaluate it may say so.
+    let module = dir.path().join("modules/site/main.hcl");
+    let text = std::fs::read_to_string(&module).unwrap();
+    std::fs::write(
+        &module,
+        text.replace(
+            "generation = var.generation }",
+            "generation = var.generation, notes = var.name == \"site-2\" ? file(\"${path.module}/missing\") : \"\" }",
+        ),
+    )
+    .unwrap();
+    let whole = remote.run(dir.path(), &["plan", "-no-color"]);
+    assert!(
+        !whole.status.success() && output_text(&whole).contains("missing"),
+        "a plan of the whole fleet evaluates site-2:\n{}",
+        output_text(&whole)
+    );
+    let site0 = "-target=partition:module.site[\"site-0\"]";
+    let out = remote.run(
+        dir.path(),
+        &[
+            "plan",
+            "-no-color",
+            "-var",
+            "generation=2",
+            site0,
+            "-out",
+            "site0.plan",
+        ],
+    );
+    ok(&out, "plan of site-0 alone");
+    assert!(
+        output_text(&out).contains("2 to change, 0 to destroy"),
+        "{}",
+        output_text(&out)
+    );
+    ok(
+        &remote.run(dir.path(), &["apply", "-no-color", "site0.plan"]),
+        "apply the saved plan of site-0",
+    );
+    let after = instances(&pulled(&remote, dir.path()));
+    for (addr, value) in &after {
+        if addr.contains("site-0") {
+            assert!(value.contains("\"generation\":2"), "{addr}: {value}");
+        } else {
+            assert_eq!(Some(value), before.get(addr), "{addr} is as recorded");
+        }
+    }
+    assert_eq!(after.len(), before.len());
+}

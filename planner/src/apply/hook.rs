@@ -106,6 +106,10 @@ impl Hook for ApplyHook<'_> {
         true
     }
 
+    fn recorded(&self, addr: &AbsResourceInstance) -> Value {
+        self.prior(addr).unwrap_or(Value::Unknown)
+    }
+
     fn admission(&self, addr: &AbsResourceInstance) -> Option<LocalBoxFuture<'_, ()>> {
         let rollout = self.rollout.as_ref()?;
         let change = self.changes.get(addr)?;

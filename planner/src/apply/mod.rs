@@ -23,7 +23,7 @@ use indexmap::IndexMap;
 use self::hook::ApplyHook;
 use self::progress::Progress;
 use self::record::{Recorder, operation};
-use crate::addrs::{AbsResource, AbsResourceInstance, ResourceMode};
+use crate::addrs::{AbsResource, AbsResourceInstance, ModuleInstance, ResourceMode};
 use crate::config::Config;
 use crate::expand::{self, Options, ProviderConfigAddr, WalkOptions};
 use crate::inputs::{InputSource, InputValue};
@@ -121,9 +121,14 @@ pub fn apply(
             workspace: inputs.workspace.to_owned(),
             inputs_complete: true,
         };
+        let partitions = inputs.settings.partitions.as_ref();
+        let leaves_out = |m: &ModuleInstance| partitions.is_some_and(|c| c.leaves_out(m));
         let walk = WalkOptions {
             parallelism: inputs.settings.parallelism,
             runtime: Some(inputs.runtime),
+            frozen: partitions
+                .is_some()
+                .then_some(&leaves_out as &dyn Fn(&ModuleInstance) -> bool),
         };
         if let Some(exp) = expand::expand(
             inputs.config,

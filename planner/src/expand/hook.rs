@@ -82,6 +82,13 @@ pub trait Hook {
     /// Nothing is running or ready in the walk: instances still waiting for admission wait
     /// on something that will never finish on its own.
     fn stalled(&self) {}
+
+    /// The value of an instance the walk does not evaluate (`WalkOptions::frozen`): what
+    /// the state recorded for it, unknown when nothing was.
+    fn recorded(&self, addr: &AbsResourceInstance) -> Value {
+        let _ = addr;
+        Value::Unknown
+    }
 }
 
 /// The hook of `validate`: what a first plan would show, with every attribute the

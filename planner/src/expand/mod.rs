@@ -170,15 +170,9 @@ pub fn expand<'c>(
     exp.data
         .insert(ModuleInstance::root(), InstanceData::default());
     {
-        let mut walk = walk::Walk::new(
-            &mut exp,
-            &order,
-            inputs,
-            hook,
-            walk_options.parallelism,
-            diags,
-        );
-        match walk_options.runtime {
+        let runtime = walk_options.runtime;
+        let mut walk = walk::Walk::new(&mut exp, &order, inputs, hook, walk_options, diags);
+        match runtime {
             Some(runtime) => runtime.block_on(walk.run()),
             None => futures::executor::block_on(walk.run()),
         }

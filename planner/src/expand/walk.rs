@@ -28,9 +28,12 @@ use hcl::edit::expr::Expression;
 
 use super::hook::{Hook, InstanceRequest, Outcome};
 use super::repeat::Mode;
+use super::resource::ExpandedResource;
 use super::scope::Repetition;
 use super::{ConfigNode, Expansion, Item, Order, ProviderConfigAddr, ResourceInstance};
-use crate::addrs::{AbsResource, AbsResourceInstance, InstanceKey, ModuleInstance, ModulePath};
+use crate::addrs::{
+    AbsResource, AbsResourceInstance, InstanceKey, ModuleInstance, ModulePath, Resource,
+};
 use crate::lang::references;
 
 type UnitId = usize;
@@ -44,6 +47,10 @@ pub struct WalkOptions<'r> {
     /// Where hook futures run (they may need tokio); `None` polls them on this thread,
     /// which is enough for hooks that do no I/O.
     pub runtime: Option<&'r tokio::runtime::Handle>,
+    /// Module instances whose resources keep their recorded values (a run over other
+    /// partitions of the fleet): their instances are neither evaluated nor given to the
+    /// hook; each takes [`Hook::recorded`]. `None` walks everything.
+    pub frozen: Option<&'r dyn Fn(&ModuleInstance) -> bool>,
 }
 
 enum Kind {
@@ -150,6 +157,7 @@ pub(super) struct Walk<'w, 'c> {
     hook: &'w dyn Hook,
     diags: &'w mut Diagnostics,
     parallelism: usize,
+    frozen: Option<&'w dyn Fn(&ModuleInstance) -> bool>,
     nodes: Nodes,
     modules: Vec<(ModuleInstance, ModulePath)>,
     module_ids: HashMap<ModuleInstance, ModuleId>,
@@ -179,9 +187,10 @@ impl<'w, 'c> Walk<'w, 'c> {
         order: &Order,
         inputs: &'w indexmap::IndexMap<String, crate::inputs::InputValue>,
         hook: &'w dyn Hook,
-        parallelism: usize,
+        options: WalkOptions<'w>,
         diags: &'w mut Diagnostics,
     ) -> Walk<'w, 'c> {
+        let parallelism = options.parallelism;
         let nodes = Nodes::new(exp.config, order);
         let mut walk = Walk {
             exp,
@@ -193,6 +202,7 @@ impl<'w, 'c> Walk<'w, 'c> {
             } else {
                 parallelism
             },
+            frozen: options.frozen,
             nodes,
             modules: Vec::new(),
             module_ids: HashMap::new(),
@@ -640,6 +650,10 @@ impl<'w, 'c> Walk<'w, 'c> {
         let Some(block) = self.exp.expand_resource(&m, &addr, self.diags) else {
             return;
         };
+        if self.frozen.is_some_and(|frozen| frozen(&m)) {
+            self.settle(&m, &addr, block);
+            return;
+        }
         let gather = self.gathers[&(module, node)];
         let mut instances = HashMap::with_capacity(block.entries.len());
         let mut created = Vec::with_capacity(block.entries.len());
@@ -674,7 +688,23 @@ impl<'w, 'c> Walk<'w, 'c> {
         }
     }
 
-    /// Evaluates an instance's configuration and hands it to the hook.
+    /// A resource block of a frozen module instance: each instance takes the value the
+    /// hook recorded for it, and makes no unit (references to it wait for its gather).
+    fn settle(&mut self, m: &ModuleInstance, addr: &Resource, block: ExpandedResource<'c>) {
+        for (key, _) in block.entries {
+            let instance = AbsResourceInstance {
+                module: m.clone(),
+                resource: addr.instance(key.clone()),
+            };
+            let value = self.hook.recorded(&instance);
+            self.exp.store_instance(m, addr, block.mode, &key, value);
+            self.exp.resources.push(ResourceInstance {
+                addr: instance,
+                provider: block.provider.clone(),
+            });
+        }
+    }
+
     /// What the hook says about starting an instance unit now.
     fn admission(&self, unit: UnitId) -> Option<LocalBoxFuture<'w, ()>> {
         let Kind::Instance { node, key, .. } = &self.units[unit].kind else {

@@ -92,6 +92,7 @@ fn validate_with(options: &LoadOptions, providers: &Providers, want_graph: bool)
         expand::WalkOptions {
             parallelism: 0,
             runtime: None,
+            frozen: None,
         },
         &mut diagnostics,
     );
@@ -138,6 +139,7 @@ pub fn validate_source(name: &str, text: &str, providers: &Providers) -> Validat
         expand::WalkOptions {
             parallelism: 0,
             runtime: None,
+            frozen: None,
         },
         &mut diagnostics,
     );

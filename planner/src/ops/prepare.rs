@@ -137,6 +137,7 @@ pub fn prepare(
         WalkOptions {
             parallelism: 4,
             runtime: Some(runtime),
+            frozen: None,
         },
         &mut diagnostics,
     );

@@ -10,7 +10,9 @@ use fleetform_sdk::{CancellationToken, Diagnostic, Diagnostics};
 use indexmap::IndexMap;
 
 use super::LoadOptions;
-use crate::addrs::{AbsResource, AbsResourceInstance, Selector, parse_abs_resource_instance};
+use crate::addrs::{
+    AbsResource, AbsResourceInstance, ModuleInstance, Selector, parse_abs_resource_instance,
+};
 use crate::apply::progress::Progress;
 use crate::config::{self, Config};
 use crate::encryption::Encryption;
@@ -21,12 +23,25 @@ use crate::plan::{Mode, Plan};
 use crate::providers::Providers;
 use crate::state::State;
 use crate::state::backend::codec::Codec;
-use crate::state::partition::{self, PartitionKey, REST, Share};
+use crate::state::partition::{self, Chosen, PartitionKey, REST, Share};
 
 use super::partitioned::{self, PartitionedRun, Selection};
 
-/// Each instance with the resources it depends on.
-pub(super) type Dependencies = HashMap<AbsResourceInstance, Vec<AbsResource>>;
+/// Every instance of the configuration and the state: each one evaluated or recorded with
+/// the resources it depends on, and those of frozen module instances (see
+/// [`expand::WalkOptions::frozen`]) that the state does not hold, without.
+#[derive(Debug, Default)]
+pub(super) struct Dependencies {
+    pub of: HashMap<AbsResourceInstance, Vec<AbsResource>>,
+    pub unevaluated: Vec<AbsResourceInstance>,
+}
+
+impl Dependencies {
+    /// Every instance, once.
+    pub fn instances(&self) -> impl Iterator<Item = &AbsResourceInstance> {
+        self.of.keys().chain(&self.unevaluated)
+    }
+}
 use crate::state::backend::{Backend, LockGuard, LockInfo, StateStore};
 
 /// How a plan or apply runs.
@@ -430,9 +445,22 @@ impl Session {
             cancel,
         } = control;
         // Apply makes the plan's changes: what -target/-exclude chose is in the plan.
-        let Some(settings) = self.settings(options, None, None) else {
+        let Some(mut settings) = self.settings(options, None, None) else {
             return false;
         };
+        // A plan over some partitions is applied over the partitions it writes: the others
+        // keep what they recorded and are not evaluated.
+        if self.partitioned.is_some() && !plan.complete {
+            settings.partitions = Some(Chosen {
+                key: self.key.clone(),
+                partitions: plan
+                    .partitions
+                    .iter()
+                    .filter(|(_, u)| u.written)
+                    .map(|(p, _)| p.clone())
+                    .collect(),
+            });
+        }
         // Refused before anything changes: changes that could never be written are lost.
         if let Err(e) = self.state.next_serial() {
             self.diagnostics
@@ -478,8 +506,15 @@ impl Session {
             cancel: cancel.clone(),
             record_outputs: holds_rest,
         };
-        let mut state =
-            crate::apply::apply(&inputs, self.state.clone(), journal, &mut self.diagnostics);
+        // A partitioned run keeps only what it may write to compare with; others, all of it.
+        let prior = match &self.partitioned {
+            Some(run) => {
+                let kept = run.writable_part(&self.state);
+                std::mem::replace(&mut self.state, kept)
+            }
+            None => self.state.clone(),
+        };
+        let mut state = crate::apply::apply(&inputs, prior, journal, &mut self.diagnostics);
         // Written with the state it describes, by the same conditional write; a run that
         // does not hold the partition it lives in leaves it to the runs that do.
         if holds_rest {
@@ -564,17 +599,10 @@ impl Session {
                 )),
             }
         }
-        let mut only = match deps {
-            Some(deps) => self.only(options, deps),
+        let only = match deps {
+            Some(deps) => self.only(options, deps, selection),
             None => None,
         };
-        if let (Some(only), Some(selection)) = (only.as_mut(), selection) {
-            only.retain(|a| {
-                selection
-                    .selected
-                    .contains(&self.key.partition_of(&a.module))
-            });
-        }
         if self.diagnostics.has_errors() {
             return None;
         }
@@ -586,11 +614,20 @@ impl Session {
             parallelism: options.parallelism,
             timeout: options.timeout,
             refresh_untargeted: selection.is_none(),
+            partitions: selection.map(|s| Chosen {
+                key: self.key.clone(),
+                partitions: s.selected.clone(),
+            }),
         })
     }
 
-    /// Every instance of the configuration and the state with the resources it depends on.
-    pub(super) fn dependencies(&mut self, providers: &Providers) -> Option<Dependencies> {
+    /// Every instance of the configuration and the state with the resources it depends on
+    /// (those of `frozen` module instances as the state recorded them).
+    pub(super) fn dependencies(
+        &mut self,
+        providers: &Providers,
+        frozen: Option<&dyn Fn(&ModuleInstance) -> bool>,
+    ) -> Option<Dependencies> {
         let mut scratch = Diagnostics::new();
         let options_ = Options {
             workspace: self.workspace.clone(),
@@ -599,8 +636,9 @@ impl Session {
         let walk = expand::WalkOptions {
             parallelism: 0,
             runtime: None,
+            frozen,
         };
-        let exp = expand::expand(
+        let mut exp = expand::expand(
             &self.config,
             providers,
             &self.inputs,
@@ -609,23 +647,32 @@ impl Session {
             walk,
             &mut scratch,
         )?;
-        let mut deps = exp.dependencies.clone();
+        let mut of = std::mem::take(&mut exp.dependencies);
+        let mut unevaluated: Vec<AbsResourceInstance> = std::mem::take(&mut exp.resources)
+            .into_iter()
+            .map(|r| r.addr)
+            .filter(|a| !of.contains_key(a))
+            .collect();
         exp.discard();
-        // Objects only the state knows depend on what the state recorded for them.
+        // Objects only the state knows (or whose module the walk did not evaluate) depend on
+        // what the state recorded for them.
         for (addr, instance) in &self.state.resources {
-            deps.entry(addr.clone())
+            of.entry(addr.clone())
                 .or_default()
                 .extend(instance.dependencies.iter().cloned());
         }
-        Some(deps)
+        unevaluated.retain(|a| !of.contains_key(a));
+        Some(Dependencies { of, unevaluated })
     }
 
     /// The instances `-target` and `-exclude` leave in the plan: each target with everything
-    /// it depends on, minus each excluded instance with everything that depends on it.
+    /// it depends on, minus each excluded instance with everything that depends on it; only
+    /// those of the selected partitions when there is a selection.
     fn only(
         &mut self,
         options: &RunOptions,
         deps: Dependencies,
+        selection: Option<&Selection>,
     ) -> Option<HashSet<AbsResourceInstance>> {
         let mut matchers = Vec::new();
         for (flag, list) in [
@@ -645,22 +692,28 @@ impl Session {
                 }
             }
         }
-        let closure = DependencyClosure::new(&deps);
+        let key = &self.key;
+        let chosen = |a: &AbsResourceInstance| {
+            selection.is_none_or(|s| s.selected.contains(&key.partition_of(&a.module)))
+        };
+        if matchers.is_empty() {
+            return Some(deps.instances().filter(|a| chosen(a)).cloned().collect());
+        }
+        let closure = DependencyClosure::new(&deps.of);
         // A plan needs what it targets to exist first (dependencies); a destroy must remove
         // what depends on a target first (dependents). Exclusions work the other way round.
         let destroying = options.mode == Mode::Destroy;
-        let all: Vec<AbsResourceInstance> = deps.keys().cloned().collect();
         let targets: Vec<&Selector> = matchers
             .iter()
             .filter(|(t, _)| *t)
             .map(|(_, m)| m)
             .collect();
         let mut only: HashSet<AbsResourceInstance> = if targets.is_empty() {
-            all.iter().cloned().collect()
+            deps.instances().cloned().collect()
         } else {
             let mut set = HashSet::new();
-            let todo: Vec<AbsResourceInstance> = all
-                .iter()
+            let todo: Vec<AbsResourceInstance> = deps
+                .instances()
                 .filter(|a| targets.iter().any(|m| m.matches(a)))
                 .cloned()
                 .collect();
@@ -674,6 +727,7 @@ impl Session {
             closure.extend(&mut removed, excluded, destroying);
             only.retain(|a| !removed.contains(a));
         }
+        only.retain(|a| chosen(a));
         if options
             .targets
             .iter()
@@ -717,6 +771,7 @@ impl Session {
             expand::WalkOptions {
                 parallelism: 0,
                 runtime: None,
+                frozen: None,
             },
             &mut self.diagnostics,
         )?;

@@ -67,9 +67,19 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
         workspace: inputs.workspace.to_owned(),
         inputs_complete: true,
     };
+    let leaves_out = |m: &ModuleInstance| {
+        settings
+            .partitions
+            .as_ref()
+            .is_some_and(|c| c.leaves_out(m))
+    };
     let walk = WalkOptions {
         parallelism: settings.parallelism,
         runtime: Some(inputs.runtime),
+        frozen: settings
+            .partitions
+            .is_some()
+            .then_some(&leaves_out as &dyn Fn(&ModuleInstance) -> bool),
     };
     let exp = expand::expand(
         inputs.config,

@@ -42,6 +42,9 @@ pub struct Settings {
     /// Refresh instances left out by `only` too (false when partitions were selected: the
     /// others' values are read as their partitions recorded them).
     pub refresh_untargeted: bool,
+    /// Set when the run works on some partitions only: the instances of the others are not
+    /// evaluated, their values are what their partitions recorded.
+    pub partitions: Option<crate::state::partition::Chosen>,
 }
 
 /// Plans each instance.
@@ -123,6 +126,13 @@ impl Hook for PlanHook<'_> {
             }
         }
         .boxed_local()
+    }
+
+    fn recorded(&self, addr: &AbsResourceInstance) -> Value {
+        self.prior
+            .resources
+            .get(addr)
+            .map_or(Value::Unknown, |i| i.value.clone())
     }
 }
 

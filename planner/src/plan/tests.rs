@@ -104,6 +104,7 @@ fn each_provider_configuration_is_configured_once_before_its_first_plan() {
         parallelism: 2,
         timeout: Duration::from_secs(5),
         refresh_untargeted: true,
+        partitions: None,
     };
     let prior = State::new();
     let inputs = Inputs {
@@ -163,6 +164,7 @@ fn plan_over(
         parallelism: 2,
         timeout: Duration::from_secs(5),
         refresh_untargeted: true,
+        partitions: None,
     };
     let variables = IndexMap::new();
     let inputs = Inputs {

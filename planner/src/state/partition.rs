@@ -23,6 +23,21 @@ pub const REST: &str = "root";
 /// The prefix of a partition in `-target`/`-exclude`: `partition:module.clinic["north"]`.
 pub const SELECTOR_PREFIX: &str = "partition:";
 
+/// The partitions a run works on: the module instances of every other partition keep what
+/// their partitions last committed, and a walk does not evaluate them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    pub key: PartitionKey,
+    pub partitions: BTreeSet<String>,
+}
+
+impl Chosen {
+    /// Whether `module`'s resources are outside the chosen partitions.
+    pub fn leaves_out(&self, module: &ModuleInstance) -> bool {
+        !self.partitions.contains(&self.key.partition_of(module))
+    }
+}
+
 /// Which module instances are partitions: the instances of these module calls, each given
 /// as the names of its calls from the root.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -91,6 +106,16 @@ impl PartitionKey {
     /// present). Each part keeps `state`'s lineage; its serial is 0 (the caller sets the
     /// stored one).
     pub fn split(&self, state: &State) -> BTreeMap<String, State> {
+        self.split_where(state, |_| true)
+    }
+
+    /// [`PartitionKey::split`] keeping only the partitions `keep` names: a run over a few
+    /// partitions copies only those.
+    pub fn split_where(
+        &self,
+        state: &State,
+        keep: impl Fn(&str) -> bool,
+    ) -> BTreeMap<String, State> {
         let empty = || State {
             lineage: state.lineage.clone(),
             serial: 0,
@@ -102,27 +127,46 @@ impl PartitionKey {
             deferred: BTreeMap::new(),
         };
         let mut parts: BTreeMap<String, State> = BTreeMap::new();
-        parts.insert(REST.to_owned(), empty());
+        if keep(REST) {
+            parts.insert(REST.to_owned(), empty());
+        }
+        // Addresses come sorted, so a module's instances come together.
+        let mut last: Option<(&ModuleInstance, String, bool)> = None;
+        let mut part_of = |module| match &last {
+            Some((m, p, kept)) if *m == module => kept.then(|| p.clone()),
+            _ => {
+                let p = self.partition_of(module);
+                let kept = keep(&p);
+                last = Some((module, p.clone(), kept));
+                kept.then_some(p)
+            }
+        };
         for (addr, instance) in &state.resources {
-            parts
-                .entry(self.partition_of(&addr.module))
-                .or_insert_with(empty)
-                .resources
-                .insert(addr.clone(), instance.clone());
+            if let Some(p) = part_of(&addr.module) {
+                parts
+                    .entry(p)
+                    .or_insert_with(empty)
+                    .resources
+                    .insert(addr.clone(), instance.clone());
+            }
         }
         for (addr, op) in &state.pending {
-            parts
-                .entry(self.partition_of(&addr.module))
-                .or_insert_with(empty)
-                .pending
-                .insert(addr.clone(), op.clone());
+            if let Some(p) = part_of(&addr.module) {
+                parts
+                    .entry(p)
+                    .or_insert_with(empty)
+                    .pending
+                    .insert(addr.clone(), op.clone());
+            }
         }
         for (addr, change) in &state.deferred {
-            parts
-                .entry(self.partition_of(&addr.module))
-                .or_insert_with(empty)
-                .deferred
-                .insert(addr.clone(), change.clone());
+            if let Some(p) = part_of(&addr.module) {
+                parts
+                    .entry(p)
+                    .or_insert_with(empty)
+                    .deferred
+                    .insert(addr.clone(), change.clone());
+            }
         }
         if let Some(rest) = parts.get_mut(REST) {
             rest.outputs = state.outputs.clone();
@@ -146,7 +190,7 @@ pub fn same_content(a: &State, b: &State) -> bool {
 /// One document of every partition: the union of their objects, the lineage they share
 /// (`lineage` when there is no partition), and as serial the sum of theirs, which grows
 /// with every write of any of them.
-pub fn merge<'a>(lineage: &str, parts: impl IntoIterator<Item = &'a State>) -> State {
+pub fn merge(lineage: &str, parts: impl IntoIterator<Item = State>) -> State {
     let mut merged = State {
         lineage: lineage.to_owned(),
         serial: 0,
@@ -158,26 +202,16 @@ pub fn merge<'a>(lineage: &str, parts: impl IntoIterator<Item = &'a State>) -> S
         deferred: BTreeMap::new(),
     };
     for part in parts {
-        merged.lineage.clone_from(&part.lineage);
+        merged.lineage = part.lineage;
         merged.serial += part.serial;
-        merged
-            .resources
-            .extend(part.resources.iter().map(|(k, v)| (k.clone(), v.clone())));
-        merged
-            .pending
-            .extend(part.pending.iter().map(|(k, v)| (k.clone(), v.clone())));
-        merged
-            .outputs
-            .extend(part.outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        merged.resources.extend(part.resources);
+        merged.pending.extend(part.pending);
+        merged.outputs.extend(part.outputs);
         if part.last_apply.is_some() {
-            merged.last_apply.clone_from(&part.last_apply);
+            merged.last_apply = part.last_apply;
         }
-        merged
-            .rollouts
-            .extend(part.rollouts.iter().map(|(k, v)| (k.clone(), v.clone())));
-        merged
-            .deferred
-            .extend(part.deferred.iter().map(|(k, v)| (k.clone(), v.clone())));
+        merged.rollouts.extend(part.rollouts);
+        merged.deferred.extend(part.deferred);
     }
     merged
 }
@@ -308,7 +342,7 @@ mod tests {
         for (i, p) in parts.values_mut().enumerate() {
             p.serial = i as u64 + 1;
         }
-        let merged = merge(&state.lineage, parts.values());
+        let merged = merge(&state.lineage, parts.values().cloned());
         assert_eq!(merged.serial, 1 + 2 + 3);
         assert!(same_content(&merged, &state));
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use fleetform_planner::state::backend::remote::Worker;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use crate::config::Settings;
 
@@ -121,6 +121,52 @@ impl Db {
             })
             .ok_or_else(|| "the backend's worker stopped".to_owned())?
             .map_err(|e| message(&e))
+    }
+}
+
+/// A journal's INSERT of one record (workspace, partition, lineage, base serial, record),
+/// prepared on its connection at the first record: each later one is one round trip, and
+/// the server parses and plans the statement once.
+pub(crate) struct RecordInsert {
+    sql: String,
+    statement: Option<Statement>,
+}
+
+impl RecordInsert {
+    pub(crate) fn new(sql: String) -> RecordInsert {
+        RecordInsert {
+            sql,
+            statement: None,
+        }
+    }
+
+    /// Inserts one record and commits it.
+    pub(crate) fn run(
+        &mut self,
+        db: &Db,
+        workspace: String,
+        partition: String,
+        lineage: String,
+        serial: i64,
+        record: Opaque,
+    ) -> Result<(), String> {
+        let (sql, prepared) = (self.sql.clone(), self.statement.clone());
+        let statement = db.run(move |c| {
+            Box::pin(async move {
+                let statement = match prepared {
+                    Some(s) => s,
+                    None => c.prepare(&sql).await?,
+                };
+                c.execute(
+                    &statement,
+                    &[&workspace, &partition, &lineage, &serial, &record],
+                )
+                .await?;
+                Ok(statement)
+            })
+        })?;
+        self.statement = Some(statement);
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ use fleetform_planner::state::backend::remote;
 use fleetform_planner::state::backend::{LockGuard, LockInfo, StateError};
 use fleetform_planner::state::{JournalEntry, State};
 
-use crate::client::{Db, Opaque};
+use crate::client::{Db, Opaque, RecordInsert};
 use crate::schema::{self, WHOLE};
 use crate::store::{HANDOVER, LOCK_RETRY, PostgresStore};
 
@@ -472,10 +472,10 @@ impl PartitionedStore for PostgresStore {
             .map_err(|e| self.remote(e))?;
         Ok(Box::new(PostgresPartitionJournal {
             db: self.db.clone(),
-            sql: format!(
+            insert: RecordInsert::new(format!(
                 "INSERT INTO {} (workspace, partition, lineage, base_serial, record) VALUES ($1, $2, $3, $4, $5)",
                 self.tables.journal
-            ),
+            )),
             workspace: self.workspace.clone(),
             bases: bases.clone(),
             codec: self.codec.clone(),
@@ -607,7 +607,7 @@ impl Drop for PartitionLocks {
 /// Journal records of partitions, as rows.
 struct PostgresPartitionJournal {
     db: Arc<Db>,
-    sql: String,
+    insert: RecordInsert,
     workspace: String,
     bases: BTreeMap<String, StateHeader>,
     codec: codec::Codec,
@@ -631,19 +631,14 @@ impl PartitionJournal for PostgresPartitionJournal {
             });
         }
         let record = Opaque(self.codec.encode_record(entry, &place)?);
-        let (sql, ws, p, lineage, serial) = (
-            self.sql.clone(),
+        let result = self.insert.run(
+            &self.db,
             self.workspace.clone(),
             partition.to_owned(),
             base.lineage.clone(),
             base.serial as i64,
+            record,
         );
-        let result = self.db.run(move |c| {
-            Box::pin(async move {
-                c.execute(&sql, &[&ws, &p, &lineage, &serial, &record])
-                    .await
-            })
-        });
         match result {
             Ok(_) => Ok(()),
             Err(message) => {

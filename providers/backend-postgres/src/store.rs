@@ -17,7 +17,7 @@ use fleetform_planner::state::backend::{
 use fleetform_planner::state::partition;
 use fleetform_planner::state::{Journal, JournalEntry, State};
 
-use crate::client::{Db, Opaque};
+use crate::client::{Db, Opaque, RecordInsert};
 use crate::config::Settings;
 use crate::schema::{self, WHOLE};
 
@@ -331,10 +331,8 @@ impl StateStore for PostgresStore {
         if state_row.is_none() && records.is_empty() {
             // A workspace kept in partitions reads as one document of them all.
             let parts = self.read_partitions(None)?;
-            return Ok(parts
-                .values()
-                .next()
-                .map(|first| partition::merge(&first.lineage, parts.values())));
+            let lineage = parts.values().next().map(|first| first.lineage.clone());
+            return Ok(lineage.map(|l| partition::merge(&l, parts.into_values())));
         }
         let state = match &state_row {
             Some((lineage, serial, data)) => {
@@ -503,10 +501,10 @@ impl StateStore for PostgresStore {
         let opened_at = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(Box::new(PostgresJournal {
             db: self.db.clone(),
-            sql: format!(
+            insert: RecordInsert::new(format!(
                 "INSERT INTO {} (workspace, partition, lineage, base_serial, record) VALUES ($1, $2, $3, $4, $5)",
                 self.tables.journal
-            ),
+            )),
             workspace: self.workspace.clone(),
             base,
             codec: self.codec.clone(),
@@ -695,7 +693,7 @@ impl Drop for PostgresLock {
 /// Journal records as rows.
 struct PostgresJournal {
     db: Arc<Db>,
-    sql: String,
+    insert: RecordInsert,
     workspace: String,
     base: StateHeader,
     codec: Codec,
@@ -717,18 +715,14 @@ impl Journal for PostgresJournal {
             });
         }
         let record = Opaque(self.codec.encode_record(entry, &self.place)?);
-        let (sql, ws, lineage, serial) = (
-            self.sql.clone(),
+        let result = self.insert.run(
+            &self.db,
             self.workspace.clone(),
+            WHOLE.to_owned(),
             self.base.lineage.clone(),
             self.base.serial as i64,
+            record,
         );
-        let result = self.db.run(move |c| {
-            Box::pin(async move {
-                c.execute(&sql, &[&ws, &WHOLE, &lineage, &serial, &record])
-                    .await
-            })
-        });
         match result {
             Ok(_) => Ok(()),
             Err(message) => {

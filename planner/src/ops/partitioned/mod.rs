@@ -163,7 +163,10 @@ pub(super) fn reread(
         partitions = changed.len(),
         "read again the partitions written since"
     );
-    Ok(Some((partition::merge(&lineage, parts.values()), serials)))
+    Ok(Some((
+        partition::merge(&lineage, parts.into_values()),
+        serials,
+    )))
 }
 
 /// Reads every partition: the merged state and each partition's serial.
@@ -175,7 +178,7 @@ pub(super) fn read(store: &dyn PartitionedStore) -> Result<Read, StateError> {
         .or_else(|| parts.values().next())
         .map(|s| s.lineage.clone())
         .unwrap_or_else(|| State::new().lineage);
-    Ok((partition::merge(&lineage, parts.values()), serials))
+    Ok((partition::merge(&lineage, parts.into_values()), serials))
 }
 
 impl PartitionedRun {
@@ -342,17 +345,29 @@ impl PartitionedRun {
         }))
     }
 
+    /// What this run may write of `state`, as one state: all that [`PartitionedRun::write`]
+    /// compares the applied state with, so the apply can take `state` itself.
+    pub fn writable_part(&self, state: &State) -> State {
+        if self.writable.is_none() {
+            return state.clone();
+        }
+        let parts = self.key.split_where(state, |p| self.may_write(p));
+        let mut part = partition::merge(&state.lineage, parts.into_values());
+        part.serial = state.serial;
+        part
+    }
+
     /// Writes the partitions this run may write whose objects differ between `before`
     /// and `after` (or whose journal holds a killed run's records), each at its next serial;
-    /// returns the merged state with the new serials.
+    /// `after` becomes the merged state with the new serials.
     pub fn write(
         &mut self,
         store: &dyn PartitionedStore,
         before: &State,
-        after: &State,
-    ) -> Result<State, StateError> {
-        let old = self.key.split(before);
-        let new = self.key.split(after);
+        after: &mut State,
+    ) -> Result<(), StateError> {
+        let old = self.key.split_where(before, |p| self.may_write(p));
+        let mut new = self.key.split_where(after, |p| self.may_write(p));
         // A partition whose journal still holds records of a killed run is written even
         // when this run changed nothing in it: the write compacts them away.
         let journaled: BTreeSet<String> = store
@@ -362,22 +377,21 @@ impl PartitionedRun {
             .map(|(p, _)| p)
             .collect();
         let mut changed: Vec<(String, State)> = Vec::new();
-        let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+        let names: BTreeSet<String> = old.keys().chain(new.keys()).cloned().collect();
         let empty = State {
             lineage: before.lineage.clone(),
             ..State::default()
         };
         for name in names {
-            let o = old.get(name).unwrap_or(&empty);
-            let n = new.get(name).unwrap_or(&empty);
-            let unchanged = partition::same_content(o, n) && !journaled.contains(name.as_str());
-            if unchanged || !self.may_write(name) {
+            let o = old.get(&name).unwrap_or(&empty);
+            let mut part = new.remove(&name).unwrap_or_else(|| empty.clone());
+            let unchanged = partition::same_content(o, &part) && !journaled.contains(name.as_str());
+            if unchanged || !self.may_write(&name) {
                 continue;
             }
-            let mut part = n.clone();
             part.lineage.clone_from(&before.lineage);
-            part.serial = self.serials.get(name).copied().unwrap_or(0) + 1;
-            changed.push((name.clone(), part));
+            part.serial = self.serials.get(&name).copied().unwrap_or(0) + 1;
+            changed.push((name, part));
         }
         if !changed.is_empty() {
             let refs: Vec<(&str, &State)> = changed.iter().map(|(p, s)| (p.as_str(), s)).collect();
@@ -392,10 +406,9 @@ impl PartitionedRun {
         for (p, s) in &changed {
             self.serials.insert(p.clone(), s.serial);
         }
-        let mut merged = after.clone();
-        merged.lineage.clone_from(&before.lineage);
-        merged.serial = self.serials.values().sum();
-        Ok(merged)
+        after.lineage.clone_from(&before.lineage);
+        after.serial = self.serials.values().sum();
+        Ok(())
     }
 }
 

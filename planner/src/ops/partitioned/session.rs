@@ -9,7 +9,7 @@ use crate::addrs::AbsResource;
 use crate::plan::Plan;
 use crate::state::State;
 use crate::state::backend::{LockInfo, StateError};
-use crate::state::partition::{self, REST};
+use crate::state::partition::{self, Chosen, REST};
 
 /// One partition as `fleetform partitions` lists it.
 #[derive(Debug, Clone)]
@@ -50,10 +50,21 @@ impl crate::ops::Session {
         if options.targets.is_empty() && options.excludes.is_empty() && options.share.is_none() {
             return Some((None, None));
         }
-        let deps = self.dependencies(providers)?;
         if pick.is_empty() && leave.is_empty() && options.share.is_none() {
-            return Some((Some(deps), None));
+            return Some((Some(self.dependencies(providers, None)?), None));
         }
+        // Partitions alone are selected: which exist needs no partition evaluated, and the
+        // dependencies that matter are the chosen partitions' own.
+        let plain = options
+            .targets
+            .iter()
+            .chain(&options.excludes)
+            .any(|t| !t.starts_with(prefix));
+        let deps = if plain {
+            self.dependencies(providers, None)?
+        } else {
+            self.keys_only(providers)?
+        };
         let all = self.all_partitions(&deps);
         let mut selected = BTreeSet::new();
         let mut failed = false;
@@ -82,7 +93,16 @@ impl crate::ops::Session {
         if failed {
             return None;
         }
-        let selection = Selection::new(&self.key, selected, &deps);
+        let deps = if plain {
+            deps
+        } else {
+            let chosen = Chosen {
+                key: self.key.clone(),
+                partitions: selected.clone(),
+            };
+            self.dependencies(providers, Some(&|m| chosen.leaves_out(m)))?
+        };
+        let selection = Selection::new(&self.key, selected, &deps.of);
         if !self.reads_recorded(&selection, &deps) {
             return None;
         }
@@ -94,11 +114,21 @@ impl crate::ops::Session {
         Some((Some(deps), Some(selection)))
     }
 
+    /// Every instance of the configuration and the state, without evaluating any keyed
+    /// partition's instances: their dependencies are only those the state recorded.
+    fn keys_only(
+        &mut self,
+        providers: &crate::providers::Providers,
+    ) -> Option<crate::ops::run::Dependencies> {
+        let key = self.key.clone();
+        self.dependencies(providers, Some(&|m| key.partition_of(m) != REST))
+    }
+
     /// Every partition: of the configuration, of the state, and every stored one (a
     /// partition emptied by a run keeps its row), so that runners computing their shares at
     /// different moments agree.
     fn all_partitions(&self, deps: &crate::ops::run::Dependencies) -> BTreeSet<String> {
-        let mut all = all_partitions(&self.key, deps.keys(), &self.state);
+        let mut all = all_partitions(&self.key, deps.instances(), &self.state);
         if let Some(run) = &self.partitioned {
             all.extend(run.serials.keys().cloned());
         }
@@ -113,9 +143,9 @@ impl crate::ops::Session {
         selection: &Selection,
         deps: &crate::ops::run::Dependencies,
     ) -> bool {
-        let configured: HashSet<AbsResource> = deps.keys().map(|a| a.abs_resource()).collect();
+        let configured: HashSet<AbsResource> = deps.instances().map(|a| a.abs_resource()).collect();
         let mut missing: BTreeMap<String, (String, String)> = BTreeMap::new();
-        for (addr, list) in deps {
+        for (addr, list) in &deps.of {
             if !selection
                 .selected
                 .contains(&self.key.partition_of(&addr.module))
@@ -271,8 +301,9 @@ impl crate::ops::Session {
         let (Some(run), Some(ps)) = (self.partitioned.as_mut(), self.store.partitioned()) else {
             return false;
         };
-        match run.write(ps, &self.state, &after) {
-            Ok(merged) => self.state = merged,
+        let mut after = after;
+        match run.write(ps, &self.state, &mut after) {
+            Ok(()) => self.state = after,
             Err(e) => {
                 self.state = after;
                 self.diagnostics.push(fleetform_sdk::Diagnostic::error("Failed to persist state", format!("{e}. Every completed change is kept in its partition's journal and is recovered by the next run.")));
@@ -289,7 +320,9 @@ impl crate::ops::Session {
     pub fn write_state(&mut self, next: State) -> Result<(), StateError> {
         match (self.partitioned.as_mut(), self.store.partitioned()) {
             (Some(run), Some(ps)) => {
-                self.state = run.write(ps, &self.state, &next)?;
+                let mut next = next;
+                run.write(ps, &self.state, &mut next)?;
+                self.state = next;
             }
             _ => {
                 let mut next = next;
@@ -319,7 +352,7 @@ impl crate::ops::Session {
         &mut self,
         providers: &crate::providers::Providers,
     ) -> Option<Vec<PartitionInfo>> {
-        let deps = self.dependencies(providers)?;
+        let deps = self.keys_only(providers)?;
         let all = self.all_partitions(&deps);
         let mut cache: HashMap<&crate::addrs::ModuleInstance, String> = HashMap::new();
         let mut partition_of = |m| {
@@ -330,7 +363,7 @@ impl crate::ops::Session {
         };
         let mut instances: BTreeMap<String, usize> = BTreeMap::new();
         let mut recorded: BTreeMap<String, usize> = BTreeMap::new();
-        for addr in deps.keys() {
+        for addr in deps.instances() {
             *instances.entry(partition_of(&addr.module)).or_default() += 1;
         }
         for addr in self.state.resources.keys() {

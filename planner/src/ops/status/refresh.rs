@@ -113,6 +113,7 @@ pub(super) fn refresh(
         expand::WalkOptions {
             parallelism: 0,
             runtime: Some(runtime),
+            frozen: None,
         },
         diags,
     );
