@@ -209,6 +209,10 @@ fn run_shape(bin: &Path, shape: &str, sites: usize) -> (Vec<Phase>, u64) {
     let state = std::fs::metadata(dir.path().join("fleet.state"))
         .map(|m| m.len())
         .unwrap_or(0);
+    // For profiling a phase by hand on the applied fleet.
+    if std::env::var_os("FLEET_SCALE_KEEP").is_some() {
+        println!("  kept the {shape} fleet in {}", dir.keep().display());
+    }
     (phases, state)
 }
 

@@ -372,7 +372,7 @@ impl PlanHook<'_> {
                 return outcome;
             }
         };
-        let Some(prior) = before.clone() else {
+        let Some(prior) = before else {
             outcome.value = response.planned.clone();
             outcome.change =
                 Some(self.change(request, Action::Create, None, Some(response.planned), None));
@@ -405,12 +405,13 @@ impl PlanHook<'_> {
         };
         if reason.is_none() {
             if changed.is_empty() {
+                // Nothing changed: the provider's planned value is the after side.
                 outcome.value = prior.clone();
                 outcome.change = Some(self.change(
                     request,
                     Action::NoOp,
-                    Some(prior.clone()),
                     Some(prior),
+                    Some(response.planned),
                     None,
                 ));
             } else {
