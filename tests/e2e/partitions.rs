@@ -121,6 +121,22 @@ resource "fleetform_data" "node" {{
     .unwrap();
 }
 
+/// A saved plan (`site0.plan`) of site-0's partition alone, at generation 2.
+fn plan_site0_at_generation_2(remote: &Remote, dir: &Path) -> Output {
+    remote.run(
+        dir,
+        &[
+            "plan",
+            "-no-color",
+            "-var",
+            "generation=2",
+            "-target=partition:module.site[\"site-0\"]",
+            "-out",
+            "site0.plan",
+        ],
+    )
+}
+
 /// A run in the background, its output going to files (a pipe nobody reads while it runs
 /// would stop it once full).
 struct Run {
@@ -484,18 +500,7 @@ fn cross_partition_reads_saved_plans_and_migration() {
 
     // A site reads the datacenter's value as its partition last committed it.
     let site0 = "-target=partition:module.site[\"site-0\"]";
-    let out = remote.run(
-        dir.path(),
-        &[
-            "plan",
-            "-no-color",
-            "-var",
-            "generation=2",
-            site0,
-            "-out",
-            "site0.plan",
-        ],
-    );
+    let out = plan_site0_at_generation_2(&remote, dir.path());
     ok(&out, "plan site-0");
     assert!(
         output_text(&out).contains("2 to change")
@@ -642,19 +647,7 @@ fn a_run_over_some_partitions_evaluates_only_those_and_reads_the_others_as_recor
         "a plan of the whole fleet evaluates site-2:\n{}",
         output_text(&whole)
     );
-    let site0 = "-target=partition:module.site[\"site-0\"]";
-    let out = remote.run(
-        dir.path(),
-        &[
-            "plan",
-            "-no-color",
-            "-var",
-            "generation=2",
-            site0,
-            "-out",
-            "site0.plan",
-        ],
-    );
+    let out = plan_site0_at_generation_2(&remote, dir.path());
     ok(&out, "plan of site-0 alone");
     assert!(
         output_text(&out).contains("2 to change, 0 to destroy"),
