@@ -133,9 +133,12 @@ pub(crate) struct RecordInsert {
 }
 
 impl RecordInsert {
-    pub(crate) fn new(sql: String) -> RecordInsert {
+    /// The insert into `journal`, the journal table's qualified name.
+    pub(crate) fn new(journal: &str) -> RecordInsert {
         RecordInsert {
-            sql,
+            sql: format!(
+                "INSERT INTO {journal} (workspace, partition, lineage, base_serial, record) VALUES ($1, $2, $3, $4, $5)"
+            ),
             statement: None,
         }
     }

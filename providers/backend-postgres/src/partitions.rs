@@ -472,10 +472,7 @@ impl PartitionedStore for PostgresStore {
             .map_err(|e| self.remote(e))?;
         Ok(Box::new(PostgresPartitionJournal {
             db: self.db.clone(),
-            insert: RecordInsert::new(format!(
-                "INSERT INTO {} (workspace, partition, lineage, base_serial, record) VALUES ($1, $2, $3, $4, $5)",
-                self.tables.journal
-            )),
+            insert: RecordInsert::new(&self.tables.journal),
             workspace: self.workspace.clone(),
             bases: bases.clone(),
             codec: self.codec.clone(),

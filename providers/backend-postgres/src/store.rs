@@ -501,10 +501,7 @@ impl StateStore for PostgresStore {
         let opened_at = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(Box::new(PostgresJournal {
             db: self.db.clone(),
-            insert: RecordInsert::new(format!(
-                "INSERT INTO {} (workspace, partition, lineage, base_serial, record) VALUES ($1, $2, $3, $4, $5)",
-                self.tables.journal
-            )),
+            insert: RecordInsert::new(&self.tables.journal),
             workspace: self.workspace.clone(),
             base,
             codec: self.codec.clone(),

@@ -386,7 +386,8 @@ impl PartitionedRun {
             let o = old.get(&name).unwrap_or(&empty);
             let mut part = new.remove(&name).unwrap_or_else(|| empty.clone());
             let unchanged = partition::same_content(o, &part) && !journaled.contains(name.as_str());
-            if unchanged || !self.may_write(&name) {
+            // Only partitions this run may write were split.
+            if unchanged {
                 continue;
             }
             part.lineage.clone_from(&before.lineage);
