@@ -129,6 +129,7 @@ pub fn apply(
             frozen: partitions
                 .is_some()
                 .then_some(&leaves_out as &dyn Fn(&ModuleInstance) -> bool),
+            omit_unread: true,
         };
         if let Some(exp) = expand::expand(
             inputs.config,

@@ -122,6 +122,9 @@ pub struct Expansion<'c> {
     pub provider_values: HashMap<ProviderConfigAddr, std::sync::Arc<Value>>,
     /// Root module output values.
     pub outputs: BTreeMap<String, Value>,
+    /// Module instances the walk left out (`WalkOptions::omit_unread`): frozen, and read
+    /// by nothing outside them.
+    pub omitted: Vec<ModuleInstance>,
     /// The order used, for the graph.
     pub order: Order,
     reported: HashSet<(String, Loc)>,
@@ -156,6 +159,7 @@ pub fn expand<'c>(
         provider_configs: Vec::new(),
         provider_values: HashMap::new(),
         outputs: BTreeMap::new(),
+        omitted: Vec::new(),
         order: Order {
             sequence: Vec::new(),
             deps: HashMap::new(),

@@ -51,6 +51,12 @@ pub struct WalkOptions<'r> {
     /// partitions of the fleet): their instances are neither evaluated nor given to the
     /// hook; each takes [`Hook::recorded`]. `None` walks everything.
     pub frozen: Option<&'r dyn Fn(&ModuleInstance) -> bool>,
+    /// With `frozen`: a frozen module instance that nothing outside it refers to (no
+    /// expression outside its module call reads its outputs or names the call) is left
+    /// out altogether, without a unit or an instance, and listed in
+    /// [`Expansion::omitted`]. A run over a few partitions of a fleet whose partitions
+    /// read nothing of each other then costs what those partitions cost.
+    pub omit_unread: bool,
 }
 
 enum Kind {
@@ -158,6 +164,9 @@ pub(super) struct Walk<'w, 'c> {
     diags: &'w mut Diagnostics,
     parallelism: usize,
     frozen: Option<&'w dyn Fn(&ModuleInstance) -> bool>,
+    /// With `omit_unread`: the called modules (by path) that something outside them reads,
+    /// whose frozen instances are kept; `None`: every frozen instance is kept.
+    read_outside: Option<HashSet<ModulePath>>,
     nodes: Nodes,
     modules: Vec<(ModuleInstance, ModulePath)>,
     module_ids: HashMap<ModuleInstance, ModuleId>,
@@ -192,6 +201,8 @@ impl<'w, 'c> Walk<'w, 'c> {
     ) -> Walk<'w, 'c> {
         let parallelism = options.parallelism;
         let nodes = Nodes::new(exp.config, order);
+        let read_outside =
+            (options.omit_unread && options.frozen.is_some()).then(|| nodes.read_from_outside());
         let mut walk = Walk {
             exp,
             inputs,
@@ -203,6 +214,7 @@ impl<'w, 'c> Walk<'w, 'c> {
                 parallelism
             },
             frozen: options.frozen,
+            read_outside,
             nodes,
             modules: Vec::new(),
             module_ids: HashMap::new(),
@@ -634,11 +646,23 @@ impl<'w, 'c> Walk<'w, 'c> {
                     .map(|(_, cs)| cs.iter().map(|(_, c)| c.clone()).collect())
                     .unwrap_or_default();
                 for child in children {
-                    self.add_module(child, Some(module));
+                    if self.omits(&child) {
+                        self.exp.omitted.push(child);
+                    } else {
+                        self.add_module(child, Some(module));
+                    }
                 }
             }
             Item::Resource(_) => unreachable!("resource nodes have Expand units"),
         }
+    }
+
+    /// Whether `module` is frozen and nothing outside it reads it.
+    fn omits(&self, module: &ModuleInstance) -> bool {
+        let (Some(read), Some(frozen)) = (&self.read_outside, self.frozen) else {
+            return false;
+        };
+        frozen(module) && !read.contains(&module.path())
     }
 
     fn expand(&mut self, unit: UnitId, node: NodeId) {
@@ -873,6 +897,34 @@ impl Nodes {
             by_path,
             refined,
         }
+    }
+}
+
+impl Nodes {
+    /// The called modules (each by its path) that something outside them refers to: a
+    /// node outside depends on a node inside (an output) or on the call itself
+    /// (`depends_on`). What is inside a called module includes the modules it calls.
+    fn read_from_outside(&self) -> HashSet<ModulePath> {
+        let mut read = HashSet::new();
+        for (node, deps) in self.list.iter().zip(&self.deps) {
+            for &d in deps {
+                let target = &self.list[d];
+                let mut called: Vec<&[String]> = (1..=target.path.0.len())
+                    .map(|n| &target.path.0[..n])
+                    .collect();
+                let call_path;
+                if let Item::ModuleCall(name) = &target.item {
+                    call_path = [target.path.0.as_slice(), std::slice::from_ref(name)].concat();
+                    called.push(&call_path);
+                }
+                for inside in called {
+                    if !node.path.0.starts_with(inside) {
+                        read.insert(ModulePath(inside.to_vec()));
+                    }
+                }
+            }
+        }
+        read
     }
 }
 

@@ -93,6 +93,7 @@ fn validate_with(options: &LoadOptions, providers: &Providers, want_graph: bool)
             parallelism: 0,
             runtime: None,
             frozen: None,
+            omit_unread: false,
         },
         &mut diagnostics,
     );
@@ -140,6 +141,7 @@ pub fn validate_source(name: &str, text: &str, providers: &Providers) -> Validat
             parallelism: 0,
             runtime: None,
             frozen: None,
+            omit_unread: false,
         },
         &mut diagnostics,
     );

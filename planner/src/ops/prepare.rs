@@ -138,6 +138,7 @@ pub fn prepare(
             parallelism: 4,
             runtime: Some(runtime),
             frozen: None,
+            omit_unread: false,
         },
         &mut diagnostics,
     );

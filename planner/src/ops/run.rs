@@ -29,11 +29,13 @@ use super::partitioned::{self, PartitionedRun, Selection};
 
 /// Every instance of the configuration and the state: each one evaluated or recorded with
 /// the resources it depends on, and those of frozen module instances (see
-/// [`expand::WalkOptions::frozen`]) that the state does not hold, without.
+/// [`expand::WalkOptions::frozen`]) that the state does not hold, without. Module instances
+/// the walk left out (`omitted`) contribute none of theirs.
 #[derive(Debug, Default)]
 pub(super) struct Dependencies {
     pub of: HashMap<AbsResourceInstance, Vec<AbsResource>>,
     pub unevaluated: Vec<AbsResourceInstance>,
+    pub omitted: Vec<ModuleInstance>,
 }
 
 impl Dependencies {
@@ -622,11 +624,14 @@ impl Session {
     }
 
     /// Every instance of the configuration and the state with the resources it depends on
-    /// (those of `frozen` module instances as the state recorded them).
+    /// (those of `frozen` module instances as the state recorded them; with `omit_unread`,
+    /// none of the frozen module instances nothing else reads, see
+    /// [`expand::WalkOptions::omit_unread`]).
     pub(super) fn dependencies(
         &mut self,
         providers: &Providers,
         frozen: Option<&dyn Fn(&ModuleInstance) -> bool>,
+        omit_unread: bool,
     ) -> Option<Dependencies> {
         let mut scratch = Diagnostics::new();
         let options_ = Options {
@@ -637,6 +642,7 @@ impl Session {
             parallelism: 0,
             runtime: None,
             frozen,
+            omit_unread,
         };
         let mut exp = expand::expand(
             &self.config,
@@ -653,16 +659,34 @@ impl Session {
             .map(|r| r.addr)
             .filter(|a| !of.contains_key(a))
             .collect();
+        let omitted = std::mem::take(&mut exp.omitted);
         exp.discard();
+        let left_out: HashSet<String> = omitted.iter().map(|m| self.key.partition_of(m)).collect();
         // Objects only the state knows (or whose module the walk did not evaluate) depend on
         // what the state recorded for them.
+        // The state is in address order: one partition lookup per module instance.
+        let mut last: Option<(&ModuleInstance, bool)> = None;
         for (addr, instance) in &self.state.resources {
+            if !left_out.is_empty() {
+                let skip = match last {
+                    Some((m, skip)) if *m == addr.module => skip,
+                    _ => left_out.contains(&self.key.partition_of(&addr.module)),
+                };
+                last = Some((&addr.module, skip));
+                if skip {
+                    continue;
+                }
+            }
             of.entry(addr.clone())
                 .or_default()
                 .extend(instance.dependencies.iter().cloned());
         }
         unevaluated.retain(|a| !of.contains_key(a));
-        Some(Dependencies { of, unevaluated })
+        Some(Dependencies {
+            of,
+            unevaluated,
+            omitted,
+        })
     }
 
     /// The instances `-target` and `-exclude` leave in the plan: each target with everything
@@ -772,6 +796,7 @@ impl Session {
                 parallelism: 0,
                 runtime: None,
                 frozen: None,
+                omit_unread: false,
             },
             &mut self.diagnostics,
         )?;

@@ -80,6 +80,7 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
             .partitions
             .is_some()
             .then_some(&leaves_out as &dyn Fn(&ModuleInstance) -> bool),
+        omit_unread: true,
     };
     let exp = expand::expand(
         inputs.config,

@@ -51,7 +51,7 @@ impl crate::ops::Session {
             return Some((None, None));
         }
         if pick.is_empty() && leave.is_empty() && options.share.is_none() {
-            return Some((Some(self.dependencies(providers, None)?), None));
+            return Some((Some(self.dependencies(providers, None, false)?), None));
         }
         // Partitions alone are selected: which exist needs no partition evaluated, and the
         // dependencies that matter are the chosen partitions' own.
@@ -61,9 +61,9 @@ impl crate::ops::Session {
             .chain(&options.excludes)
             .any(|t| !t.starts_with(prefix));
         let deps = if plain {
-            self.dependencies(providers, None)?
+            self.dependencies(providers, None, false)?
         } else {
-            self.keys_only(providers)?
+            self.keys_only(providers, true)?
         };
         let all = self.all_partitions(&deps);
         let mut selected = BTreeSet::new();
@@ -100,7 +100,7 @@ impl crate::ops::Session {
                 key: self.key.clone(),
                 partitions: selected.clone(),
             };
-            self.dependencies(providers, Some(&|m| chosen.leaves_out(m)))?
+            self.dependencies(providers, Some(&|m| chosen.leaves_out(m)), true)?
         };
         let selection = Selection::new(&self.key, selected, &deps.of);
         if !self.reads_recorded(&selection, &deps) {
@@ -115,13 +115,20 @@ impl crate::ops::Session {
     }
 
     /// Every instance of the configuration and the state, without evaluating any keyed
-    /// partition's instances: their dependencies are only those the state recorded.
+    /// partition's instances: their dependencies are only those the state recorded. With
+    /// `omit_unread`, keyed module instances nothing else reads are not even expanded
+    /// (only their names count, see [`crate::expand::WalkOptions::omit_unread`]).
     fn keys_only(
         &mut self,
         providers: &crate::providers::Providers,
+        omit_unread: bool,
     ) -> Option<crate::ops::run::Dependencies> {
         let key = self.key.clone();
-        self.dependencies(providers, Some(&|m| key.partition_of(m) != REST))
+        self.dependencies(
+            providers,
+            Some(&|m| key.partition_of(m) != REST),
+            omit_unread,
+        )
     }
 
     /// Every partition: of the configuration, of the state, and every stored one (a
@@ -129,6 +136,7 @@ impl crate::ops::Session {
     /// different moments agree.
     fn all_partitions(&self, deps: &crate::ops::run::Dependencies) -> BTreeSet<String> {
         let mut all = all_partitions(&self.key, deps.instances(), &self.state);
+        all.extend(deps.omitted.iter().map(|m| self.key.partition_of(m)));
         if let Some(run) = &self.partitioned {
             all.extend(run.serials.keys().cloned());
         }
@@ -352,7 +360,7 @@ impl crate::ops::Session {
         &mut self,
         providers: &crate::providers::Providers,
     ) -> Option<Vec<PartitionInfo>> {
-        let deps = self.keys_only(providers)?;
+        let deps = self.keys_only(providers, false)?;
         let all = self.all_partitions(&deps);
         let mut cache: HashMap<&crate::addrs::ModuleInstance, String> = HashMap::new();
         let mut partition_of = |m| {

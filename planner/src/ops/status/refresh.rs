@@ -114,6 +114,7 @@ pub(super) fn refresh(
             parallelism: 0,
             runtime: Some(runtime),
             frozen: None,
+            omit_unread: false,
         },
         diags,
     );
