@@ -668,3 +668,80 @@ fn a_run_over_some_partitions_evaluates_only_those_and_reads_the_others_as_recor
     }
     assert_eq!(after.len(), before.len());
 }
+
+#[test]
+fn a_run_over_some_partitions_of_a_sealed_fleet_reads_only_those() {
+    // Nothing outside a site reads it: a run over some sites needs only theirs and `root`.
+    let remote = Remote::new(Kind::Postgres, "parts_sealed");
+    let dir = tempfile::tempdir().unwrap();
+    fleetform_tests::fleet_shapes::module_sites(
+        dir.path(),
+        6,
+        &remote.fleet_block("partitions {}"),
+    );
+    ok(&remote.init(dir.path(), &[]), "init");
+    ok(
+        &remote.run(dir.path(), &["apply", "-auto-approve", "-no-color"]),
+        "first apply",
+    );
+    let before = instances(&pulled(&remote, dir.path()));
+    let vars = dir.path().join("sites.auto.hcl");
+    let text = std::fs::read_to_string(&vars).unwrap();
+    std::fs::write(
+        &vars,
+        text.replace("site-0003 = \"region-3\"", "site-0003 = \"moved-3\"")
+            .replace("site-0004 = \"region-4\"", "site-0004 = \"moved-4\""),
+    )
+    .unwrap();
+    let site3 = "-target=partition:module.site[\"site-0003\"]";
+    let mut plan = remote.command(dir.path());
+    plan.env("FLEETFORM_LOG", "debug").args([
+        "plan",
+        "-no-color",
+        "-detailed-exitcode",
+        "-out=site3.plan",
+        site3,
+    ]);
+    let out = plan.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reads: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("read partitions") || l.contains("read every partition"))
+        .collect();
+    assert_eq!(reads.len(), 1, "one read after the selection: {reads:?}");
+    assert!(
+        reads[0].ends_with("read partitions module.site[\"site-0003\"]"),
+        "{reads:?}"
+    );
+    // Another run writes site-0004 between the plan and its apply: the saved plan of
+    // site-0003 neither read it nor needs it.
+    ok(
+        &remote.run(
+            dir.path(),
+            &[
+                "apply",
+                "-auto-approve",
+                "-no-color",
+                "-target=partition:module.site[\"site-0004\"]",
+            ],
+        ),
+        "apply site-0004",
+    );
+    ok(
+        &remote.run(dir.path(), &["apply", "-no-color", "site3.plan"]),
+        "apply the saved plan of site-0003",
+    );
+    let after = instances(&pulled(&remote, dir.path()));
+    assert_eq!(after.len(), before.len());
+    for (addr, value) in &after {
+        let moved = addr.contains("site-0003") || addr.contains("site-0004");
+        if moved && addr.contains(".host[") {
+            assert!(value.contains("moved-"), "{addr}: {value}");
+        } else if !moved {
+            assert_eq!(Some(value), before.get(addr), "{addr} is as recorded");
+        }
+    }
+    let out = remote.run(dir.path(), &["plan", "-no-color", "-detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+}

@@ -37,11 +37,13 @@ pub fn run(args: ApplyArgs, providers: &Providers, mode: Mode) -> miette::Result
         Mode::RefreshOnly => "OperationTypeRefresh",
         Mode::Normal => "OperationTypeApply",
     };
-    let Some(mut session) = open_for(&flags.vars, operation, lock, color, ui.as_ref()) else {
+    let options = flags.run_options(mode);
+    let selecting = args.plan_file.is_some() || options.selects_partitions();
+    let Some(mut session) = open_for(&flags.vars, operation, lock, color, ui.as_ref(), selecting)
+    else {
         return Ok(Outcome::Failure);
     };
     let rt = Runtime::new()?;
-    let options = flags.run_options(mode);
     let render_diags = |session: &fleetform_planner::ops::Session| match &ui {
         Some(ui) => ui.diagnostics(&session.config, &session.diagnostics),
         None => render::human::diagnostics_with(

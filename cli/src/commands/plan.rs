@@ -29,12 +29,18 @@ pub fn run(args: PlanArgs, providers: &Providers) -> miette::Result<Outcome> {
     let color = flags.color();
     let ui = flags.json.then(JsonUi::new);
     let lock = flags.lock.then_some(flags.lock_timeout);
-    let Some(mut session) = open_for(&flags.vars, "OperationTypePlan", lock, color, ui.as_ref())
-    else {
+    let options = flags.run_options(Mode::Normal);
+    let Some(mut session) = open_for(
+        &flags.vars,
+        "OperationTypePlan",
+        lock,
+        color,
+        ui.as_ref(),
+        options.selects_partitions(),
+    ) else {
         return Ok(Outcome::Failure);
     };
     let rt = Runtime::new()?;
-    let options = flags.run_options(Mode::Normal);
     let refresh: &dyn Progress = match &ui {
         Some(ui) => ui,
         None => &Silent,

@@ -170,20 +170,28 @@ pub fn open(
     lock: Option<Duration>,
     color: Color,
 ) -> Option<Session> {
-    open_for(vars, operation, lock, color, None)
+    open_for(vars, operation, lock, color, None, false)
 }
 
-/// Like [`open`], reporting problems as JSON messages when the command streams JSON.
+/// Like [`open`], reporting problems as JSON messages when the command streams JSON;
+/// `selecting`: the run selects partitions or applies a saved plan, and reads only the
+/// partitions it needs ([`ops::open_selecting`]).
 pub fn open_for(
     vars: &VarOptions,
     operation: &str,
     lock: Option<Duration>,
     color: Color,
     ui: Option<&JsonUi>,
+    selecting: bool,
 ) -> Option<Session> {
     let mut options: LoadOptions = vars.load_options();
     options.workspace = workspace();
-    match ops::open(&options, operation, lock) {
+    let opened = if selecting {
+        ops::open_selecting(&options, operation, lock)
+    } else {
+        ops::open(&options, operation, lock)
+    };
+    match opened {
         Ok(session) => Some(session),
         Err(failed) => {
             let (config, diags) = *failed;

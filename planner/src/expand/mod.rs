@@ -24,7 +24,7 @@ use fleetform_sdk::{Diagnostic, Diagnostics, Value};
 use indexmap::IndexMap;
 
 pub use hook::{Hook, InstanceRequest, Outcome, ProviderValidateHook, ValidateHook};
-pub use order::{ConfigNode, Dep, Item, Order};
+pub use order::{ConfigNode, Dep, Item, Order, order, read_from_outside};
 use repeat::Keys;
 use scope::{InstanceScope, Repetition};
 pub use subject::{Subject, subject};

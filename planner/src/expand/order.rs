@@ -3,7 +3,7 @@
 //! reference. It decides the order in which expansion evaluates things, checks that every
 //! reference names something declared, and finds cycles.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use fleetform_sdk::{Diagnostic, Diagnostics};
@@ -118,6 +118,32 @@ pub fn order(config: &Config, diags: &mut Diagnostics) -> Option<Order> {
             None
         }
     }
+}
+
+/// The called modules (each by its path) that something outside them refers to: a node
+/// outside depends on a node inside (an output) or on the call itself (`depends_on`). What
+/// is inside a called module includes the modules it calls.
+pub fn read_from_outside(order: &Order) -> HashSet<ModulePath> {
+    let mut read = HashSet::new();
+    for (node, deps) in &order.deps {
+        for dep in deps {
+            let target = &dep.on;
+            let mut called: Vec<&[String]> = (1..=target.path.0.len())
+                .map(|n| &target.path.0[..n])
+                .collect();
+            let call_path;
+            if let Item::ModuleCall(name) = &target.item {
+                call_path = [target.path.0.as_slice(), std::slice::from_ref(name)].concat();
+                called.push(&call_path);
+            }
+            for inside in called {
+                if !node.path.0.starts_with(inside) {
+                    read.insert(ModulePath(inside.to_vec()));
+                }
+            }
+        }
+    }
+    read
 }
 
 fn items(path: &ModulePath, module: &Module) -> Vec<ConfigNode> {

@@ -201,8 +201,8 @@ impl<'w, 'c> Walk<'w, 'c> {
     ) -> Walk<'w, 'c> {
         let parallelism = options.parallelism;
         let nodes = Nodes::new(exp.config, order);
-        let read_outside =
-            (options.omit_unread && options.frozen.is_some()).then(|| nodes.read_from_outside());
+        let read_outside = (options.omit_unread && options.frozen.is_some())
+            .then(|| super::order::read_from_outside(order));
         let mut walk = Walk {
             exp,
             inputs,
@@ -897,34 +897,6 @@ impl Nodes {
             by_path,
             refined,
         }
-    }
-}
-
-impl Nodes {
-    /// The called modules (each by its path) that something outside them refers to: a
-    /// node outside depends on a node inside (an output) or on the call itself
-    /// (`depends_on`). What is inside a called module includes the modules it calls.
-    fn read_from_outside(&self) -> HashSet<ModulePath> {
-        let mut read = HashSet::new();
-        for (node, deps) in self.list.iter().zip(&self.deps) {
-            for &d in deps {
-                let target = &self.list[d];
-                let mut called: Vec<&[String]> = (1..=target.path.0.len())
-                    .map(|n| &target.path.0[..n])
-                    .collect();
-                let call_path;
-                if let Item::ModuleCall(name) = &target.item {
-                    call_path = [target.path.0.as_slice(), std::slice::from_ref(name)].concat();
-                    called.push(&call_path);
-                }
-                for inside in called {
-                    if !node.path.0.starts_with(inside) {
-                        read.insert(ModulePath(inside.to_vec()));
-                    }
-                }
-            }
-        }
-        read
     }
 }
 

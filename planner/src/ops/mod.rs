@@ -169,4 +169,4 @@ pub mod status;
 pub use console::Console;
 pub use partitioned::PartitionInfo;
 pub use prepare::{Prepared, prepare};
-pub use run::{Control, RunOptions, Session, open};
+pub use run::{Control, RunOptions, Session, open, open_selecting};

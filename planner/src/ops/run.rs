@@ -1,7 +1,7 @@
 //! Plan, apply, destroy and refresh: a [`Session`] holds the configuration, the inputs and
 //! the locked state of one run.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -65,6 +65,25 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// `-partitions=K/N`: plan only this share of the fleet's partitions.
     pub share: Option<Share>,
+}
+
+impl RunOptions {
+    /// Whether the run selects no part of the fleet (no `-target`, `-exclude` or
+    /// `-partitions`).
+    pub fn selects_nothing(&self) -> bool {
+        self.targets.is_empty() && self.excludes.is_empty() && self.share.is_none()
+    }
+
+    /// Whether the run selects partitions (`-partitions`, `-target=partition:…`,
+    /// `-exclude=partition:…`): it may read only those (see [`open_selecting`]).
+    pub fn selects_partitions(&self) -> bool {
+        self.share.is_some()
+            || self
+                .targets
+                .iter()
+                .chain(&self.excludes)
+                .any(|t| t.starts_with(partition::SELECTOR_PREFIX))
+    }
 }
 
 impl Default for RunOptions {
@@ -135,6 +154,27 @@ pub fn open(
     operation: &str,
     lock: Option<Duration>,
 ) -> Result<Session, Box<(Config, Diagnostics)>> {
+    open_reading(options, operation, lock, false)
+}
+
+/// Like [`open`], for a plan or apply that selects partitions (`-partitions`,
+/// `-target=partition:…`) or applies a saved plan: on a state kept in partitions, it reads
+/// only [`REST`] at first, and the run reads the partitions it selects once it knows them
+/// (all of them when the fleet is not sealed, see `partitioned::sealed`).
+pub fn open_selecting(
+    options: &LoadOptions,
+    operation: &str,
+    lock: Option<Duration>,
+) -> Result<Session, Box<(Config, Diagnostics)>> {
+    open_reading(options, operation, lock, true)
+}
+
+fn open_reading(
+    options: &LoadOptions,
+    operation: &str,
+    lock: Option<Duration>,
+    selecting: bool,
+) -> Result<Session, Box<(Config, Diagnostics)>> {
     let (mut config, mut diagnostics) = config::load(&options.dir);
     if diagnostics.has_errors() {
         diagnostics.sort_and_dedup();
@@ -186,7 +226,8 @@ pub fn open(
     let apart = PartitionKey::stored_apart(&config);
     match partitioned::uses_partitions(store.as_ref(), apart) {
         Ok(true) => {
-            let opened = open_partitioned(store.as_ref(), key.clone(), operation, lock);
+            let partial = selecting && LOCK_BY_PARTITION.contains(&operation);
+            let opened = open_partitioned(store.as_ref(), key.clone(), operation, lock, partial);
             return match opened {
                 Ok((run, state)) => Ok(Session {
                     config,
@@ -276,12 +317,14 @@ fn lock_error(e: &crate::state::StateError) -> Diagnostic {
 }
 
 /// Opens a state kept in partitions: a new one gets its first partition; a run that is not
-/// a plan or apply locks the whole fleet at once; every partition is read.
+/// a plan or apply locks the whole fleet at once; every partition is read (only [`REST`]
+/// when `partial`: the run reads the others it needs later).
 fn open_partitioned(
     store: &dyn StateStore,
     key: PartitionKey,
     operation: &str,
     lock: Option<Duration>,
+    partial: bool,
 ) -> Result<(PartitionedRun, State), Box<Diagnostic>> {
     let Some(ps) = store.partitioned() else {
         return Err(Box::new(Diagnostic::error(
@@ -303,12 +346,23 @@ fn open_partitioned(
         writable: None,
         operation: operation.to_owned(),
         reads: Default::default(),
+        only: None,
+        listed: Default::default(),
     };
     if !LOCK_BY_PARTITION.contains(&operation) && !READ_ONLY.contains(&operation) {
         run.lock(ps, None).map_err(|e| Box::new(lock_error(&e)))?;
     }
-    let (state, serials) = partitioned::read(ps).map_err(read_error)?;
+    let only = partial.then(|| BTreeSet::from([REST.to_owned()]));
+    if only.is_some() {
+        run.listed = ps
+            .partition_serials()
+            .map_err(read_error)?
+            .into_keys()
+            .collect();
+    }
+    let (state, serials) = partitioned::read(ps, only.as_ref()).map_err(read_error)?;
     run.serials = serials;
+    run.only = only;
     Ok((run, state))
 }
 

@@ -72,6 +72,12 @@ impl PartitionKey {
         PartitionKey { calls }
     }
 
+    /// The module calls whose instances are partitions, each as the names of its calls
+    /// from the root.
+    pub fn calls(&self) -> &[Vec<String>] {
+        &self.calls
+    }
+
     /// A key of exactly these module call paths.
     pub fn new(calls: Vec<Vec<String>>) -> PartitionKey {
         PartitionKey { calls }

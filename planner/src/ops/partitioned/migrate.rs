@@ -53,7 +53,7 @@ pub(in crate::ops) fn relayout(
             Ok(Some(format!("was split into {} partitions", parts.len())))
         }
         Layout::Partitioned if !apart => {
-            let (mut whole, _) = read(ps)?;
+            let (mut whole, _) = read(ps, None)?;
             whole.serial += 1;
             ps.replace_layout(Some(&whole), &BTreeMap::new())?;
             Ok(Some(format!(

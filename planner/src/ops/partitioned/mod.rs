@@ -74,6 +74,26 @@ pub(super) struct PartitionedRun {
     /// The partitions whose values the run reads without writing them (recorded with
     /// what it writes, so that later plans can tell when those values changed).
     pub reads: BTreeSet<String>,
+    /// The partitions this run reads, when not every one: a run over a few partitions of
+    /// a sealed fleet ([`sealed`]) reads [`REST`] and those it selects.
+    pub only: Option<BTreeSet<String>>,
+    /// Every stored partition when the run began, read or not.
+    pub listed: BTreeSet<String>,
+}
+
+/// Whether no partition of the fleet is read from outside it: no expression outside a
+/// partition's module call refers to it (its outputs, or the call in `depends_on`). Then
+/// the instances of a partition depend only on their own and on [`REST`], and a run over
+/// some partitions needs no other partition's state.
+pub(super) fn sealed(config: &crate::config::Config, key: &PartitionKey) -> bool {
+    let mut scratch = fleetform_sdk::Diagnostics::new();
+    let Some(order) = crate::expand::order(config, &mut scratch) else {
+        return false;
+    };
+    let read = crate::expand::read_from_outside(&order);
+    key.calls()
+        .iter()
+        .all(|call| !read.contains(&crate::addrs::ModulePath(call.clone())))
 }
 
 /// Why a partitioned store cannot be used as the configuration says.
@@ -131,16 +151,19 @@ pub(super) fn ensure_created(
 pub(super) type Read = (State, BTreeMap<String, u64>);
 
 /// Brings `state` (read when partitions had `serials`) up to date: reads again only the
-/// partitions written since (or holding journal records of an interrupted run).
+/// partitions written since (or holding journal records of an interrupted run), of those
+/// in `only` when given.
 pub(super) fn reread(
     store: &dyn PartitionedStore,
     key: &PartitionKey,
     state: &State,
     serials: &BTreeMap<String, u64>,
+    only: Option<&BTreeSet<String>>,
 ) -> Result<Option<Read>, StateError> {
     let now = store.partition_serials()?;
     let mut changed: BTreeSet<String> = now
         .iter()
+        .filter(|(p, _)| only.is_none_or(|o| o.contains(*p)))
         .filter(|(p, (serial, journal))| *journal || serials.get(*p) != Some(serial))
         .map(|(p, _)| p.clone())
         .collect();
@@ -169,9 +192,13 @@ pub(super) fn reread(
     )))
 }
 
-/// Reads every partition: the merged state and each partition's serial.
-pub(super) fn read(store: &dyn PartitionedStore) -> Result<Read, StateError> {
-    let parts = store.read_partitions(None)?;
+/// Reads every partition (or only those `only` names): the merged state and each
+/// partition's serial.
+pub(super) fn read(
+    store: &dyn PartitionedStore,
+    only: Option<&BTreeSet<String>>,
+) -> Result<Read, StateError> {
+    let parts = store.read_partitions(only)?;
     let serials = parts.iter().map(|(k, s)| (k.clone(), s.serial)).collect();
     let lineage = parts
         .get(REST)

@@ -47,7 +47,19 @@ impl crate::ops::Session {
             .iter()
             .filter_map(|t| t.strip_prefix(prefix).map(str::to_owned))
             .collect();
-        if options.targets.is_empty() && options.excludes.is_empty() && options.share.is_none() {
+        let plain = options
+            .targets
+            .iter()
+            .chain(&options.excludes)
+            .any(|t| !t.starts_with(prefix));
+        // A run over partitions of a sealed fleet reads the rest of the fleet and what it
+        // selects; any other run reads every partition.
+        let partitions_only = !plain && !options.selects_nothing();
+        let reads_some = partitions_only && super::sealed(&self.config, &self.key);
+        if !reads_some && !self.read_partitions(None) {
+            return None;
+        }
+        if options.selects_nothing() {
             return Some((None, None));
         }
         if pick.is_empty() && leave.is_empty() && options.share.is_none() {
@@ -55,11 +67,6 @@ impl crate::ops::Session {
         }
         // Partitions alone are selected: which exist needs no partition evaluated, and the
         // dependencies that matter are the chosen partitions' own.
-        let plain = options
-            .targets
-            .iter()
-            .chain(&options.excludes)
-            .any(|t| !t.starts_with(prefix));
         let deps = if plain {
             self.dependencies(providers, None, false)?
         } else {
@@ -93,6 +100,12 @@ impl crate::ops::Session {
         if failed {
             return None;
         }
+        // What the chosen partitions recorded (orphans, dependencies) before their walk.
+        let mut wanted = selected.clone();
+        wanted.insert(REST.to_owned());
+        if !self.read_partitions(Some(&wanted)) {
+            return None;
+        }
         let deps = if plain {
             deps
         } else {
@@ -103,7 +116,8 @@ impl crate::ops::Session {
             self.dependencies(providers, Some(&|m| chosen.leaves_out(m)), true)?
         };
         let selection = Selection::new(&self.key, selected, &deps.of);
-        if !self.reads_recorded(&selection, &deps) {
+        if !self.read_partitions(Some(&selection.reads)) || !self.reads_recorded(&selection, &deps)
+        {
             return None;
         }
         tracing::debug!(
@@ -112,6 +126,56 @@ impl crate::ops::Session {
             "partitions selected"
         );
         Some((Some(deps), Some(selection)))
+    }
+
+    /// Reads what the run has not read yet: every partition (`None`), or those of `wanted`
+    /// (from then on the run reads only those it has read). False, with the reason, when
+    /// the backend failed.
+    pub(in crate::ops) fn read_partitions(&mut self, wanted: Option<&BTreeSet<String>>) -> bool {
+        let (Some(run), Some(ps)) = (self.partitioned.as_mut(), self.store.partitioned()) else {
+            return true;
+        };
+        let Some(only) = run.only.as_mut() else {
+            return true;
+        };
+        let read = match wanted {
+            None => super::read(ps, None).map(|(state, serials)| {
+                tracing::debug!(partitions = serials.len(), "read every partition");
+                self.state = state;
+                run.serials = serials;
+                run.only = None;
+            }),
+            Some(wanted) => {
+                let missing: BTreeSet<String> = wanted.difference(only).cloned().collect();
+                if missing.is_empty() {
+                    return true;
+                }
+                tracing::debug!(
+                    "read partitions {}",
+                    missing
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                super::read(ps, Some(&missing)).map(|(state, serials)| {
+                    only.extend(missing);
+                    run.serials.extend(serials);
+                    let lineage = self.state.lineage.clone();
+                    let current = std::mem::take(&mut self.state);
+                    // The state read so far last: its lineage is the fleet's.
+                    self.state = partition::merge(&lineage, [state, current]);
+                })
+            }
+        };
+        if let Err(e) = read {
+            self.diagnostics.push(fleetform_sdk::Diagnostic::error(
+                "Failed to read state",
+                e.to_string(),
+            ));
+            return false;
+        }
+        true
     }
 
     /// Every instance of the configuration and the state, without evaluating any keyed
@@ -139,6 +203,7 @@ impl crate::ops::Session {
         all.extend(deps.omitted.iter().map(|m| self.key.partition_of(m)));
         if let Some(run) = &self.partitioned {
             all.extend(run.serials.keys().cloned());
+            all.extend(run.listed.iter().cloned());
         }
         all
     }
@@ -230,7 +295,7 @@ impl crate::ops::Session {
             self.diagnostics.push(lock_error(&e));
             return false;
         }
-        match reread(ps, &run.key, &self.state, &run.serials) {
+        match reread(ps, &run.key, &self.state, &run.serials, run.only.as_ref()) {
             Ok(Some((state, serials))) => {
                 self.state = state;
                 run.serials = serials;
@@ -262,6 +327,12 @@ impl crate::ops::Session {
         if !self.check_config_hash(config_hash) {
             return false;
         }
+        // A plan over some partitions of a sealed fleet needs only what it wrote and read.
+        let wanted: BTreeSet<String> = plan.partitions.keys().cloned().collect();
+        let some = !plan.complete && super::sealed(&self.config, &self.key);
+        if !self.read_partitions(some.then_some(&wanted)) {
+            return false;
+        }
         let (Some(run), Some(ps)) = (self.partitioned.as_mut(), self.store.partitioned()) else {
             return true;
         };
@@ -270,7 +341,7 @@ impl crate::ops::Session {
                 self.diagnostics.push(lock_error(&e));
                 return false;
             }
-            match reread(ps, &run.key, &self.state, &run.serials) {
+            match reread(ps, &run.key, &self.state, &run.serials, run.only.as_ref()) {
                 Ok(Some((state, serials))) => {
                     self.state = state;
                     run.serials = serials;
