@@ -121,6 +121,16 @@ resource "fleetform_data" "node" {{
     .unwrap();
 }
 
+/// `init` and a first apply of the whole fleet in `dir`: its instances then.
+fn init_and_apply(remote: &Remote, dir: &Path) -> BTreeMap<String, String> {
+    ok(&remote.init(dir, &[]), "init");
+    ok(
+        &remote.run(dir, &["apply", "-auto-approve", "-no-color"]),
+        "first apply",
+    );
+    instances(&pulled(remote, dir))
+}
+
 /// A saved plan (`site0.plan`) of site-0's partition alone, at generation 2.
 fn plan_site0_at_generation_2(remote: &Remote, dir: &Path) -> Output {
     remote.run(
@@ -624,12 +634,7 @@ fn a_run_over_some_partitions_evaluates_only_those_and_reads_the_others_as_recor
     let remote = Remote::new(Kind::Postgres, "parts_frozen");
     let dir = tempfile::tempdir().unwrap();
     small_fleet(dir.path(), &remote, 3, 2);
-    ok(&remote.init(dir.path(), &[]), "init");
-    ok(
-        &remote.run(dir.path(), &["apply", "-auto-approve", "-no-color"]),
-        "first apply",
-    );
-    let before = instances(&pulled(&remote, dir.path()));
+    let before = init_and_apply(&remote, dir.path());
     // site-2's configuration now fails to evaluate: only runs that evaluate it may say so.
     let module = dir.path().join("modules/site/main.hcl");
     let text = std::fs::read_to_string(&module).unwrap();
@@ -679,12 +684,7 @@ fn a_run_over_some_partitions_of_a_sealed_fleet_reads_only_those() {
         6,
         &remote.fleet_block("partitions {}"),
     );
-    ok(&remote.init(dir.path(), &[]), "init");
-    ok(
-        &remote.run(dir.path(), &["apply", "-auto-approve", "-no-color"]),
-        "first apply",
-    );
-    let before = instances(&pulled(&remote, dir.path()));
+    let before = init_and_apply(&remote, dir.path());
     let vars = dir.path().join("sites.auto.hcl");
     let text = std::fs::read_to_string(&vars).unwrap();
     std::fs::write(
