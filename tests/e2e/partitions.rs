@@ -71,7 +71,19 @@ fn serials(schema: &str) -> BTreeMap<String, u64> {
 
 /// A fleet of `sites` sites of `per_site` instances, changed by `generation`.
 fn small_fleet(dir: &Path, remote: &Remote, sites: usize, per_site: usize) {
+    fleet_of_sites(dir, remote, sites, per_site, true);
+}
+
+/// [`small_fleet`], with or without the root output that reads every site: without it,
+/// nothing outside a site reads it (a sealed fleet: runs read only the partitions they
+/// select).
+fn fleet_of_sites(dir: &Path, remote: &Remote, sites: usize, per_site: usize, root_reads: bool) {
     std::fs::create_dir_all(dir.join("modules/site")).unwrap();
+    let output = if root_reads {
+        "output \"sites\" {\n  value = length(module.site)\n}\n"
+    } else {
+        ""
+    };
     let names: Vec<String> = (0..sites).map(|i| format!("\"site-{i}\"")).collect();
     std::fs::write(
         dir.join("main.hcl"),
@@ -94,12 +106,10 @@ module "site" {{
   generation = var.generation
 }}
 
-output "sites" {{
-  value = length(module.site)
-}}
-"#,
+{}"#,
             remote.fleet_block("partitions {}"),
-            names.join(", ")
+            names.join(", "),
+            output
         ),
     )
     .unwrap();
@@ -346,9 +356,20 @@ fn two_runs_on_one_partition_wait_or_fail_naming_the_holder_and_lose_no_update()
 
 #[test]
 fn a_killed_runner_releases_its_five_partitions_and_its_journal_is_replayed() {
-    let remote = Remote::new(Kind::Postgres, "parts_kill");
+    killed_runner("parts_kill", true);
+}
+
+#[test]
+fn in_a_sealed_fleet_a_killed_runners_journal_is_replayed_by_a_run_reading_only_its_partitions() {
+    killed_runner("parts_kill_sealed", false);
+}
+
+/// A runner applying 5 of 9 sites killed while the 4 others apply theirs (`schema`, in a
+/// fleet whose root reads every site when `root_reads`).
+fn killed_runner(schema: &str, root_reads: bool) {
+    let remote = Remote::new(Kind::Postgres, schema);
     let dir = tempfile::tempdir().unwrap();
-    small_fleet(dir.path(), &remote, 9, 300);
+    fleet_of_sites(dir.path(), &remote, 9, 300, root_reads);
     ok(&remote.init(dir.path(), &[]), "init");
     ok(
         &remote.run(
@@ -387,8 +408,8 @@ fn a_killed_runner_releases_its_five_partitions_and_its_journal_is_replayed() {
     let pg = postgres::shared();
     let recorded = || -> usize {
         pg.psql(
-            "SELECT count(*) FROM parts_kill.journal WHERE partition LIKE 'module.site[\"site-_\"]' \
-             AND partition < 'module.site[\"site-5\"]' AND convert_from(record, 'UTF8') LIKE '{\"set\"%'",
+            &format!("SELECT count(*) FROM {schema}.journal WHERE partition LIKE 'module.site[\"site-_\"]' \
+             AND partition < 'module.site[\"site-5\"]' AND convert_from(record, 'UTF8') LIKE '{{\"set\"%'"),
         )
         .parse()
         .unwrap_or(0)
@@ -410,10 +431,10 @@ fn a_killed_runner_releases_its_five_partitions_and_its_journal_is_replayed() {
     let kept = recorded();
     assert!(kept < 1500, "killed before it finished: {kept}");
     // The database released its locks with its session: a run may take them at once.
-    let locks = pg.psql(
-        "SELECT count(*) FROM pg_locks l JOIN parts_kill.locks k ON k.backend_pid = l.pid \
-         WHERE k.partition LIKE 'module.site%' AND k.partition < 'module.site[\"site-5\"]'",
-    );
+    let locks = pg.psql(&format!(
+        "SELECT count(*) FROM pg_locks l JOIN {schema}.locks k ON k.backend_pid = l.pid \
+         WHERE k.partition LIKE 'module.site%' AND k.partition < 'module.site[\"site-5\"]'"
+    ));
     assert_eq!(locks, "0", "no lock of the killed runner survives");
     for (i, other) in others.into_iter().enumerate() {
         let out = other.wait_with_output().unwrap();
@@ -445,7 +466,7 @@ fn a_killed_runner_releases_its_five_partitions_and_its_journal_is_replayed() {
         "converged: {}",
         output_text(&out)
     );
-    let total = pg.psql("SELECT count(*) FROM parts_kill.journal");
+    let total = pg.psql(&format!("SELECT count(*) FROM {schema}.journal"));
     assert_eq!(total, "0", "journals compacted into their partitions");
 }
 
