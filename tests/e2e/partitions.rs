@@ -131,6 +131,16 @@ resource "fleetform_data" "node" {{
     .unwrap();
 }
 
+/// `apply -auto-approve -target=partition:PARTITION` (with `extra` arguments), which must
+/// succeed.
+fn apply_partition(remote: &Remote, dir: &Path, partition: &str, extra: &[&str], what: &str) {
+    let target = format!("-target=partition:{partition}");
+    let mut args = vec!["apply", "-auto-approve", "-no-color"];
+    args.extend_from_slice(extra);
+    args.push(&target);
+    ok(&remote.run(dir, &args), what);
+}
+
 /// `init` and a first apply of the whole fleet in `dir`: its instances then.
 fn init_and_apply(remote: &Remote, dir: &Path) -> BTreeMap<String, String> {
     ok(&remote.init(dir, &[]), "init");
@@ -371,16 +381,11 @@ fn killed_runner(schema: &str, root_reads: bool) {
     let dir = tempfile::tempdir().unwrap();
     fleet_of_sites(dir.path(), &remote, 9, 300, root_reads);
     ok(&remote.init(dir.path(), &[]), "init");
-    ok(
-        &remote.run(
-            dir.path(),
-            &[
-                "apply",
-                "-auto-approve",
-                "-no-color",
-                "-target=partition:root",
-            ],
-        ),
+    apply_partition(
+        &remote,
+        dir.path(),
+        "root",
+        &[],
         "the rest of the fleet first: every site reads it",
     );
     let mine: Vec<String> = (0..5)
@@ -540,18 +545,11 @@ fn cross_partition_reads_saved_plans_and_migration() {
         output_text(&out)
     );
     // The datacenter moves on under the saved plan, which read it.
-    ok(
-        &remote.run(
-            dir.path(),
-            &[
-                "apply",
-                "-auto-approve",
-                "-no-color",
-                "-var",
-                "generation=2",
-                "-target=partition:root",
-            ],
-        ),
+    apply_partition(
+        &remote,
+        dir.path(),
+        "root",
+        &["-var", "generation=2"],
         "apply the rest of the fleet",
     );
     let out = remote.run(dir.path(), &["apply", "-no-color", "site0.plan"]);
@@ -578,18 +576,11 @@ fn cross_partition_reads_saved_plans_and_migration() {
         ),
         "apply site-0",
     );
-    ok(
-        &remote.run(
-            dir.path(),
-            &[
-                "apply",
-                "-auto-approve",
-                "-no-color",
-                "-var",
-                "generation=3",
-                "-target=partition:root",
-            ],
-        ),
+    apply_partition(
+        &remote,
+        dir.path(),
+        "root",
+        &["-var", "generation=3"],
         "apply the rest of the fleet again",
     );
     let out = remote.run(
@@ -737,16 +728,11 @@ fn a_run_over_some_partitions_of_a_sealed_fleet_reads_only_those() {
     );
     // Another run writes site-0004 between the plan and its apply: the saved plan of
     // site-0003 neither read it nor needs it.
-    ok(
-        &remote.run(
-            dir.path(),
-            &[
-                "apply",
-                "-auto-approve",
-                "-no-color",
-                "-target=partition:module.site[\"site-0004\"]",
-            ],
-        ),
+    apply_partition(
+        &remote,
+        dir.path(),
+        "module.site[\"site-0004\"]",
+        &[],
         "apply site-0004",
     );
     ok(

@@ -29,8 +29,8 @@ use super::partitioned::{self, PartitionedRun, Selection};
 
 /// Every instance of the configuration and the state: each one evaluated or recorded with
 /// the resources it depends on, and those of frozen module instances (see
-/// [`expand::WalkOptions::frozen`]) that the state does not hold, without. Module instances
-/// the walk left out (`omitted`) contribute none of theirs.
+/// [`expand::WalkOptions::frozen`]) that the state does not hold, without; and the module
+/// instances the walk left out altogether (`omitted`), by name.
 #[derive(Debug, Default)]
 pub(super) struct Dependencies {
     pub of: HashMap<AbsResourceInstance, Vec<AbsResource>>,
@@ -715,22 +715,9 @@ impl Session {
             .collect();
         let omitted = std::mem::take(&mut exp.omitted);
         exp.discard();
-        let left_out: HashSet<String> = omitted.iter().map(|m| self.key.partition_of(m)).collect();
         // Objects only the state knows (or whose module the walk did not evaluate) depend on
         // what the state recorded for them.
-        // The state is in address order: one partition lookup per module instance.
-        let mut last: Option<(&ModuleInstance, bool)> = None;
         for (addr, instance) in &self.state.resources {
-            if !left_out.is_empty() {
-                let skip = match last {
-                    Some((m, skip)) if *m == addr.module => skip,
-                    _ => left_out.contains(&self.key.partition_of(&addr.module)),
-                };
-                last = Some((&addr.module, skip));
-                if skip {
-                    continue;
-                }
-            }
             of.entry(addr.clone())
                 .or_default()
                 .extend(instance.dependencies.iter().cloned());

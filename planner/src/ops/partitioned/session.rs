@@ -54,7 +54,7 @@ impl crate::ops::Session {
             .any(|t| !t.starts_with(prefix));
         // A run over partitions of a sealed fleet reads the rest of the fleet and what it
         // selects; any other run reads every partition.
-        let partitions_only = !plain && !options.selects_nothing();
+        let partitions_only = options.selects_partitions() && !plain;
         let reads_some = partitions_only && super::sealed(&self.config, &self.key);
         if !reads_some && !self.read_partitions(None) {
             return None;
