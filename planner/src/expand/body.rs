@@ -222,12 +222,12 @@ pub(super) fn evaluate(
                     }
                     map.insert(key, b.value);
                 }
-                Value::Object(map)
+                Value::Object(map.into())
             }
         };
         object.insert(name.clone(), value);
     }
-    Value::Object(object)
+    Value::Object(object.into())
 }
 
 /// Expands `dynamic "NAME" { for_each = ..., iterator = it, content { ... } }`.

@@ -1,8 +1,6 @@
 //! Expanding one `resource` or `data` block in one module instance: its provider
 //! configuration, its instances, and each instance's checked configuration value.
 
-use std::collections::BTreeMap;
-
 use fleetform_sdk::schema::did_you_mean;
 use fleetform_sdk::{Diagnostic, Diagnostics, Value};
 
@@ -98,7 +96,7 @@ impl<'c> Expansion<'c> {
                 entries
                     .iter()
                     .map(|(k, _)| (key_string(k), Value::Unknown))
-                    .collect::<BTreeMap<_, _>>(),
+                    .collect(),
             ),
         };
         self.data

@@ -315,7 +315,7 @@ impl Scope for InstanceScope<'_> {
                 Some(Value::Object(
                     by_type
                         .into_iter()
-                        .map(|(t, m)| (t, Value::Object(m)))
+                        .map(|(t, m)| (t, Value::Object(m.into())))
                         .collect(),
                 ))
             }
@@ -327,7 +327,7 @@ impl Scope for InstanceScope<'_> {
                     .filter(|(r, _)| r.mode == crate::addrs::ResourceMode::Managed && r.ty == ty)
                     .map(|(r, v)| (r.name.clone(), v.clone()))
                     .collect();
-                (!names.is_empty()).then_some(Value::Object(names))
+                (!names.is_empty()).then_some(Value::Object(names.into()))
             }
         }
     }

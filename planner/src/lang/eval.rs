@@ -172,7 +172,7 @@ impl Evaluator<'_> {
                 if unknown_key {
                     return Ok(Value::Unknown.mark_if(sensitive_key));
                 }
-                Ok(Value::Object(map).mark_if(sensitive_key))
+                Ok(Value::Object(map.into()).mark_if(sensitive_key))
             }
             Expression::Parenthesis(p) => self.eval(p.inner()),
             Expression::Variable(v) => self.reference(v.as_str(), span(v), &[], span(expr)),
@@ -720,7 +720,7 @@ impl Evaluator<'_> {
         }
         let result = match (&f.key_expr, f.grouping) {
             (None, _) => Value::List(list),
-            (Some(_), false) => Value::Object(object),
+            (Some(_), false) => Value::Object(object.into()),
             (Some(_), true) => Value::Object(
                 groups
                     .into_iter()

@@ -51,9 +51,10 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
+            x.shares(y)
+                || x.len() == y.len()
+                    && x.iter()
+                        .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
         }
         (x, y) => x == y,
     }
@@ -98,7 +99,7 @@ pub fn proposed_new(schema: &Block, prior: Option<&Value>, config: &Value) -> Va
         };
         out.insert(name.clone(), value);
     }
-    Value::Object(out)
+    Value::Object(out.into())
 }
 
 /// A provider's result with the sensitive marks it owes its inputs: each top-level
@@ -110,16 +111,25 @@ pub fn carry_marks(schema: &Block, result: Value, sources: &[Option<&Value>]) ->
     let Value::Object(mut attrs) = result else {
         return result;
     };
-    for (name, value) in attrs.iter_mut() {
-        if value.is_null() || value.contains_sensitive() {
-            continue;
-        }
-        let declared = schema.attributes.get(name).is_some_and(|a| a.sensitive);
-        let inherited = sources
-            .iter()
-            .flatten()
-            .any(|source| source.get(name).contains_sensitive());
-        if declared || inherited {
+    // Found first and marked after, so that an object nothing is missing from stays
+    // shared with the copies it came from.
+    let unmarked: Vec<String> = attrs
+        .iter()
+        .filter(|(name, value)| {
+            if value.is_null() || value.contains_sensitive() {
+                return false;
+            }
+            let declared = schema.attributes.get(*name).is_some_and(|a| a.sensitive);
+            declared
+                || sources
+                    .iter()
+                    .flatten()
+                    .any(|source| source.get(name).contains_sensitive())
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in unmarked {
+        if let Some(value) = attrs.get_mut(&name) {
             *value = std::mem::take(value).into_sensitive();
         }
     }

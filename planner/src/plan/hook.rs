@@ -307,7 +307,12 @@ impl PlanHook<'_> {
                         ));
                         outcome.refreshed = Some(now.clone());
                     }
-                    before = now;
+                    // What refresh found as recorded is kept as the recorded copy, which
+                    // the state shares (see `Object`); the provider's copy is dropped.
+                    before = match now {
+                        Some(v) if v == *current => Some(current.clone()),
+                        other => other,
+                    };
                 }
                 Err(e) if e.kind == ErrorKind::Unreachable => {
                     // One site's outage must not stop the fleet's plan: plan from what was
@@ -405,15 +410,17 @@ impl PlanHook<'_> {
         };
         if reason.is_none() {
             if changed.is_empty() {
-                // Nothing changed: the provider's planned value is the after side.
+                // Nothing changed: the after side is the provider's planned value, which
+                // is the prior object itself (shared) unless only marks or the spelling
+                // of a number differ.
+                let after = if response.planned == prior {
+                    prior.clone()
+                } else {
+                    response.planned
+                };
                 outcome.value = prior.clone();
-                outcome.change = Some(self.change(
-                    request,
-                    Action::NoOp,
-                    Some(prior),
-                    Some(response.planned),
-                    None,
-                ));
+                outcome.change =
+                    Some(self.change(request, Action::NoOp, Some(prior), Some(after), None));
             } else {
                 outcome.value = response.planned.clone();
                 outcome.change = Some(self.change(

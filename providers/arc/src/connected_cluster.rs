@@ -144,10 +144,10 @@ pub fn plan(session: &Session, request: &PlanRequest, now: SystemTime) -> PlanRe
             planned.insert((*name).into(), Value::Unknown);
         }
         deferral::plan(&mut planned, None, true);
-        response.planned = Value::Object(planned);
+        response.planned = Value::Object(planned.into());
         return response;
     };
-    let proposed = Value::Object(planned.clone());
+    let proposed = Value::Object(planned.clone().into());
     let touches = !same(prior, &proposed, IN_CLUSTER);
     if let Some(warning) = deferral::plan(&mut planned, Some(prior), touches) {
         response.warnings.push(warning);
@@ -171,7 +171,7 @@ pub fn plan(session: &Session, request: &PlanRequest, now: SystemTime) -> PlanRe
             "identity_certificate_expiration_time".into(),
         )]);
     }
-    response.planned = Value::Object(planned);
+    response.planned = Value::Object(planned.into());
     response
 }
 
@@ -368,7 +368,7 @@ pub fn with_resource(base: &Value, resource: &Json) -> Value {
             ]),
         );
     }
-    Value::Object(out)
+    Value::Object(out.into())
 }
 
 fn connection(session: &Session, planned: &Value, cloud: &fleetform_azure::Cloud) -> Connection {
@@ -570,11 +570,11 @@ async fn write(
             );
         }
         return ApplyResponse {
-            new_state: Some(Value::Object(state)),
+            new_state: Some(Value::Object(state.into())),
             error: None,
         };
     }
-    let planned_now = Value::Object(state.clone());
+    let planned_now = Value::Object(state.clone().into());
     match install(
         session,
         &planned_now,
@@ -593,7 +593,7 @@ async fn write(
             );
             tracing::debug!(cluster = %id, "Arc agents installed in the cluster");
             ApplyResponse {
-                new_state: Some(Value::Object(state)),
+                new_state: Some(Value::Object(state.into())),
                 error: None,
             }
         }
@@ -608,7 +608,7 @@ async fn write(
                 );
             }
             ApplyResponse {
-                new_state: Some(Value::Object(state)),
+                new_state: Some(Value::Object(state.into())),
                 error: None,
             }
         }
@@ -624,7 +624,7 @@ async fn write(
             let message =
                 format!("the Azure side of {id} is done, but installing the agents failed: {e}");
             fail(
-                Some(Value::Object(state)),
+                Some(Value::Object(state.into())),
                 if kind {
                     ProviderError::unreachable(message)
                 } else {
@@ -644,7 +644,7 @@ fn with_key(planned: &Value, public_key: &str, pending: Option<&str>) -> Value {
         "pending_agent_key".into(),
         pending.map_or(Value::Null, |k| Value::from(k).into_sensitive()),
     );
-    Value::Object(out)
+    Value::Object(out.into())
 }
 
 async fn delete(

@@ -113,7 +113,7 @@ mod tests {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let mut object = BTreeMap::new();
         mark_deferred(&mut object, None, "no route to host", t0);
-        let first = Value::Object(object.clone());
+        let first = Value::Object(object.clone().into());
         assert!(is_deferred(&first));
         let mut again = BTreeMap::new();
         mark_deferred(
@@ -139,7 +139,7 @@ mod tests {
 
         let mut done = BTreeMap::new();
         mark_installed(&mut done);
-        let done = Value::Object(done);
+        let done = Value::Object(done.into());
         let mut planned = BTreeMap::new();
         assert!(plan(&mut planned, Some(&done), false).is_none());
         assert_eq!(

@@ -99,7 +99,7 @@ pub fn plan(request: &PlanRequest) -> PlanResponse {
             "current_version".into(),
             pinned.map_or(Value::Unknown, Value::from),
         );
-        response.planned = Value::Object(planned);
+        response.planned = Value::Object(planned.into());
         return response;
     };
     if request.config.get("cluster_id").is_unknown() {
@@ -107,7 +107,7 @@ pub fn plan(request: &PlanRequest) -> PlanResponse {
             "its cluster is being re-connected, which deletes this extension in Azure; it is re-created on the new connection".into(),
         );
     }
-    let proposed = Value::Object(planned.clone());
+    let proposed = Value::Object(planned.clone().into());
     let changes = !same(
         prior,
         &proposed,
@@ -133,7 +133,7 @@ pub fn plan(request: &PlanRequest) -> PlanResponse {
             );
         }
     }
-    response.planned = Value::Object(planned);
+    response.planned = Value::Object(planned.into());
     response
 }
 
@@ -235,7 +235,7 @@ fn with_resource(base: &Value, resource: &Json) -> Value {
             base.get("configuration_settings").clone(),
         );
     }
-    Value::Object(out)
+    Value::Object(out.into())
 }
 
 /// Makes a planned change.

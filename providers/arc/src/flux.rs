@@ -143,7 +143,7 @@ pub fn plan(request: &PlanRequest) -> PlanResponse {
         "source_synced_commit_id",
         "repository_public_key",
     ];
-    let proposed = Value::Object(planned.clone());
+    let proposed = Value::Object(planned.clone().into());
     let content_changes = request.prior.as_ref().is_none_or(|p| {
         !same(
             p,
@@ -191,7 +191,7 @@ pub fn plan(request: &PlanRequest) -> PlanResponse {
             );
         }
     }
-    response.planned = Value::Object(planned);
+    response.planned = Value::Object(planned.into());
     response
 }
 
@@ -315,7 +315,7 @@ fn with_resource(base: &Value, resource: &Json) -> Value {
     ] {
         out.insert(name.into(), Value::Null);
     }
-    Value::Object(out)
+    Value::Object(out.into())
 }
 
 /// The objects of direct mode: the namespace, the credentials Secret (when there are
@@ -516,7 +516,7 @@ async fn apply_direct(session: &Session, request: &ApplyRequest) -> Result<Optio
                         prior.as_ref().map_or(Value::Null, |p| p.get(name).clone()),
                     );
                 }
-                return Ok(Some(Value::Object(state)));
+                return Ok(Some(Value::Object(state.into())));
             }
             let objects = direct_objects(planned);
             let previous = prior.as_ref().map(recorded).unwrap_or_default();
@@ -542,7 +542,7 @@ async fn apply_direct(session: &Session, request: &ApplyRequest) -> Result<Optio
                         Value::List(keys.into_iter().map(Value::from).collect()),
                     );
                     state.insert("compliance_state".into(), Value::from("Pending"));
-                    Ok(Some(Value::Object(state)))
+                    Ok(Some(Value::Object(state.into())))
                 }
                 Err(e @ InClusterError::Unreachable(_)) if session.settings.defer_when_offline => {
                     deferral::mark_deferred(
@@ -558,7 +558,7 @@ async fn apply_direct(session: &Session, request: &ApplyRequest) -> Result<Optio
                         }),
                     );
                     state.insert("compliance_state".into(), Value::from("Pending"));
-                    Ok(Some(Value::Object(state)))
+                    Ok(Some(Value::Object(state.into())))
                 }
                 Err(e) => Err(Failure(
                     prior.clone(),
@@ -617,7 +617,7 @@ pub async fn read(
             // Gone: the next apply puts it back.
             let mut out = attributes(current);
             out.insert("applied_objects".into(), Value::List(Vec::new()));
-            return Ok(Some(Value::Object(out)));
+            return Ok(Some(Value::Object(out.into())));
         };
         let condition = object["status"]["conditions"]
             .as_array()
@@ -636,7 +636,7 @@ pub async fn read(
     };
     let mut out = attributes(current);
     out.insert("compliance_state".into(), Value::from(state));
-    Ok(Some(Value::Object(out)))
+    Ok(Some(Value::Object(out.into())))
 }
 
 #[cfg(test)]
@@ -758,17 +758,17 @@ mod tests {
     #[test]
     fn one_mode_one_reference_and_known_dependencies() {
         let mut c = attributes(&config());
-        let problems = validate(&Value::Object(c.clone()));
+        let problems = validate(&Value::Object(c.clone().into()));
         assert!(problems.has_errors(), "neither mode");
         c.insert(
             "kubeconfig".into(),
             Value::from("apiVersion: v1").into_sensitive(),
         );
-        assert!(!validate(&Value::Object(c.clone())).has_errors());
+        assert!(!validate(&Value::Object(c.clone().into())).has_errors());
         let mut repo = attributes(&c["git_repository"]);
         repo.insert("tag".into(), Value::from("v1"));
-        c.insert("git_repository".into(), Value::Object(repo));
-        let d = validate(&Value::Object(c)).into_vec();
+        c.insert("git_repository".into(), Value::Object(repo.into()));
+        let d = validate(&Value::Object(c.into())).into_vec();
         assert_eq!(d[0].attribute.as_deref(), Some("git_repository.tag"));
     }
 }

@@ -176,7 +176,7 @@ fn recorded(extra: &[(&str, Value)]) -> Value {
     for (k, value) in extra {
         v.insert((*k).into(), value.clone());
     }
-    Value::Object(v)
+    Value::Object(v.into())
 }
 
 #[test]
@@ -284,17 +284,17 @@ fn an_extension_version_change_is_an_update_showing_the_new_version() {
     let mut prior = crate::values::attributes(&created.planned);
     prior.insert("id".into(), Value::from("x"));
     prior.insert("provisioning_state".into(), Value::from("Succeeded"));
-    let prior = Value::Object(prior);
+    let prior = Value::Object(prior.into());
     let mut newer = crate::values::attributes(&config);
     newer.insert("version".into(), Value::from("1.15.0"));
     let mut request = plan_request(
         "arc_extension",
         Some(prior.clone()),
-        Value::Object(newer.clone()),
+        Value::Object(newer.clone().into()),
     );
     let mut proposed = crate::values::attributes(&prior);
     proposed.insert("version".into(), Value::from("1.15.0"));
-    request.proposed = Value::Object(proposed);
+    request.proposed = Value::Object(proposed.into());
     let updated = extension::plan(&request);
     assert_eq!(
         updated.planned.get("current_version").as_str(),
@@ -304,7 +304,7 @@ fn an_extension_version_change_is_an_update_showing_the_new_version() {
 
     let mut pinned_with_auto = newer;
     pinned_with_auto.insert("auto_upgrade_minor_version".into(), Value::from(true));
-    let problems = extension::validate(&Value::Object(pinned_with_auto)).into_vec();
+    let problems = extension::validate(&Value::Object(pinned_with_auto.into())).into_vec();
     assert_eq!(problems[0].attribute.as_deref(), Some("version"));
 }
 
@@ -320,7 +320,7 @@ fn connected_cluster_rules_point_at_their_attribute() {
         ]),
     );
     let attributes: Vec<Option<String>> =
-        connected_cluster::validate(&Value::Object(config.clone()))
+        connected_cluster::validate(&Value::Object(config.clone().into()))
             .into_vec()
             .into_iter()
             .map(|d| d.attribute)
@@ -340,5 +340,5 @@ fn connected_cluster_rules_point_at_their_attribute() {
             ("sha256", Value::from("a".repeat(64))),
         ]),
     );
-    assert!(connected_cluster::validate(&Value::Object(config)).is_empty());
+    assert!(connected_cluster::validate(&Value::Object(config.into())).is_empty());
 }

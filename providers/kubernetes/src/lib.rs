@@ -259,7 +259,7 @@ impl Provider for KubernetesProvider {
                 ] {
                     out.insert(to.into(), cluster.get(from).clone());
                 }
-                Ok(Value::Object(out))
+                Ok(Value::Object(out.into()))
             }
             other => Err(unknown_type(other)),
         }

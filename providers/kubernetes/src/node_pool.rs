@@ -233,7 +233,7 @@ pub fn plan(
         planned.insert("ready_nodes".into(), Value::Unknown);
         planned.insert("certificate_expiry".into(), Value::Unknown);
         planned.insert("rollout".into(), Value::List(Vec::new()));
-        return Ok(PlanResponse::new(Value::Object(planned)));
+        return Ok(PlanResponse::new(Value::Object(planned.into())));
     };
     let same_hosts = prior.get("hosts") == config.get("hosts");
     planned.insert(
@@ -273,7 +273,7 @@ pub fn plan(
                 }
             }
         }
-        planned.insert("certificate_expiry".into(), Value::Object(expiry));
+        planned.insert("certificate_expiry".into(), Value::Object(expiry.into()));
     }
     let before = prior
         .get("kubernetes_version")
@@ -296,7 +296,7 @@ pub fn plan(
             .collect();
         planned.insert("rollout".into(), Value::List(steps));
     }
-    Ok(PlanResponse::new(Value::Object(planned)))
+    Ok(PlanResponse::new(Value::Object(planned.into())))
 }
 
 /// A worker as this run resolved it.
@@ -349,7 +349,7 @@ fn unknowns_to_null(value: Value) -> Value {
             *v = Value::Null;
         }
     }
-    Value::Object(map)
+    Value::Object(map.into())
 }
 
 struct ClusterContext {
@@ -485,7 +485,7 @@ async fn converge(
     api::wait_nodes(&admin, &names, settings.wait_timeout).await?;
 
     let mut state = object(planned);
-    state.insert("certificate_expiry".into(), Value::Object(expiry));
+    state.insert("certificate_expiry".into(), Value::Object(expiry.into()));
     state.insert(
         "kubernetes_version".into(),
         Value::from(version.to_string()),
@@ -494,7 +494,7 @@ async fn converge(
     let names: Vec<Value> = names.into_iter().map(Value::from).collect();
     state.insert("ready_nodes".into(), Value::List(names.clone()));
     state.insert("node_names".into(), Value::List(names));
-    Ok(Value::Object(state))
+    Ok(Value::Object(state.into()))
 }
 
 /// How long refresh waits for the cluster's API to list the pool's nodes.
@@ -541,7 +541,7 @@ pub async fn refresh(
                 .collect(),
         ),
     );
-    Ok(Some(Value::Object(state)))
+    Ok(Some(Value::Object(state.into())))
 }
 
 /// Writes a worker's credentials and configuration and (re)starts its kubelet when they

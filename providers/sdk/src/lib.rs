@@ -31,4 +31,4 @@ pub use provider::{
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Presence, ProviderSchema, Schema};
 pub use secrets::Secrets;
 pub use types::{ConversionError, ObjectAttribute, Type};
-pub use value::{Path, PathStep, Value};
+pub use value::{Object, Path, PathStep, Value};

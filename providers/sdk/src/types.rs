@@ -171,7 +171,7 @@ impl Type {
                     out.insert(k.clone(), elem.convert_at(v, path)?);
                     path.pop();
                 }
-                Ok(Value::Object(out))
+                Ok(Value::Object(out.into()))
             }
             Type::Tuple(types) => {
                 let Value::List(items) = value else {
@@ -215,7 +215,7 @@ impl Type {
                     };
                     out.insert(name.clone(), converted);
                 }
-                Ok(Value::Object(out))
+                Ok(Value::Object(out.into()))
             }
         }
     }

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use crate::number::Number;
+pub use object::Object;
+
+mod object;
 
 /// One step of a path into a value: an attribute, a map key or a list index.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,8 +64,8 @@ pub enum Value {
     List(Vec<Value>),
     /// A set: unordered to the language (no index), stored sorted and without duplicates.
     Set(Vec<Value>),
-    /// An object or map, keys sorted.
-    Object(BTreeMap<String, Value>),
+    /// An object or map, keys sorted; copies share it until one of them changes.
+    Object(Object),
     /// A value that is known only after apply.
     Unknown,
     /// A value that must never be shown: plans, logs and errors print `(sensitive value)`.
@@ -97,6 +100,10 @@ impl Value {
 
     /// The value without any sensitive marks anywhere inside it.
     pub fn unmark_deep(&self) -> Value {
+        // Most values carry no mark at all: a copy of those shares their objects.
+        if !self.contains_sensitive() {
+            return self.clone();
+        }
         match self {
             Value::Sensitive(inner) => inner.unmark_deep(),
             Value::List(items) => Value::List(items.iter().map(Value::unmark_deep).collect()),

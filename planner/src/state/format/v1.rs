@@ -1206,6 +1206,6 @@ impl<'de> serde::de::Visitor<'de> for PlainVisitor {
         while let Some((k, Attributes(v))) = map.next_entry::<String, Attributes>()? {
             out.insert(k, v);
         }
-        Ok(Value::Object(out))
+        Ok(Value::Object(out.into()))
     }
 }

@@ -9,6 +9,7 @@ pub mod issuer;
 pub mod pools;
 pub mod spec;
 
+use fleetform_sdk::Object;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -243,13 +244,13 @@ pub async fn plan(ctx: &Context<'_>, request: &PlanRequest) -> Result<PlanRespon
                 block.insert(name.into(), Value::from(default));
             }
         }
-        planned.insert("cluster_issuer".into(), Value::Object(block));
+        planned.insert("cluster_issuer".into(), Value::Object(block.into()));
     }
     for name in COMPUTED {
         planned.insert(name.into(), Value::Unknown);
     }
-    let Some(spec) = spec_of(&Value::Object(planned.clone()))? else {
-        return Ok(PlanResponse::new(Value::Object(planned)));
+    let Some(spec) = spec_of(&Value::Object(planned.clone().into()))? else {
+        return Ok(PlanResponse::new(Value::Object(planned.into())));
     };
     let mut warnings = Vec::new();
     // The issuer's CA: kept while it is not due, issued again at apply otherwise.
@@ -275,13 +276,13 @@ pub async fn plan(ctx: &Context<'_>, request: &PlanRequest) -> Result<PlanRespon
         }
         (None, _) => {
             planned.insert("issuer_ca".into(), Value::Null);
-            planned.insert("certificate_expiry".into(), Value::Object(BTreeMap::new()));
+            planned.insert("certificate_expiry".into(), Value::Object(Object::new()));
             None
         }
     };
     let bundle = ctx.bundle(&spec, kept_ca.as_ref(), &mut warnings)?;
     let Some(target) = ctx.target(&spec)? else {
-        let mut response = PlanResponse::new(Value::Object(planned));
+        let mut response = PlanResponse::new(Value::Object(planned.into()));
         response.warnings = warnings;
         return Ok(response);
     };
@@ -304,7 +305,7 @@ pub async fn plan(ctx: &Context<'_>, request: &PlanRequest) -> Result<PlanRespon
         preview.not_owned.map_or(Value::Unknown, strings),
     );
     warnings.extend(preview.warnings);
-    let mut response = PlanResponse::new(Value::Object(planned));
+    let mut response = PlanResponse::new(Value::Object(planned.into()));
     response.warnings = warnings;
     Ok(response)
 }
@@ -386,7 +387,7 @@ fn set_records(state: &mut BTreeMap<String, Value>, records: &[Record]) {
             ),
         ]));
     }
-    state.insert("objects".into(), Value::Object(objects));
+    state.insert("objects".into(), Value::Object(objects.into()));
     state.insert("inventory".into(), Value::List(inventory));
 }
 
@@ -453,7 +454,7 @@ async fn converge(ctx: &Context<'_>, prior: Option<&Value>, planned: &Value) -> 
     }
     set_records(&mut state, &outcome.records);
     state.insert("not_owned".into(), strings(outcome.not_owned));
-    let state = Value::Object(state);
+    let state = Value::Object(state.into());
     match outcome.error {
         None => Ok(Some(state)),
         Some(e) => Err((Some(state), provider_error(e))),
@@ -502,7 +503,7 @@ async fn destroy(ctx: &Context<'_>, prior: Option<&Value>) -> Applied {
         Err((remaining, e)) => {
             let mut state = object(prior);
             set_records(&mut state, &remaining);
-            Err((Some(Value::Object(state)), provider_error(e)))
+            Err((Some(Value::Object(state.into())), provider_error(e)))
         }
     }
 }
@@ -532,7 +533,7 @@ pub async fn read(ctx: &Context<'_>, current: Value) -> Result<Option<Value>, Pr
     let mut state = object(&current);
     set_records(&mut state, &observed.records);
     state.insert("not_owned".into(), strings(observed.not_owned));
-    Ok(Some(Value::Object(state)))
+    Ok(Some(Value::Object(state.into())))
 }
 
 /// Fetches the addon's URL source into the cache (`fleetform init`).

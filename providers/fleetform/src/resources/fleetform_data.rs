@@ -2,6 +2,7 @@
 //! repeats it as `output` and has a random `id`; a change to `triggers_replace` replaces
 //! it (a new `id`). Nothing outside fleetform backs it, so it cannot drift.
 
+use fleetform_sdk::Object;
 use std::collections::BTreeMap;
 
 use fleetform_sdk::{
@@ -108,12 +109,12 @@ pub(crate) fn import(id: &str) -> Value {
 }
 
 fn state(id: Value, input: Value, triggers: Value) -> Value {
-    Value::Object(BTreeMap::from([
+    Value::Object(Object::from(BTreeMap::from([
         ("id".to_owned(), id),
         ("output".to_owned(), input.clone()),
         ("input".to_owned(), input),
         ("triggers_replace".to_owned(), triggers),
-    ]))
+    ])))
 }
 
 #[cfg(test)]
@@ -135,7 +136,7 @@ mod tests {
             let v = prior.map_or(Value::Unknown, |p| p.get(name).clone());
             map.insert(name.into(), v);
         }
-        Value::Object(map)
+        Value::Object(map.into())
     }
 
     async fn plan(prior: Option<&Value>, config: &Value) -> Value {

@@ -13,6 +13,7 @@
 //! Files of `sensitive_content` are private by default (0600, new directories 0700); other
 //! files default to 0644 and 0755 less the umask. Permissions the user sets are exact.
 
+use fleetform_sdk::Object;
 use std::collections::BTreeMap;
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
@@ -287,7 +288,7 @@ pub(crate) fn read(current: &Value) -> Result<Option<Value>, ProviderError> {
     if recorded_mode != Some(disk.mode) {
         state.insert("file_permission".into(), format_mode(disk.mode).into());
     }
-    Ok(Some(Value::Object(state)))
+    Ok(Some(Value::Object(state.into())))
 }
 
 /// Adopts an existing file by its filename: `content` holds what is on disk (or
@@ -303,7 +304,7 @@ pub(crate) fn import(filename: &str) -> Result<Value, ProviderError> {
         Ok(text) => (Value::from(text), Value::Null),
         Err(err) => (Value::Null, Value::from(BASE64.encode(err.as_bytes()))),
     };
-    Ok(Value::Object(BTreeMap::from([
+    Ok(Value::Object(Object::from(BTreeMap::from([
         ("filename".to_owned(), Value::from(filename)),
         ("content".to_owned(), content),
         ("sensitive_content".to_owned(), Value::Null),
@@ -315,7 +316,7 @@ pub(crate) fn import(filename: &str) -> Result<Value, ProviderError> {
         ),
         ("id".to_owned(), id.into()),
         ("content_sha256".to_owned(), sha256.into()),
-    ])))
+    ]))))
 }
 
 /// Removes the file; one already gone is success.
@@ -395,7 +396,7 @@ fn desired(source: &Value) -> Result<Value, ProviderError> {
     };
     state.insert("id".to_owned(), id);
     state.insert("content_sha256".to_owned(), sha256);
-    Ok(Value::Object(state))
+    Ok(Value::Object(state.into()))
 }
 
 /// The file's bytes, as far as they are known at this point.
@@ -684,7 +685,7 @@ mod tests {
         for (name, value) in args {
             map.insert((*name).into(), value.clone());
         }
-        Value::Object(map)
+        Value::Object(map.into())
     }
 
     /// The engine's proposal: the configuration, with computed attributes the user left
@@ -702,7 +703,7 @@ mod tests {
                 map.insert(name.into(), v);
             }
         }
-        Value::Object(map)
+        Value::Object(map.into())
     }
 
     async fn plan(prior: Option<&Value>, config: &Value) -> Value {

@@ -29,5 +29,5 @@ pub(crate) async fn read(fleet: &Fleet, config: Value) -> Result<Value, Provider
     let mut object = config.as_object().cloned().unwrap_or_default();
     report.insert_into(&mut object);
     object.insert("id".into(), Value::from(host));
-    Ok(Value::Object(object))
+    Ok(Value::Object(object.into()))
 }

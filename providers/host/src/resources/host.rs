@@ -147,7 +147,10 @@ fn desired(
     fill(&mut object, "os_family", Value::from("linux"));
     let known = config.get("address").is_wholly_known() && config.get("bastion").is_wholly_known();
     let target = if known {
-        Some(target(&Value::Object(object.clone()), defaults).map_err(ProviderError::permanent)?)
+        Some(
+            target(&Value::Object(object.clone().into()), defaults)
+                .map_err(ProviderError::permanent)?,
+        )
     } else {
         None
     };
@@ -165,7 +168,7 @@ fn desired(
         object.insert(name.into(), fact);
     }
     object.insert("id".into(), id);
-    Ok((Value::Object(object), target))
+    Ok((Value::Object(object.into()), target))
 }
 
 /// Plans a host: defaults, its id, and the preflight checks when the host is new or its
@@ -267,7 +270,7 @@ pub(crate) async fn apply(
             let mut state = object.as_object().cloned().unwrap_or_default();
             report.insert_into(&mut state);
             ApplyResponse {
-                new_state: Some(Value::Object(state)),
+                new_state: Some(Value::Object(state.into())),
                 error: None,
             }
         }
@@ -292,7 +295,7 @@ pub(crate) async fn read(
     report.keep_offset_within_tolerance(recorded_offset);
     let mut state = current.as_object().cloned().unwrap_or_default();
     report.insert_into(&mut state);
-    Ok(Some(Value::Object(state)))
+    Ok(Some(Value::Object(state.into())))
 }
 
 /// Makes a recorded host known to the fleet, so that files and commands on it can run

@@ -204,7 +204,7 @@ pub(crate) fn plan(fleet: &Fleet, request: &PlanRequest) -> PlanResponse {
         let id = Value::Unknown.derived_from([request.config.get("host")]);
         object.insert("id".into(), id);
     }
-    let mut response = PlanResponse::new(Value::Object(object));
+    let mut response = PlanResponse::new(Value::Object(object.into()));
     response.requires_replace = rerun;
     response
 }
@@ -232,7 +232,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
     let runs = state.get("id").is_none_or(Value::is_unknown);
     if !runs {
         return ApplyResponse {
-            new_state: Some(Value::Object(state)),
+            new_state: Some(Value::Object(state.into())),
             error: None,
         };
     }
@@ -298,7 +298,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
         state.insert("stdout".into(), output_value("".into(), &config));
         state.insert("stderr".into(), output_value("".into(), &config));
         return ApplyResponse {
-            new_state: Some(Value::Object(state)),
+            new_state: Some(Value::Object(state.into())),
             error: None,
         };
     };
@@ -339,7 +339,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
     state.insert("stdout".into(), output_value(stdout.into(), &config));
     state.insert("stderr".into(), output_value(stderr.into(), &config));
     ApplyResponse {
-        new_state: Some(Value::Object(state)),
+        new_state: Some(Value::Object(state.into())),
         error: None,
     }
 }

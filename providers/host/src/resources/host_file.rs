@@ -154,7 +154,7 @@ pub(crate) fn plan(request: &PlanRequest) -> Result<PlanResponse, ProviderError>
     {
         *s = std::mem::take(s).mark_if(true);
     }
-    Ok(PlanResponse::new(Value::Object(object)))
+    Ok(PlanResponse::new(Value::Object(object.into())))
 }
 
 /// The content the configuration gives, `None` while it is unknown.
@@ -206,7 +206,7 @@ pub(crate) async fn read(fleet: &Fleet, current: Value) -> Result<Option<Value>,
     state.insert("group".into(), found.group.into());
     let secret = matches!(current.get("sha256"), Value::Sensitive(_));
     state.insert("sha256".into(), Value::from(found.sha256).mark_if(secret));
-    Ok(Some(Value::Object(state)))
+    Ok(Some(Value::Object(state.into())))
 }
 
 /// Uploads the file (create or update) atomically, or removes it (delete).
@@ -267,7 +267,7 @@ pub(crate) async fn apply(fleet: &Fleet, request: ApplyRequest) -> ApplyResponse
             let secret = matches!(planned.get("sha256"), Value::Sensitive(_));
             state.insert("sha256".into(), Value::from(digest).mark_if(secret));
             ApplyResponse {
-                new_state: Some(Value::Object(state)),
+                new_state: Some(Value::Object(state.into())),
                 error: None,
             }
         }

@@ -12,6 +12,7 @@ pub mod gates;
 mod served;
 pub mod spec;
 
+use fleetform_sdk::Object;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -137,7 +138,7 @@ pub fn plan(
                 block.insert(name.into(), Value::from(default));
             }
         }
-        planned.insert("certificates".into(), Value::Object(block));
+        planned.insert("certificates".into(), Value::Object(block.into()));
     }
     if let Some(block) = config.get("kube_vip").as_object() {
         let mut block = block.clone();
@@ -149,7 +150,7 @@ pub fn plan(
                 block.insert(name.into(), Value::from(default));
             }
         }
-        planned.insert("kube_vip".into(), Value::Object(block));
+        planned.insert("kube_vip".into(), Value::Object(block.into()));
     }
     let endpoint = match (
         planned.get("endpoint_address").and_then(Value::as_str),
@@ -170,7 +171,7 @@ pub fn plan(
             planned.insert(name.into(), Value::Unknown);
         }
         planned.insert("endpoint".into(), endpoint);
-        return Ok(PlanResponse::new(Value::Object(planned)));
+        return Ok(PlanResponse::new(Value::Object(planned.into())));
     };
 
     let mut response_warnings = Vec::new();
@@ -180,7 +181,7 @@ pub fn plan(
     planned.insert("endpoint".into(), endpoint);
     // Apply rewrites whatever refresh found changed on the hosts.
     planned.insert("drifted_files".into(), Value::List(Vec::new()));
-    let planned_value = Value::Object(planned.clone());
+    let planned_value = Value::Object(planned.clone().into());
     let (Ok(old), Ok(new)) = (ClusterSpec::read(prior), ClusterSpec::read(&planned_value)) else {
         // Unknown values (or errors validation reports) leave nothing more to work out.
         return Ok(PlanResponse::new(planned_value));
@@ -236,7 +237,7 @@ pub fn plan(
         for name in &renewing.leaves {
             expiry.insert(name.clone(), Value::Unknown);
         }
-        planned.insert("certificate_expiry".into(), Value::Object(expiry));
+        planned.insert("certificate_expiry".into(), Value::Object(expiry.into()));
         planned.insert("pki".into(), Value::Unknown);
         if renewing.leaves.contains("admin.conf") {
             planned.insert("admin_kubeconfig".into(), Value::Unknown);
@@ -257,7 +258,7 @@ pub fn plan(
             planned.insert("essential_addons".into(), essential::digests(&bundle));
         }
     }
-    let mut response = PlanResponse::new(Value::Object(planned));
+    let mut response = PlanResponse::new(Value::Object(planned.into()));
     response.warnings = response_warnings;
     Ok(response)
 }
@@ -503,11 +504,11 @@ async fn converge(
     let mut state = object(&state_value(planned, &spec, &members, &endpoint, &bundle));
     // What the cluster had of its essential add-ons until they are applied below.
     let before = prior.map_or_else(
-        || Value::Object(BTreeMap::new()),
+        || Value::Object(Object::new()),
         |p| p.get("essential_addons").clone(),
     );
     state.insert("essential_addons".into(), before);
-    let state = Value::Object(state);
+    let state = Value::Object(state.into());
     *recorded = Some(state.clone());
     let first_boot = prior.is_none();
     if first_boot {
@@ -650,7 +651,7 @@ async fn converge(
     essential::apply(servers, &addons, &applied_before).await?;
     let mut state = object(&state);
     state.insert("essential_addons".into(), essential::digests(&addons));
-    let state = Value::Object(state);
+    let state = Value::Object(state.into());
     *recorded = Some(state.clone());
     if spec.kube_vip.is_some() {
         // The admin kubeconfig names the virtual IP: the cluster is ready for its users
@@ -990,12 +991,12 @@ fn state_value(
     state.insert("drifted_files".into(), Value::List(Vec::new()));
     if state.get("served_versions").is_none_or(|v| v.is_unknown()) {
         // Found out once the members serve (apply's end, or refresh).
-        state.insert("served_versions".into(), Value::Object(BTreeMap::new()));
+        state.insert("served_versions".into(), Value::Object(Object::new()));
     }
     if state.get("ready_nodes").is_none_or(|v| v.is_unknown()) {
         state.insert("ready_nodes".into(), Value::List(Vec::new()));
     }
-    Value::Object(state)
+    Value::Object(state.into())
 }
 
 fn encode_bundle(bundle: &Bundle) -> Value {
@@ -1053,7 +1054,7 @@ pub async fn read(fleet: &Fleet, current: Value) -> Result<Option<Value>, Provid
     state.insert("drifted_files".into(), Value::List(drifted));
     state.insert("served_versions".into(), observed.served);
     state.insert("ready_nodes".into(), observed.ready);
-    Ok(Some(Value::Object(state)))
+    Ok(Some(Value::Object(state.into())))
 }
 
 /// `kubeadm reset` on every control-plane host: static pods stopped, the kubelet stopped,

@@ -41,7 +41,7 @@ pub(super) async fn observe(fleet: &Fleet, current: &Value) -> Observed {
         current.get("admin_kubeconfig").as_str(),
     ) else {
         return Observed {
-            served: Value::Object(served),
+            served: Value::Object(served.into()),
             ready: Value::List(ready),
         };
     };
@@ -82,7 +82,7 @@ pub(super) async fn observe(fleet: &Fleet, current: &Value) -> Observed {
         }
     }
     Observed {
-        served: Value::Object(served),
+        served: Value::Object(served.into()),
         ready: Value::List(ready),
     }
 }

@@ -77,7 +77,7 @@ fn request(prior: Option<Value>, config: Value) -> PlanRequest {
         type_name: "cluster".into(),
         prior,
         config,
-        proposed: Value::Object(proposed),
+        proposed: Value::Object(proposed.into()),
         cancel: CancellationToken::new(),
     }
 }
@@ -226,7 +226,7 @@ fn a_skipped_minor_and_a_membership_change_are_refused() {
     );
     let e = plan(
         &fleet,
-        &request(Some(prior(now)), Value::Object(changed)),
+        &request(Some(prior(now)), Value::Object(changed.into())),
         now,
     )
     .unwrap_err();
@@ -247,7 +247,7 @@ fn a_new_certificate_name_reissues_only_the_api_servers_certificate() {
     );
     let response = plan(
         &fleet,
-        &request(Some(prior(now)), Value::Object(with_san)),
+        &request(Some(prior(now)), Value::Object(with_san.into())),
         now,
     )
     .unwrap();
