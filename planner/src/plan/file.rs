@@ -61,13 +61,135 @@ pub fn config_hash(config: &Config) -> String {
 
 /// A plan file's bytes.
 pub fn encode(plan: &Plan, config_hash: &str) -> Vec<u8> {
-    let doc = json!({
-        "format_version": FORMAT,
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "config_hash": config_hash,
-        "plan": encode_plan(plan),
-    });
+    let doc = PlanDocument {
+        format_version: FORMAT,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        config_hash,
+        plan: PlanBody(plan),
+    };
     serde_json::to_vec(&doc).unwrap_or_default()
+}
+
+/// A plan file, written as it is serialized: a fleet's changes are most of a plan, and
+/// building them as a JSON tree first would hold the plan twice over.
+#[derive(serde::Serialize)]
+struct PlanDocument<'a> {
+    format_version: u64,
+    tool_version: &'static str,
+    config_hash: &'a str,
+    plan: PlanBody<'a>,
+}
+
+struct PlanBody<'a>(&'a Plan);
+
+impl serde::Serialize for PlanBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let plan = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(
+            "mode",
+            match plan.mode {
+                Mode::Normal => "normal",
+                Mode::Destroy => "destroy",
+                Mode::RefreshOnly => "refresh-only",
+            },
+        )?;
+        map.serialize_entry("lineage", &plan.lineage)?;
+        map.serialize_entry("serial", &plan.serial)?;
+        map.serialize_entry(
+            "variables",
+            &Pairs(plan.variables.iter().map(|(k, v)| (k, Encoded(v)))),
+        )?;
+        map.serialize_entry("changes", &encoded_changes(&plan.changes))?;
+        map.serialize_entry("drift", &encoded_changes(&plan.drift))?;
+        map.serialize_entry(
+            "outputs",
+            &plan
+                .outputs
+                .iter()
+                .map(|(k, o)| {
+                    (
+                        k.clone(),
+                        json!({
+                            "before": o.before.as_ref().map(encode_value),
+                            "after": o.after.as_ref().map(encode_value),
+                            "sensitive": o.sensitive,
+                        }),
+                    )
+                })
+                .collect::<Map<_, _>>(),
+        )?;
+        map.serialize_entry(
+            "timestamp",
+            &plan
+                .timestamp
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        )?;
+        map.serialize_entry("complete", &plan.complete)?;
+        map.serialize_entry(
+            "checks",
+            &plan.checks.iter().map(encode_check).collect::<Vec<_>>(),
+        )?;
+        map.serialize_entry(
+            "interrupted",
+            &plan
+                .interrupted
+                .iter()
+                .map(encode_interrupted)
+                .collect::<Vec<_>>(),
+        )?;
+        map.serialize_entry("deposed", &encoded_changes(&plan.deposed))?;
+        map.serialize_entry(
+            "partitions",
+            &plan
+                .partitions
+                .iter()
+                .map(|(p, u)| {
+                    (
+                        p.clone(),
+                        json!({
+                            "serial": u.serial,
+                            "written": u.written,
+                        }),
+                    )
+                })
+                .collect::<Map<_, _>>(),
+        )?;
+        map.serialize_entry(
+            "rollouts",
+            &plan
+                .rollouts
+                .iter()
+                .map(super::rollout::encode)
+                .collect::<Vec<_>>(),
+        )?;
+        map.serialize_entry(
+            "deferred",
+            &plan
+                .deferred
+                .iter()
+                .map(|(site, changes)| {
+                    (
+                        site.clone(),
+                        json!(
+                            changes
+                                .iter()
+                                .map(|(addr, c)| json!({
+                                    "address": addr.to_string(),
+                                    "action": c.action,
+                                    "since": c.since,
+                                    "reason": c.reason,
+                                }))
+                                .collect::<Vec<_>>()
+                        ),
+                    )
+                })
+                .collect::<Map<_, _>>(),
+        )?;
+        map.end()
+    }
 }
 
 /// Writes `plan` to `path` (0600, atomically).
@@ -152,40 +274,6 @@ pub fn decode(text: &[u8], name: &str) -> Result<(Plan, String), PlanFileError> 
     let hash = doc["config_hash"].as_str().unwrap_or_default().to_owned();
     let plan = decode_plan(&doc["plan"]).map_err(invalid)?;
     Ok((plan, hash))
-}
-
-fn encode_plan(plan: &Plan) -> Json {
-    json!({
-        "mode": match plan.mode { Mode::Normal => "normal", Mode::Destroy => "destroy", Mode::RefreshOnly => "refresh-only" },
-        "lineage": plan.lineage,
-        "serial": plan.serial,
-        "variables": plan.variables.iter().map(|(k, v)| (k.clone(), encode_value(v))).collect::<Map<_, _>>(),
-        "changes": plan.changes.iter().map(encode_change).collect::<Vec<_>>(),
-        "drift": plan.drift.iter().map(encode_change).collect::<Vec<_>>(),
-        "outputs": plan.outputs.iter().map(|(k, o)| (k.clone(), json!({
-            "before": o.before.as_ref().map(encode_value),
-            "after": o.after.as_ref().map(encode_value),
-            "sensitive": o.sensitive,
-        }))).collect::<Map<_, _>>(),
-        "timestamp": plan.timestamp.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
-        "complete": plan.complete,
-        "checks": plan.checks.iter().map(encode_check).collect::<Vec<_>>(),
-        "interrupted": plan.interrupted.iter().map(encode_interrupted).collect::<Vec<_>>(),
-        "deposed": plan.deposed.iter().map(encode_change).collect::<Vec<_>>(),
-        "partitions": plan.partitions.iter().map(|(p, u)| (p.clone(), json!({
-            "serial": u.serial,
-            "written": u.written,
-        }))).collect::<Map<_, _>>(),
-        "rollouts": plan.rollouts.iter().map(super::rollout::encode).collect::<Vec<_>>(),
-        "deferred": plan.deferred.iter().map(|(site, changes)| (site.clone(), json!(
-            changes.iter().map(|(addr, c)| json!({
-                "address": addr.to_string(),
-                "action": c.action,
-                "since": c.since,
-                "reason": c.reason,
-            })).collect::<Vec<_>>()
-        ))).collect::<Map<_, _>>(),
-    })
 }
 
 fn encode_interrupted(i: &Interrupted) -> Json {
@@ -448,23 +536,48 @@ fn parse_reason(s: &str) -> Option<Reason> {
     })
 }
 
-fn encode_change(c: &ResourceChange) -> Json {
-    json!({
-        "addr": c.addr.to_string(),
-        "previous_addr": c.previous_addr.as_ref().map(ToString::to_string),
-        "provider": c.provider,
-        "action": action_name(c.action),
-        "reason": c.reason.as_ref().map(reason_name),
-        "before": c.before.as_ref().map(encode_value),
-        "after": c.after.as_ref().map(encode_value),
-        "replace_paths": c.replace_paths.iter().map(|p| encode_path(p)).collect::<Vec<_>>(),
-        "importing": c.importing,
-        "dependencies": c.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "create_before_destroy": c.create_before_destroy,
-        "prevent_destroy": c.prevent_destroy,
-        "resume": c.resume.as_ref().map(encode_value),
-        "deposed": c.deposed,
-    })
+fn encoded_changes(
+    changes: &[ResourceChange],
+) -> Seq<impl Iterator<Item = EncodedChange<'_>> + Clone> {
+    Seq(changes.iter().map(EncodedChange))
+}
+
+/// A change as the plan file holds it.
+struct EncodedChange<'a>(&'a ResourceChange);
+
+impl serde::Serialize for EncodedChange<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let c = self.0;
+        let mut map = s.serialize_map(Some(14))?;
+        map.serialize_entry("addr", &c.addr.to_string())?;
+        map.serialize_entry(
+            "previous_addr",
+            &c.previous_addr.as_ref().map(ToString::to_string),
+        )?;
+        map.serialize_entry("provider", &c.provider)?;
+        map.serialize_entry("action", action_name(c.action))?;
+        map.serialize_entry("reason", &c.reason.as_ref().map(reason_name))?;
+        map.serialize_entry("before", &c.before.as_ref().map(Encoded))?;
+        map.serialize_entry("after", &c.after.as_ref().map(Encoded))?;
+        map.serialize_entry(
+            "replace_paths",
+            &c.replace_paths
+                .iter()
+                .map(|p| encode_path(p))
+                .collect::<Vec<_>>(),
+        )?;
+        map.serialize_entry("importing", &c.importing)?;
+        map.serialize_entry(
+            "dependencies",
+            &Seq(c.dependencies.iter().map(ToString::to_string)),
+        )?;
+        map.serialize_entry("create_before_destroy", &c.create_before_destroy)?;
+        map.serialize_entry("prevent_destroy", &c.prevent_destroy)?;
+        map.serialize_entry("resume", &c.resume.as_ref().map(Encoded))?;
+        map.serialize_entry("deposed", &c.deposed)?;
+        map.end()
+    }
 }
 
 fn addr(v: &Json) -> Result<AbsResourceInstance, String> {
@@ -558,15 +671,65 @@ fn decode_path(p: &Json) -> Result<ValuePath, String> {
 /// `{"unknown": true}`, `{"sensitive": value}` for the rest, so user keys never collide
 /// with the marks.
 pub fn encode_value(v: &Value) -> Json {
-    match v {
-        Value::List(items) => json!({ "list": items.iter().map(encode_value).collect::<Vec<_>>() }),
-        Value::Set(items) => json!({ "set": items.iter().map(encode_value).collect::<Vec<_>>() }),
-        Value::Object(map) => {
-            json!({ "object": map.iter().map(|(k, v)| (k.clone(), encode_value(v))).collect::<Map<_, _>>() })
+    serde_json::to_value(Encoded(v)).unwrap_or_default()
+}
+
+/// A value in the tagged encoding of [`encode_value`], serialized as it is written.
+struct Encoded<'a>(&'a Value);
+
+impl serde::Serialize for Encoded<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::List(items) => tagged(s, "list", &Seq(items.iter().map(Encoded))),
+            Value::Set(items) => tagged(s, "set", &Seq(items.iter().map(Encoded))),
+            Value::Object(map) => tagged(
+                s,
+                "object",
+                &Pairs(map.iter().map(|(k, v)| (k, Encoded(v)))),
+            ),
+            Value::Unknown => tagged(s, "unknown", &true),
+            Value::Sensitive(inner) => tagged(s, "sensitive", &Encoded(inner)),
+            Value::String(text) => s.serialize_str(text),
+            primitive => serde::Serialize::serialize(&primitive.to_json(), s),
         }
-        Value::Unknown => json!({ "unknown": true }),
-        Value::Sensitive(inner) => json!({ "sensitive": encode_value(inner) }),
-        primitive => primitive.to_json(),
+    }
+}
+
+fn tagged<S: serde::Serializer, T: serde::Serialize>(
+    s: S,
+    tag: &str,
+    inner: &T,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(1))?;
+    map.serialize_entry(tag, inner)?;
+    map.end()
+}
+
+/// Serializes the items of an iterator as a sequence, without collecting them.
+struct Seq<I>(I);
+
+impl<I> serde::Serialize for Seq<I>
+where
+    I: Iterator + Clone,
+    I::Item: serde::Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.clone())
+    }
+}
+
+/// Serializes the pairs of an iterator as a map, without collecting them.
+struct Pairs<I>(I);
+
+impl<I, K, V> serde::Serialize for Pairs<I>
+where
+    I: Iterator<Item = (K, V)> + Clone,
+    K: serde::Serialize,
+    V: serde::Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.clone())
     }
 }
 
