@@ -114,8 +114,9 @@ pub struct Expansion<'c> {
     pub data: HashMap<ModuleInstance, InstanceData>,
     /// Every resource and data instance, sorted by address.
     pub resources: Vec<ResourceInstance>,
-    /// The resources each resource instance depends on, for the order of later destroys.
-    pub dependencies: HashMap<AbsResourceInstance, Vec<AbsResource>>,
+    /// The resources each resource instance depends on, for the order of later destroys,
+    /// one entry per instance the walk ran.
+    pub dependencies: Vec<(AbsResourceInstance, Vec<AbsResource>)>,
     /// Provider configurations in use.
     pub provider_configs: Vec<ProviderConfigAddr>,
     /// The evaluated `provider` blocks, for `Provider::configure`.
@@ -155,7 +156,7 @@ pub fn expand<'c>(
         modules: IndexMap::new(),
         data: HashMap::new(),
         resources: Vec::new(),
-        dependencies: HashMap::new(),
+        dependencies: Vec::new(),
         provider_configs: Vec::new(),
         provider_values: HashMap::new(),
         outputs: BTreeMap::new(),

@@ -776,7 +776,7 @@ impl<'w, 'c> Walk<'w, 'c> {
         };
         self.exp
             .dependencies
-            .insert(instance.clone(), dependencies.clone());
+            .push((instance.clone(), dependencies.clone()));
         let request = InstanceRequest {
             addr: instance,
             provider: provider.clone(),

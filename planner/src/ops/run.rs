@@ -707,7 +707,8 @@ impl Session {
             walk,
             &mut scratch,
         )?;
-        let mut of = std::mem::take(&mut exp.dependencies);
+        let mut of: HashMap<AbsResourceInstance, Vec<AbsResource>> =
+            std::mem::take(&mut exp.dependencies).into_iter().collect();
         let mut unevaluated: Vec<AbsResourceInstance> = std::mem::take(&mut exp.resources)
             .into_iter()
             .map(|r| r.addr)

@@ -173,26 +173,23 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
                 .address(addr.to_string()),
             );
         }
-        changes.insert(
-            addr.clone(),
-            ResourceChange {
-                addr: addr.clone(),
-                previous_addr: None,
-                provider: instance.provider.clone(),
-                action: Action::Delete,
-                reason: Some(reason),
-                before: Some(before),
-                after: None,
-                replace_paths: Vec::new(),
-                importing: None,
-                dependencies: instance.dependencies.clone(),
-                create_before_destroy: instance.create_before_destroy,
-                prevent_destroy: prevent,
-                // A delete a killed run started is simply made again.
-                resume: state.pending.get(addr).and_then(|op| op.checkpoint.clone()),
-                deposed: false,
-            },
-        );
+        changes.push(ResourceChange {
+            addr: addr.clone(),
+            previous_addr: None,
+            provider: instance.provider.clone(),
+            action: Action::Delete,
+            reason: Some(reason),
+            before: Some(before),
+            after: None,
+            replace_paths: Vec::new(),
+            importing: None,
+            dependencies: instance.dependencies.clone(),
+            create_before_destroy: instance.create_before_destroy,
+            prevent_destroy: prevent,
+            // A delete a killed run started is simply made again.
+            resume: state.pending.get(addr).and_then(|op| op.checkpoint.clone()),
+            deposed: false,
+        });
     }
     // Interrupted changes of instances the walk did not plan: deletes of objects the
     // configuration no longer has are made again (above), and so are deposed objects'.
@@ -234,30 +231,28 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
             && op.action == PendingAction::Create
             && !in_config.contains(addr)
             && !state.resources.contains_key(addr)
-            && !changes.contains_key(addr)
             && let Some(planned) = &op.planned
             && let Some(found) =
                 find_interrupted_create(inputs, addr, planned, &mut unreachable, diags)
         {
-            changes.insert(
-                addr.clone(),
-                ResourceChange {
-                    addr: addr.clone(),
-                    previous_addr: None,
-                    provider: op.provider.clone(),
-                    action: Action::Delete,
-                    reason: Some(orphan_reason(addr)),
-                    before: Some(found),
-                    after: None,
-                    replace_paths: Vec::new(),
-                    importing: None,
-                    dependencies: op.dependencies.clone(),
-                    create_before_destroy: op.create_before_destroy,
-                    prevent_destroy: false,
-                    resume: None,
-                    deposed: false,
-                },
-            );
+            // Not planned yet: the walk plans what the configuration has, the loop
+            // above what the state has, and this object is in neither.
+            changes.push(ResourceChange {
+                addr: addr.clone(),
+                previous_addr: None,
+                provider: op.provider.clone(),
+                action: Action::Delete,
+                reason: Some(orphan_reason(addr)),
+                before: Some(found),
+                after: None,
+                replace_paths: Vec::new(),
+                importing: None,
+                dependencies: op.dependencies.clone(),
+                create_before_destroy: op.create_before_destroy,
+                prevent_destroy: false,
+                resume: None,
+                deposed: false,
+            });
         }
         interrupted.push(super::Interrupted {
             addr: addr.clone(),
@@ -267,15 +262,14 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
     }
     interrupted.sort_by(|a, b| a.addr.cmp(&b.addr));
     if settings.mode == Mode::Destroy {
-        changes.retain(|_, c| c.action == Action::Delete);
+        changes.retain(|c| c.action == Action::Delete);
     }
-    for (addr, change) in changes.iter_mut() {
-        change.previous_addr = moved_from.get(addr).cloned();
-        change.importing = importing.get(addr).cloned();
+    for change in &mut changes {
+        change.previous_addr = moved_from.get(&change.addr).cloned();
+        change.importing = importing.get(&change.addr).cloned();
     }
-    let mut changes: Vec<ResourceChange> = changes.into_values().collect();
-    changes.sort_by(|a, b| a.addr.cmp(&b.addr));
-    drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+    let changes = sorted_by_address(changes);
+    let drift = sorted_by_address(drift);
 
     let mut outputs = BTreeMap::new();
     let declared = exp.config.root().map(|r| &r.outputs);
@@ -460,6 +454,27 @@ fn refresh_orphan(
 
 /// Renames state entries as the root module's `moved` blocks say. Returns the renamed state
 /// and, for each new address, the old one.
+/// `changes` in address order. A change is large, so the addresses are sorted and each
+/// change then moved into place once (along the permutation's cycles), rather than the
+/// changes moved at every step of a sort or copied into a second list.
+fn sorted_by_address(mut changes: Vec<ResourceChange>) -> Vec<ResourceChange> {
+    // Position `k` receives the change now at `order[k]`.
+    let mut order: Vec<usize> = (0..changes.len()).collect();
+    order.sort_unstable_by(|&a, &b| changes[a].addr.cmp(&changes[b].addr));
+    for start in 0..order.len() {
+        let mut at = start;
+        while order[at] != at {
+            let from = std::mem::replace(&mut order[at], at);
+            if from == start {
+                break;
+            }
+            changes.swap(at, from);
+            at = from;
+        }
+    }
+    changes
+}
+
 fn apply_moves<'s>(
     config: &Config,
     prior: &'s State,
@@ -620,4 +635,63 @@ fn import(
         }
     }
     importing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addrs::parse_abs_resource_instance;
+
+    fn change(addr: &str) -> ResourceChange {
+        ResourceChange {
+            addr: parse_abs_resource_instance(addr).unwrap(),
+            previous_addr: None,
+            provider: String::new(),
+            action: Action::NoOp,
+            reason: None,
+            before: None,
+            after: None,
+            replace_paths: Vec::new(),
+            importing: None,
+            dependencies: Vec::new(),
+            create_before_destroy: false,
+            prevent_destroy: false,
+            resume: None,
+            deposed: false,
+        }
+    }
+
+    #[test]
+    fn changes_come_out_in_address_order_whatever_order_they_were_planned_in() {
+        let sorted = [
+            "a.w",
+            "a.x",
+            "b.x[1]",
+            "b.x[2]",
+            "b.x[10]",
+            "c.y[\"east\"]",
+            "c.y[\"west\"]",
+            "data.d.x",
+            "module.m.a.x",
+        ];
+        let addrs = |changes: &[ResourceChange]| -> Vec<String> {
+            changes.iter().map(|c| c.addr.to_string()).collect()
+        };
+        let want = addrs(&sorted.map(change));
+        let mut want_sorted = want.clone();
+        want_sorted.sort_by_key(|a| parse_abs_resource_instance(a).unwrap());
+        assert_eq!(
+            want, want_sorted,
+            "the expected order is the addresses' order"
+        );
+        // Every rotation and its reverse: cycles of every length, fixed points, swaps.
+        for shift in 0..sorted.len() {
+            let mut planned: Vec<ResourceChange> = sorted.map(change).to_vec();
+            planned.rotate_left(shift);
+            assert_eq!(addrs(&sorted_by_address(planned.clone())), want);
+            planned.reverse();
+            assert_eq!(addrs(&sorted_by_address(planned)), want);
+        }
+        assert!(sorted_by_address(Vec::new()).is_empty());
+    }
 }

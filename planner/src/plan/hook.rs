@@ -64,8 +64,8 @@ pub struct PlanHook<'a> {
 /// What planning found.
 #[derive(Default)]
 pub struct Found {
-    /// Changes, by address.
-    pub changes: HashMap<AbsResourceInstance, ResourceChange>,
+    /// Changes, in the order the walk planned them (one per instance).
+    pub changes: Vec<ResourceChange>,
     /// Changes made outside fleetform.
     pub drift: Vec<ResourceChange>,
     /// Refreshed objects, by address (`None`: gone).
@@ -117,7 +117,7 @@ impl Hook for PlanHook<'_> {
             if let Some(mut c) = planned.change {
                 c.dependencies = request.dependencies;
                 c.resume = planned.resume;
-                found.changes.insert(request.addr, c);
+                found.changes.push(c);
             }
             Outcome {
                 value: planned.value,
@@ -598,7 +598,7 @@ impl PlanHook<'_> {
                     })
                     .collect();
                 let found = self.found.lock().unwrap_or_else(|p| p.into_inner());
-                let changed = found.changes.values().find(|c| {
+                let changed = found.changes.iter().find(|c| {
                     c.addr.module == request.addr.module
                         && c.addr.resource.resource == res
                         && key.as_ref().is_none_or(|k| *k == c.addr.resource.key)
