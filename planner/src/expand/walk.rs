@@ -170,7 +170,13 @@ pub(super) struct Walk<'w, 'c> {
     nodes: Nodes,
     modules: Vec<(ModuleInstance, ModulePath)>,
     module_ids: HashMap<ModuleInstance, ModuleId>,
-    units: Vec<Unit>,
+    /// Boxed: a fleet has a unit per instance, and growing a list of them in place would
+    /// copy every unit each time it doubles.
+    #[expect(
+        clippy::vec_box,
+        reason = "a unit is 248 bytes and a fleet has one per instance"
+    )]
+    units: Vec<Box<Unit>>,
     /// The `Item`/`Expand` unit of each node in each module instance.
     items: HashMap<(ModuleId, NodeId), UnitId>,
     gathers: HashMap<(ModuleId, NodeId), UnitId>,
@@ -341,7 +347,7 @@ impl<'w, 'c> Walk<'w, 'c> {
     }
 
     fn new_unit(&mut self, module: ModuleId, kind: Kind) -> UnitId {
-        self.units.push(Unit {
+        self.units.push(Box::new(Unit {
             module,
             kind,
             waiting: 0,
@@ -350,7 +356,7 @@ impl<'w, 'c> Walk<'w, 'c> {
             late: Vec::new(),
             blocked_by: None,
             resources: Vec::new(),
-        });
+        }));
         self.units.len() - 1
     }
 
@@ -835,7 +841,7 @@ impl<'w, 'c> Walk<'w, 'c> {
 }
 
 /// Two distinct elements of a slice, the first shared and the second mutable.
-fn pick2(units: &mut [Unit], a: UnitId, b: UnitId) -> (&Unit, &mut Unit) {
+fn pick2(units: &mut [Box<Unit>], a: UnitId, b: UnitId) -> (&Unit, &mut Unit) {
     debug_assert_ne!(a, b);
     if a < b {
         let (left, right) = units.split_at_mut(b);

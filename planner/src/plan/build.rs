@@ -61,7 +61,11 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
             settings.timeout,
             inputs.cancel.clone(),
         ),
-        found: Mutex::new(Found::default()),
+        // Every instance the state holds is planned, most often as a no-op.
+        found: Mutex::new(Found {
+            changes: Vec::with_capacity(state.resources.len()),
+            ..Found::default()
+        }),
     };
     let options = Options {
         workspace: inputs.workspace.to_owned(),

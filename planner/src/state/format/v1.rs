@@ -414,18 +414,27 @@ pub(super) fn decode_state(v: StateV1) -> Result<State, DecodeError> {
         let output = decode_output(output, &path)?;
         state.outputs.insert(name, output);
     }
+    // Built from a sorted list rather than instance by instance: a state is written in
+    // address order, so sorting it costs one pass, where inserting searches the tree.
+    let mut instances = Vec::new();
     for (i, resource) in v.resources.into_iter().enumerate() {
         let path = format!("resources[{i}]");
         for (j, (addr, instance)) in decode_resource(resource, &path)?.into_iter().enumerate() {
-            if state.resources.contains_key(&addr) {
-                return Err(invalid(
-                    format!("{path}.instances[{j}]"),
-                    format!("instance {addr} appears more than once"),
-                ));
-            }
-            state.resources.insert(addr, instance);
+            instances.push(((i, j), addr, instance));
         }
     }
+    instances.sort_by(|a, b| a.1.cmp(&b.1));
+    if let Some(pair) = instances.windows(2).find(|w| w[0].1 == w[1].1) {
+        let later = pair.iter().map(|(at, ..)| *at).max().unwrap_or_default();
+        return Err(invalid(
+            format!("resources[{}].instances[{}]", later.0, later.1),
+            format!("instance {} appears more than once", pair[1].1),
+        ));
+    }
+    state.resources = instances
+        .into_iter()
+        .map(|(_, addr, instance)| (addr, instance))
+        .collect();
     Ok(state)
 }
 
