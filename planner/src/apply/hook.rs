@@ -2,7 +2,7 @@
 //! change is planned again with its now-known configuration and checked against the saved
 //! plan, applied, and recorded in the state journal at once.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -13,6 +13,7 @@ use fleetform_sdk::{
 use futures::FutureExt;
 use futures::future::LocalBoxFuture;
 
+use super::Changes;
 use super::progress::Progress;
 use super::record::now_rfc3339;
 use super::record::{Recorder, operation};
@@ -34,7 +35,7 @@ pub struct ApplyHook<'a> {
     pub providers: &'a Providers,
     pub settings: &'a Settings,
     /// The planned changes by address.
-    pub changes: &'a HashMap<AbsResourceInstance, ResourceChange>,
+    pub changes: &'a Changes<'a>,
     /// Where each change is recorded as it starts and completes.
     pub recorder: &'a Recorder,
     pub progress: &'a dyn Progress,

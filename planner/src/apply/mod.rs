@@ -53,6 +53,9 @@ pub struct Inputs<'a> {
     pub record_outputs: bool,
 }
 
+/// The plan's changes by address.
+pub type Changes<'p> = HashMap<&'p AbsResourceInstance, &'p ResourceChange>;
+
 /// Applies `plan` to `state`, recording every change in `journal` as it completes.
 /// Returns the new state; failures are diagnostics.
 pub fn apply(
@@ -62,12 +65,7 @@ pub fn apply(
     diags: &mut Diagnostics,
 ) -> State {
     let recorder = Recorder::new(state, journal);
-    let changes: HashMap<AbsResourceInstance, ResourceChange> = inputs
-        .plan
-        .changes
-        .iter()
-        .map(|c| (c.addr.clone(), c.clone()))
-        .collect();
+    let changes: Changes<'_> = inputs.plan.changes.iter().map(|c| (&c.addr, c)).collect();
     record_moves_and_imports(inputs.plan, &recorder, diags);
     forget_settled_deferrals(inputs.plan, &changes, &recorder, diags);
     let hook = ApplyHook {
@@ -201,7 +199,7 @@ pub fn apply(
 /// them all as they are.
 fn forget_settled_deferrals(
     plan: &Plan,
-    changes: &HashMap<AbsResourceInstance, ResourceChange>,
+    changes: &Changes<'_>,
     recorder: &Recorder,
     diags: &mut Diagnostics,
 ) {
@@ -356,13 +354,14 @@ struct Deleter<'a> {
 impl Deleter<'_> {
     fn destroy(
         &self,
-        changes: &HashMap<AbsResourceInstance, ResourceChange>,
+        changes: &Changes<'_>,
         failed: HashSet<AbsResourceInstance>,
         diags: &mut Diagnostics,
     ) {
         let inputs = self.inputs;
         let mut deletes: Vec<&ResourceChange> = changes
             .values()
+            .copied()
             .filter(|c| c.action == Action::Delete)
             .chain(&inputs.plan.deposed)
             .collect();
@@ -578,10 +577,7 @@ impl Deleter<'_> {
 
 /// The resources that objects which failed (or were skipped) still depend on,
 /// transitively: their objects must not be destroyed from under them.
-fn kept_for(
-    changes: &HashMap<AbsResourceInstance, ResourceChange>,
-    failed: &HashSet<AbsResourceInstance>,
-) -> HashSet<AbsResource> {
+fn kept_for(changes: &Changes<'_>, failed: &HashSet<AbsResourceInstance>) -> HashSet<AbsResource> {
     let mut by_resource: HashMap<AbsResource, Vec<&ResourceChange>> = HashMap::new();
     for c in changes.values() {
         by_resource

@@ -18,11 +18,12 @@ use futures::FutureExt;
 use futures::future::LocalBoxFuture;
 use tokio::sync::watch;
 
+use super::Changes;
 use super::progress::{Progress, RolloutEvent};
 use super::record::{Recorder, now_rfc3339};
 use crate::addrs::{AbsResourceInstance, ModuleInstance, ResourceMode};
+use crate::plan::Action;
 use crate::plan::rollout::{RolloutPlan, humanize, site_of};
-use crate::plan::{Action, ResourceChange};
 use crate::providers::Providers;
 use crate::state::{JournalEntry, RolloutProgress, RolloutStatus};
 
@@ -103,7 +104,7 @@ impl<'a> Coordinator<'a> {
     /// A coordinator for `plans`, or `None` when no rollout has work.
     pub fn new(
         plans: &[RolloutPlan],
-        changes: &HashMap<AbsResourceInstance, ResourceChange>,
+        changes: &Changes<'_>,
         providers: &'a Providers,
         recorder: &'a Recorder,
         progress: &'a dyn Progress,

@@ -5,6 +5,7 @@
 //! Values keep their unknown and sensitive marks in a tagged JSON encoding. Plan files
 //! hold the same secrets state does, so they are written 0600.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -261,8 +262,14 @@ pub fn decode(text: &[u8], name: &str) -> Result<(Plan, String), PlanFileError> 
         path: name.to_owned(),
         message,
     };
-    let doc: Json = serde_json::from_slice(text).map_err(|e| invalid(e.to_string()))?;
-    match doc["format_version"].as_u64() {
+    // The version first, so that a file of another format is named as such rather than
+    // failing on whatever changed.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        format_version: Option<u64>,
+    }
+    let version: Version = serde_json::from_slice(text).map_err(|e| invalid(e.to_string()))?;
+    match version.format_version {
         Some(FORMAT) => {}
         Some(other) => {
             return Err(invalid(format!(
@@ -271,9 +278,87 @@ pub fn decode(text: &[u8], name: &str) -> Result<(Plan, String), PlanFileError> 
         }
         None => return Err(invalid("no format_version".into())),
     }
-    let hash = doc["config_hash"].as_str().unwrap_or_default().to_owned();
-    let plan = decode_plan(&doc["plan"]).map_err(invalid)?;
-    Ok((plan, hash))
+    #[derive(serde::Deserialize)]
+    struct Document {
+        #[serde(default)]
+        config_hash: Option<String>,
+        plan: PlanFields,
+    }
+    let doc: Document = serde_json::from_slice(text).map_err(|e| invalid(e.to_string()))?;
+    let plan = decode_plan(doc.plan).map_err(invalid)?;
+    Ok((plan, doc.config_hash.unwrap_or_default()))
+}
+
+/// A plan as read: its lists of changes decoded one change at a time (a fleet's plan as
+/// one JSON tree takes several times the memory of the plan), the rest as JSON.
+struct PlanFields {
+    fields: Json,
+    changes: HashMap<String, Vec<ResourceChange>>,
+}
+
+impl<'de> serde::Deserialize<'de> for PlanFields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = PlanFields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a plan")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PlanFields, A::Error> {
+                let mut fields = Map::new();
+                let mut changes = HashMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if matches!(key.as_str(), "changes" | "drift" | "deposed") {
+                        changes.insert(key, map.next_value::<DecodedChanges>()?.0);
+                    } else {
+                        fields.insert(key, map.next_value::<Json>()?);
+                    }
+                }
+                Ok(PlanFields {
+                    fields: Json::Object(fields),
+                    changes,
+                })
+            }
+        }
+        d.deserialize_map(Fields)
+    }
+}
+
+/// A list of changes, each decoded as soon as it is read.
+struct DecodedChanges(Vec<ResourceChange>);
+
+impl<'de> serde::Deserialize<'de> for DecodedChanges {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Changes;
+        impl<'de> serde::de::Visitor<'de> for Changes {
+            type Value = DecodedChanges;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of changes")
+            }
+
+            fn visit_unit<E>(self) -> Result<DecodedChanges, E> {
+                Ok(DecodedChanges(Vec::new()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<DecodedChanges, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(change) = seq.next_element::<Json>()? {
+                    out.push(decode_change(&change).map_err(serde::de::Error::custom)?);
+                }
+                Ok(DecodedChanges(out))
+            }
+        }
+        d.deserialize_any(Changes)
+    }
 }
 
 fn encode_interrupted(i: &Interrupted) -> Json {
@@ -389,18 +474,17 @@ fn decode_check(doc: &Json) -> Result<CheckResult, String> {
     Ok(CheckResult { object, status })
 }
 
-fn decode_plan(doc: &Json) -> Result<Plan, String> {
+fn decode_plan(read: PlanFields) -> Result<Plan, String> {
+    let PlanFields {
+        fields: doc,
+        mut changes,
+    } = read;
+    let mut changes = |key: &str| changes.remove(key).unwrap_or_default();
     let mode = match doc["mode"].as_str() {
         Some("normal") => Mode::Normal,
         Some("destroy") => Mode::Destroy,
         Some("refresh-only") => Mode::RefreshOnly,
         other => return Err(format!("unknown plan mode {other:?}")),
-    };
-    let changes = |key: &str| -> Result<Vec<ResourceChange>, String> {
-        doc[key]
-            .as_array()
-            .map(|a| a.iter().map(decode_change).collect())
-            .unwrap_or(Ok(Vec::new()))
     };
     let opt = |v: &Json| {
         if v.is_null() {
@@ -426,8 +510,8 @@ fn decode_plan(doc: &Json) -> Result<Plan, String> {
     }
     Ok(Plan {
         mode,
-        changes: changes("changes")?,
-        drift: changes("drift")?,
+        changes: changes("changes"),
+        drift: changes("drift"),
         outputs,
         lineage: doc["lineage"].as_str().unwrap_or_default().to_owned(),
         serial: doc["serial"].as_u64().ok_or("no serial")?,
@@ -438,7 +522,7 @@ fn decode_plan(doc: &Json) -> Result<Plan, String> {
             .flatten()
             .map(decode_interrupted)
             .collect::<Result<_, _>>()?,
-        deposed: changes("deposed")?,
+        deposed: changes("deposed"),
         timestamp: std::time::UNIX_EPOCH
             + std::time::Duration::from_millis(doc["timestamp"].as_u64().unwrap_or(0)),
         complete: doc["complete"].as_bool().unwrap_or(true),
