@@ -85,20 +85,9 @@ pub(crate) fn change(
     after: Option<Value>,
 ) -> ResourceChange {
     ResourceChange {
-        addr: addr(address),
-        previous_addr: None,
-        provider: "provider.host".into(),
-        action,
-        reason: None,
         before,
         after,
-        replace_paths: Vec::new(),
-        importing: None,
-        dependencies: Vec::new(),
-        create_before_destroy: false,
-        prevent_destroy: false,
-        resume: None,
-        deposed: false,
+        ..ResourceChange::new(addr(address), "provider.host".into(), action)
     }
 }
 

@@ -178,21 +178,14 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
             );
         }
         changes.push(ResourceChange {
-            addr: addr.clone(),
-            previous_addr: None,
-            provider: instance.provider.clone(),
-            action: Action::Delete,
             reason: Some(reason),
             before: Some(before),
-            after: None,
-            replace_paths: Vec::new(),
-            importing: None,
             dependencies: instance.dependencies.clone(),
             create_before_destroy: instance.create_before_destroy,
             prevent_destroy: prevent,
             // A delete a killed run started is simply made again.
             resume: state.pending.get(addr).and_then(|op| op.checkpoint.clone()),
-            deposed: false,
+            ..ResourceChange::new(addr.clone(), instance.provider.clone(), Action::Delete)
         });
     }
     // Interrupted changes of instances the walk did not plan: deletes of objects the
@@ -212,20 +205,12 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
             && let Some(before) = &op.prior
         {
             deposed.push(ResourceChange {
-                addr: addr.clone(),
-                previous_addr: None,
-                provider: op.provider.clone(),
-                action: Action::Delete,
                 reason: Some(Reason::DeleteBecauseDeposed),
                 before: Some(before.clone()),
-                after: None,
-                replace_paths: Vec::new(),
-                importing: None,
-                dependencies: Vec::new(),
                 create_before_destroy: op.create_before_destroy,
-                prevent_destroy: false,
                 resume: op.checkpoint.clone(),
                 deposed: true,
+                ..ResourceChange::new(addr.clone(), op.provider.clone(), Action::Delete)
             });
         }
         // A create a killed run started for an instance the configuration no longer has
@@ -242,20 +227,11 @@ pub fn plan(inputs: &Inputs<'_>, diags: &mut Diagnostics) -> Option<Plan> {
             // Not planned yet: the walk plans what the configuration has, the loop
             // above what the state has, and this object is in neither.
             changes.push(ResourceChange {
-                addr: addr.clone(),
-                previous_addr: None,
-                provider: op.provider.clone(),
-                action: Action::Delete,
                 reason: Some(orphan_reason(addr)),
                 before: Some(found),
-                after: None,
-                replace_paths: Vec::new(),
-                importing: None,
                 dependencies: op.dependencies.clone(),
                 create_before_destroy: op.create_before_destroy,
-                prevent_destroy: false,
-                resume: None,
-                deposed: false,
+                ..ResourceChange::new(addr.clone(), op.provider.clone(), Action::Delete)
             });
         }
         interrupted.push(super::Interrupted {
@@ -425,20 +401,8 @@ fn refresh_orphan(
         Ok(Some(v)) => Some(v),
         Ok(None) => {
             drift.push(ResourceChange {
-                addr: addr.clone(),
-                previous_addr: None,
-                provider: instance.provider.clone(),
-                action: Action::Delete,
-                reason: None,
                 before: Some(instance.value.clone()),
-                after: None,
-                replace_paths: Vec::new(),
-                importing: None,
-                dependencies: Vec::new(),
-                create_before_destroy: false,
-                prevent_destroy: false,
-                resume: None,
-                deposed: false,
+                ..ResourceChange::new(addr.clone(), instance.provider.clone(), Action::Delete)
             });
             None
         }
@@ -647,22 +611,8 @@ mod tests {
     use crate::addrs::parse_abs_resource_instance;
 
     fn change(addr: &str) -> ResourceChange {
-        ResourceChange {
-            addr: parse_abs_resource_instance(addr).unwrap(),
-            previous_addr: None,
-            provider: String::new(),
-            action: Action::NoOp,
-            reason: None,
-            before: None,
-            after: None,
-            replace_paths: Vec::new(),
-            importing: None,
-            dependencies: Vec::new(),
-            create_before_destroy: false,
-            prevent_destroy: false,
-            resume: None,
-            deposed: false,
-        }
+        let addr = parse_abs_resource_instance(addr).unwrap();
+        ResourceChange::new(addr, String::new(), Action::NoOp)
     }
 
     #[test]

@@ -262,29 +262,35 @@ pub fn decode(text: &[u8], name: &str) -> Result<(Plan, String), PlanFileError> 
         path: name.to_owned(),
         message,
     };
-    // The version first, so that a file of another format is named as such rather than
-    // failing on whatever changed.
     #[derive(serde::Deserialize)]
     struct Version {
         format_version: Option<u64>,
     }
-    let version: Version = serde_json::from_slice(text).map_err(|e| invalid(e.to_string()))?;
-    match version.format_version {
-        Some(FORMAT) => {}
-        Some(other) => {
-            return Err(invalid(format!(
-                "format version {other} was written by another fleetform version"
-            )));
-        }
-        None => return Err(invalid("no format_version".into())),
-    }
     #[derive(serde::Deserialize)]
     struct Document {
-        #[serde(default)]
+        format_version: Option<u64>,
         config_hash: Option<String>,
         plan: PlanFields,
     }
-    let doc: Document = serde_json::from_slice(text).map_err(|e| invalid(e.to_string()))?;
+    let check = |version: Option<u64>| match version {
+        Some(FORMAT) => Ok(()),
+        Some(other) => Err(invalid(format!(
+            "format version {other} was written by another fleetform version"
+        ))),
+        None => Err(invalid("no format_version".into())),
+    };
+    let doc: Document = match serde_json::from_slice(text) {
+        Ok(doc) => doc,
+        // A file of another format is named as such rather than failing on whatever
+        // changed; only then is the version read on its own.
+        Err(e) => {
+            let version: Version =
+                serde_json::from_slice(text).map_err(|_| invalid(e.to_string()))?;
+            check(version.format_version)?;
+            return Err(invalid(e.to_string()));
+        }
+    };
+    check(doc.format_version)?;
     let plan = decode_plan(doc.plan).map_err(invalid)?;
     Ok((plan, doc.config_hash.unwrap_or_default()))
 }
@@ -860,6 +866,25 @@ pub fn decode_value(j: &Json) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_of_another_format_is_named_as_such() {
+        let message = |text: &str| decode(text.as_bytes(), "p.plan").unwrap_err().to_string();
+        // A newer format whose plan this version cannot read.
+        let newer = r#"{"format_version": 99, "plan": {"changes": {"by_site": {}}}}"#;
+        assert_eq!(
+            message(newer),
+            "p.plan is not a valid plan file: format version 99 was written by another fleetform version"
+        );
+        assert_eq!(
+            message(r#"{"plan": {"mode": "normal"}}"#),
+            "p.plan is not a valid plan file: no format_version"
+        );
+        // This format, broken: what is wrong with it.
+        let broken = message(r#"{"format_version": 2, "plan": {"changes": {"by_site": {}}}}"#);
+        assert!(broken.contains("a list of changes"), "{broken}");
+        assert!(message("not json").starts_with("p.plan is not a valid plan file: expected"));
+    }
 
     #[test]
     fn values_keep_their_marks_through_the_file_encoding() {

@@ -122,6 +122,29 @@ pub struct ResourceChange {
     pub deposed: bool,
 }
 
+impl ResourceChange {
+    /// A change with nothing but its address, provider and action: no values, no reason,
+    /// no dependencies, every flag off. Callers set the rest with struct update syntax.
+    pub fn new(addr: AbsResourceInstance, provider: String, action: Action) -> ResourceChange {
+        ResourceChange {
+            addr,
+            previous_addr: None,
+            provider,
+            action,
+            reason: None,
+            before: None,
+            after: None,
+            replace_paths: Vec::new(),
+            importing: None,
+            dependencies: Vec::new(),
+            create_before_destroy: false,
+            prevent_destroy: false,
+            resume: None,
+            deposed: false,
+        }
+    }
+}
+
 /// A change a killed run left unfinished, and what this plan does about it.
 #[derive(Debug, Clone)]
 pub struct Interrupted {

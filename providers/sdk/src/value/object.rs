@@ -68,12 +68,6 @@ impl From<BTreeMap<String, Value>> for Object {
     }
 }
 
-impl From<Object> for BTreeMap<String, Value> {
-    fn from(object: Object) -> BTreeMap<String, Value> {
-        object.into_map()
-    }
-}
-
 impl FromIterator<(String, Value)> for Object {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Object {
         Object(Arc::new(iter.into_iter().collect()))
